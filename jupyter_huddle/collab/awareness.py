@@ -1,0 +1,116 @@
+"""Presence relay: who is in a room, their cursors and selections.
+
+The server keeps the latest awareness entry of every client id in a room, remembers which
+connection announced it, and so can (a) send a newcomer everyone's state at once, (b) tell
+the others the moment a socket closes, instead of leaving a ghost cursor for 30 s, and
+(c) refuse a connection that tries to overwrite or remove someone else's presence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from .codec import Reader, var_bytes, varuint
+from .errors import ProtocolError
+
+_NULL = b"null"
+
+
+@dataclass(slots=True)
+class _Entry:
+    clock: int
+    state: bytes  # the JSON text as sent, or b"null" once removed
+    owner: Hashable
+
+
+def _check_state(raw: bytes) -> None:
+    """Peers JSON.parse every state: one that is not a JSON object would break them all."""
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise ProtocolError("awareness state is not JSON") from err
+    if value is not None and not isinstance(value, dict):
+        raise ProtocolError("awareness state is not an object")
+
+
+def encode_entries(entries: list[tuple[int, int, bytes]]) -> bytes:
+    """Encode (client id, clock, state JSON) triples as one awareness update."""
+    parts = [varuint(len(entries))]
+    for client_id, clock, state in entries:
+        parts += [varuint(client_id), varuint(clock), var_bytes(state)]
+    return b"".join(parts)
+
+
+class AwarenessTable:
+    """The awareness entries of one room, with the connection that owns each."""
+
+    def __init__(self, max_ids_per_owner: int) -> None:
+        # Bounds what one connection can make every peer store and render.
+        self._max_ids_per_owner = max_ids_per_owner
+        self._entries: dict[int, _Entry] = {}
+        self._owned: dict[Hashable, set[int]] = {}
+
+    def __len__(self) -> int:
+        return sum(1 for e in self._entries.values() if e.state != _NULL)
+
+    def apply(self, payload: bytes, owner: Hashable) -> bytes | None:
+        """Apply an awareness update from ``owner``.
+
+        Returns:
+            The update to relay to the other peers (only the accepted entries), or None if
+            nothing was accepted.
+
+        Raises:
+            ProtocolError: the payload is malformed or holds a state that is not a JSON object.
+        """
+        accepted: list[tuple[int, int, bytes]] = []
+        reader = Reader(payload)
+        for _ in range(reader.read_varuint()):
+            client_id = reader.read_varuint()
+            clock = reader.read_varuint()
+            state = reader.read_bytes()
+            if self._accept(client_id, clock, state, owner):
+                accepted.append((client_id, clock, state))
+        if not accepted:
+            return None
+        if reader.remaining == 0 and len(accepted) == _count(payload):
+            return payload
+        return encode_entries(accepted)
+
+    def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable) -> bool:
+        _check_state(state)
+        entry = self._entries.get(client_id)
+        if entry is not None and entry.owner != owner:
+            return False  # another connection's presence: not this one's to change
+        if entry is None:
+            owned = self._owned.setdefault(owner, set())
+            if len(owned) >= self._max_ids_per_owner:
+                raise ProtocolError("too many awareness client ids on one connection")
+            owned.add(client_id)
+            self._entries[client_id] = _Entry(clock, state, owner)
+            return True
+        is_removal = state == _NULL
+        if clock > entry.clock or (clock == entry.clock and is_removal and entry.state != _NULL):
+            entry.clock, entry.state = clock, state
+            return True
+        return False
+
+    def snapshot(self) -> bytes | None:
+        """Every live entry, for a newcomer; None when the room has no presence yet."""
+        live = [(cid, e.clock, e.state) for cid, e in self._entries.items() if e.state != _NULL]
+        return encode_entries(live) if live else None
+
+    def remove_owner(self, owner: Hashable) -> bytes | None:
+        """Forget a closed connection's entries; return the removal update for the others."""
+        removed = []
+        for client_id in self._owned.pop(owner, set()):
+            entry = self._entries.pop(client_id)
+            if entry.state != _NULL:
+                removed.append((client_id, entry.clock + 1, _NULL))
+        return encode_entries(removed) if removed else None
+
+
+def _count(payload: bytes) -> int:
+    return Reader(payload).read_varuint()

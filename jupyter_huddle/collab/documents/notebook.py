@@ -1,0 +1,171 @@
+"""Notebooks in jupyter-ydoc's YNotebook schema (the one JupyterLab's models expect).
+
+Roots: ``state`` (Y.Map), ``meta`` (Y.Map with ``nbformat``, ``nbformat_minor`` and
+``metadata`` as a Y.Map of plain JSON values) and ``cells`` (Y.Array of Y.Map). In a cell,
+``source`` is a Y.Text, ``metadata`` a Y.Map, ``outputs`` a Y.Array of Y.Map whose stream
+``text`` is a Y.Text; everything else is plain JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+import nbformat
+from pycrdt import Array, Doc, Map, Text
+
+from ..errors import SaveError
+from .base import SharedDocument
+from .values import MISSING, restore_numbers
+
+DEFAULT_NBFORMAT = 4
+DEFAULT_NBFORMAT_MINOR = 5
+# Keys the server keeps out of the saved file: live execution state only.
+_TRANSIENT_CELL_KEYS = ("execution_state",)
+
+
+def new_cell_id() -> str:
+    return str(uuid4())
+
+
+def empty_code_cell() -> dict[str, Any]:
+    return {
+        "id": new_cell_id(),
+        "cell_type": "code",
+        "source": "",
+        "metadata": {},
+        "outputs": [],
+        "execution_count": None,
+    }
+
+
+def _join(text: Any) -> str:
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def output_to_ymap(output: dict[str, Any]) -> Map[Any]:
+    value = dict(output)
+    if value.get("output_type") == "stream":
+        value["text"] = Text(_join(value.get("text", "")))
+    return Map(value)
+
+
+def cell_to_ymap(cell: dict[str, Any]) -> Map[Any]:
+    """A prelim Y.Map for one nbformat cell (which must already carry an id)."""
+    value = {k: v for k, v in cell.items() if k not in ("source", "metadata", "outputs")}
+    value["source"] = Text(_join(cell.get("source", "")))
+    value["metadata"] = Map(dict(cell.get("metadata") or {}))
+    if cell.get("cell_type") == "code":
+        value["outputs"] = Array([output_to_ymap(o) for o in cell.get("outputs") or []])
+        value.setdefault("execution_count", None)
+        value["execution_state"] = "idle"
+    elif not value.get("attachments"):
+        value.pop("attachments", None)
+    return Map(value)
+
+
+def with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give every cell an id, replacing missing and repeated ones."""
+    seen: set[str] = set()
+    result = []
+    for cell in cells:
+        cell_id = cell.get("id")
+        if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
+            cell = {**cell, "id": new_cell_id()}
+        seen.add(cell["id"])
+        result.append(cell)
+    return result
+
+
+class NotebookDocument(SharedDocument):
+    kind = "notebook"
+    version = "2.0.0"
+
+    def __init__(self, doc: Doc[Any] | None = None) -> None:
+        super().__init__(doc)
+        self.meta: Map[Any] = self.doc.get("meta", type=Map)
+        self.cells: Array[Any] = self.doc.get("cells", type=Array)
+        # The content as last loaded or saved, ids included: export restores number types
+        # from it (see values.py).
+        self.baseline: dict[str, Any] = {}
+
+    def load(self, content: Any, origin: object) -> None:
+        nb = _plain(content)
+        cells = with_unique_ids(list(nb.get("cells") or [])) or [empty_code_cell()]
+        nb["cells"] = cells
+        with self.doc.transaction(origin=origin):
+            self.meta["nbformat"] = nb.get("nbformat", DEFAULT_NBFORMAT)
+            self.meta["nbformat_minor"] = nb.get("nbformat_minor", DEFAULT_NBFORMAT_MINOR)
+            self.meta["metadata"] = Map(dict(nb.get("metadata") or {}))
+            self.cells.extend([cell_to_ymap(c) for c in cells])
+        self.baseline = nb
+
+    def repair(self, origin: object) -> None:
+        # JupyterLab in collaborative mode never adds a first cell itself.
+        if len(self.cells) == 0:
+            with self.doc.transaction(origin=origin):
+                self.cells.append(cell_to_ymap(empty_code_cell()))
+
+    def prepare_for_save(self, origin: object) -> None:
+        seen: set[str] = set()
+        with self.doc.transaction(origin=origin):
+            for ycell in self.cells:
+                cell_id = ycell.get("id")
+                if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
+                    cell_id = new_cell_id()
+                    ycell["id"] = cell_id
+                seen.add(cell_id)
+        self.repair(origin)
+
+    def export(self) -> dict[str, Any]:
+        meta = self.meta.to_py() or {}
+        nbformat = int(meta.get("nbformat", DEFAULT_NBFORMAT))
+        minor = int(meta.get("nbformat_minor", DEFAULT_NBFORMAT_MINOR))
+        base_cells = {c.get("id"): c for c in self.baseline.get("cells", [])}
+        cells = []
+        for ycell in self.cells:
+            raw = ycell.to_py() or {}
+            cell = restore_numbers(raw, base_cells.get(raw.get("id"), MISSING))
+            cells.append(_clean_cell(cell, keep_id=(nbformat, minor) >= (4, 5)))
+        return {
+            "cells": cells,
+            "metadata": restore_numbers(
+                meta.get("metadata") or {}, self.baseline.get("metadata", MISSING)
+            ),
+            "nbformat": nbformat,
+            "nbformat_minor": minor,
+        }
+
+    def check(self, content: Any) -> None:
+        try:
+            nbformat.validate(content)
+        except nbformat.ValidationError as err:
+            raise SaveError(f"the notebook is not valid nbformat: {err.message}") from err
+
+    def mark_saved(self, content: Any) -> None:
+        """Record what is now on disk, as the baseline for number types."""
+        self.baseline = content
+
+
+def _clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
+    for key in _TRANSIENT_CELL_KEYS:
+        cell.pop(key, None)
+    if not keep_id:
+        cell.pop("id", None)
+    cell.setdefault("metadata", {})
+    cell.setdefault("source", "")
+    if cell.get("cell_type") == "code":
+        cell.setdefault("outputs", [])
+        cell.setdefault("execution_count", None)
+    elif "attachments" in cell and not cell["attachments"]:
+        del cell["attachments"]
+    return cell
+
+
+def _plain(value: Any) -> Any:
+    """Deep copy into plain dicts and lists (nbformat hands out NotebookNode subclasses)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

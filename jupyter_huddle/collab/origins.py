@@ -1,0 +1,41 @@
+"""Transaction origins: who made a change to a document.
+
+Every write to a room's document runs in a transaction tagged with one of these, or with
+the ``Connection`` of the client whose update it applies. Persistence, saving, broadcast
+and attribution decide from the origin.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent
+
+
+class ServerOrigin(Enum):
+    # Content read from the file when a room opens: already on disk, so not a reason to save.
+    LOAD = "load"
+    # Bookkeeping after a save (``state.dirty``, ``state.hash``): not a reason to save again.
+    SAVE_STATE = "save-state"
+    # Server fixes of client-made states (a notebook left with no cells): saved like edits.
+    REPAIR = "repair"
+    # Path changes after a rename.
+    RENAME = "rename"
+
+    @property
+    def marks_dirty(self) -> bool:
+        return self is ServerOrigin.REPAIR
+
+
+def event_origin(doc: Doc[Any], event: TransactionEvent) -> object:
+    """The origin object of the transaction that produced ``event``.
+
+    pycrdt hands observers only the origin's hash; the object lives in ``Doc._origins``
+    for the duration of the transaction (reading ``Transaction.origin`` from inside an
+    observer fails because the transaction is mutably borrowed).
+    """
+    origin_hash = event.transaction.origin()
+    if origin_hash is None:
+        return None
+    return doc._origins.get(origin_hash)

@@ -1,0 +1,198 @@
+"""A room: one shared document (or none, for presence-only rooms) and the peers editing it.
+
+The room speaks the y-websocket protocol with each peer through its ``Connection``: it
+sends SyncStep1 on join, answers every SyncStep1 with SyncStep2, applies updates from peers
+allowed to write, and fans each applied update out to the other peers as one pre-encoded
+frame. It relays presence, removes a peer's presence when it leaves, and keeps idle
+sockets alive. It knows nothing about files or HTTP: saving is a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from anyio import create_task_group, sleep
+from anyio.abc import TaskGroup
+from pycrdt import Doc, TransactionEvent
+
+from . import codec
+from .awareness import AwarenessTable
+from .close_codes import CloseCode
+from .connection import Connection
+from .documents.base import SharedDocument
+from .errors import ProtocolError
+from .ids import RoomId
+from .origins import ServerOrigin, event_origin
+from .settings import CollabSettings
+from .update_inspect import changes_document
+
+log = logging.getLogger(__name__)
+
+SaveHandler = Callable[[], Awaitable[str]]
+ChangeListener = Callable[[bytes, object], None]
+
+
+class Room:
+    """Peers around one document. Use as an async context manager (it owns its tasks)."""
+
+    def __init__(
+        self,
+        room_id: RoomId,
+        document: SharedDocument | None,
+        settings: CollabSettings,
+    ) -> None:
+        self.id = room_id
+        self.document = document
+        # Presence-only rooms still answer sync (y-websocket always asks) from an empty doc
+        # that never accepts updates.
+        self.doc: Doc[Any] = document.doc if document is not None else Doc()
+        self.settings = settings
+        self.peers: dict[int, Connection] = {}
+        self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection)
+        self.save_handler: SaveHandler | None = None
+        self._change_listeners: list[ChangeListener] = []
+        self._task_group: TaskGroup | None = None
+        self._subscription = self.doc.observe(self._on_transaction)
+
+    def __repr__(self) -> str:
+        return f"<Room {self.id} peers={len(self.peers)}>"
+
+    async def __aenter__(self) -> Room:
+        self._task_group = await create_task_group().__aenter__()
+        self._task_group.start_soon(self._keep_alive)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.doc.unobserve(self._subscription)
+        for peer in list(self.peers.values()):
+            peer.close(CloseCode.GOING_AWAY, "room closed")
+        self.peers.clear()
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+            await self._task_group.__aexit__(None, None, None)
+            self._task_group = None
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """Call ``listener(update, origin)`` after every transaction that changed the doc."""
+        self._change_listeners.append(listener)
+
+    # --- peers ----------------------------------------------------------------------------
+
+    def join(self, peer: Connection) -> None:
+        """Add a peer and start the sync: our state vector, then everyone's presence."""
+        self.peers[peer.id] = peer
+        peer.send(codec.encode_sync_step1(self.doc.get_state()))
+        presence = self.awareness.snapshot()
+        if presence is not None:
+            peer.send(codec.encode_awareness(presence))
+
+    def leave(self, peer: Connection) -> None:
+        """Remove a peer and tell the others its presence is gone."""
+        if self.peers.pop(peer.id, None) is None:
+            return
+        removal = self.awareness.remove_owner(peer.id)
+        if removal is not None:
+            self.broadcast(codec.encode_awareness(removal))
+
+    def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
+        for peer in list(self.peers.values()):
+            if peer is not exclude:
+                peer.send(frame)
+
+    # --- messages -------------------------------------------------------------------------
+
+    def handle(self, peer: Connection, frame: bytes) -> None:
+        """Handle one frame from ``peer``.
+
+        Raises:
+            ProtocolError: the frame is malformed; the caller closes this peer only.
+        """
+        message = codec.decode_message(frame)
+        match message:
+            case codec.SyncStep1(state_vector):
+                peer.send(codec.encode_sync_step2(self._update_for(state_vector)))
+            case codec.SyncStep2(update) | codec.SyncUpdate(update):
+                self._apply_peer_update(peer, update)
+            case codec.AwarenessMessage(payload):
+                relay = self.awareness.apply(payload, peer.id)
+                if relay is not None:
+                    self.broadcast(codec.encode_awareness(relay), exclude=peer)
+            case codec.SaveRequest(request_id):
+                self._spawn(self._answer_save(peer, request_id))
+            case _:
+                log.debug("room %s ignores %r from %r", self.id, message, peer)
+
+    def _update_for(self, state_vector: bytes) -> bytes:
+        try:
+            return self.doc.get_update(state_vector)
+        except Exception as err:  # yrs rejects undecodable state vectors with a plain error
+            raise ProtocolError(f"invalid state vector: {err}") from err
+
+    def _apply_peer_update(self, peer: Connection, update: bytes) -> None:
+        if update == codec.EMPTY_UPDATE or self.document is None:
+            return
+        if not peer.permissions.write:
+            if changes_document(update, self.doc):
+                log.info("room %s refused an edit from read-only %r", self.id, peer)
+                peer.send(_raw_json(type="error", reason="read_only",
+                                    message="You have read-only access; your edit was not applied."))
+            return
+        try:
+            with self.doc.transaction(origin=peer):
+                self.doc.apply_update(update)
+        except Exception as err:  # yrs raises plain errors for corrupt updates
+            raise ProtocolError(f"update rejected: {err}") from err
+        self.document.repair(ServerOrigin.REPAIR)
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == codec.EMPTY_UPDATE:
+            return
+        origin = event_origin(self.doc, event)
+        frame = codec.encode_sync_update(update)
+        exclude = origin if isinstance(origin, Connection) else None
+        self.broadcast(frame, exclude=exclude)
+        for listener in self._change_listeners:
+            listener(update, origin)
+
+    async def _answer_save(self, peer: Connection, request_id: int) -> None:
+        if self.save_handler is None:
+            status = "failed"
+        elif not peer.permissions.write:
+            status = "failed"
+        else:
+            status = await self.save_handler()
+        peer.send(_raw_json(type="save", responseTo=request_id, status=status))
+
+    # --- background -----------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        if self._task_group is None:
+            raise RuntimeError("room is not running")
+
+        async def run() -> None:
+            await coro
+
+        self._task_group.start_soon(run)
+
+    async def _keep_alive(self) -> None:
+        """Send something to every peer at least every ``keepalive_interval_s``.
+
+        y-websocket drops a socket that received nothing for 30 s; ping frames do not count.
+        """
+        period = self.settings.keepalive_interval_s / 2
+        loop = asyncio.get_running_loop()
+        while True:
+            await sleep(period)
+            stale = loop.time() - period
+            for peer in list(self.peers.values()):
+                if peer.last_sent <= stale:
+                    peer.send(codec.KEEPALIVE_FRAME)
+
+
+def _raw_json(**fields: Any) -> bytes:
+    return codec.encode_raw(json.dumps(fields, separators=(",", ":")))

@@ -1,0 +1,28 @@
+"""The collaboration core's settings: one frozen object, built once by the extension app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CollabSettings:
+    # Saving: after this much quiet...
+    save_delay_s: float = 1.0
+    # ...but never later than this after the first unsaved change.
+    max_save_delay_s: float = 5.0
+    # Wait before retrying a failed save; doubles up to 60 s while it keeps failing.
+    save_retry_delay_s: float = 2.0
+    # Keep a room loaded this long after its last peer leaves (a reload reuses it).
+    room_cleanup_delay_s: float = 60.0
+    # Largest websocket frame accepted from a peer (a whole-notebook SyncStep2 is one frame).
+    max_frame_bytes: int = 256 * 1024 * 1024
+    # Bytes queued for one peer before it is cut off with 1013 (it resyncs on reconnect).
+    max_peer_queue_bytes: int = 64 * 1024 * 1024
+    # Rooms loaded at once; idle rooms are evicted first to make space.
+    max_rooms: int = 1000
+    # Awareness client ids one connection may announce (a tab uses one per document).
+    max_awareness_ids_per_connection: int = 16
+    # Every peer receives some frame at least this often (y-websocket drops sockets silent
+    # for 30 s).
+    keepalive_interval_s: float = 10.0

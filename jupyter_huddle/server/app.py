@@ -1,0 +1,187 @@
+"""The Jupyter Server extension, and the ``jupyter huddle`` command that launches it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, TraitError, validate
+
+from .._version import __version__
+from ..collab.manager import RoomManager
+from ..collab.settings import CollabSettings
+from .contents_backend import ContentsFileBackend
+from .handlers.home import HomeHandler
+from .handlers.room import RoomWebSocketHandler
+from .handlers.session import CollaborationSessionHandler
+
+# Extensions that register the same /api/collaboration routes: running both would leave
+# it to chance which one serves a room.
+CONFLICTING_EXTENSIONS = ("jupyter_server_ydoc", "jupyter_server_documents")
+CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+
+
+class ConflictingExtensionError(SystemExit):
+    """Raised (as a SystemExit, so Jupyter Server does not swallow it) to refuse to start."""
+
+
+class HuddleApp(ExtensionApp):
+    name = "huddle"
+    extension_url = "/huddle"
+    default_url = "/huddle"
+    load_other_extensions = True
+    description = "Huddle: real-time collaborative notebooks with one shared kernel."
+    version = __version__
+    # Applied only when launched as `jupyter huddle`. Root is allowed there because the
+    # server listens on 127.0.0.1 with a token, and containers commonly run as root.
+    serverapp_config = {
+        "jpserver_extensions": {"jupyter_server_fileid": True},
+        "allow_root": True,
+    }
+
+    save_delay_s = Float(
+        1.0, config=True,
+        help="Seconds of quiet after an edit before the document is saved (default 1). "
+        "Shorter saves sooner but writes more often while people type.",
+    )
+    max_save_delay_s = Float(
+        5.0, config=True,
+        help="Longest time, in seconds, an edit waits to be saved even while edits keep "
+        "coming (default 5). Bounds what a crash of the whole machine can lose.",
+    )
+    save_retry_delay_s = Float(
+        2.0, config=True,
+        help="Seconds before retrying a failed save; doubles per failure up to 60 (default 2).",
+    )
+    room_cleanup_delay_s = Float(
+        60.0, config=True,
+        help="Seconds a document stays loaded after its last collaborator leaves (default "
+        "60). A reload within this time reuses it.",
+    )
+    max_frame_bytes = Int(
+        256 * 1024 * 1024, config=True,
+        help="Largest websocket frame, in bytes, a client may send (default 256 MiB). A "
+        "reconnecting tab sends its whole document in one frame.",
+    )
+    max_peer_queue_bytes = Int(
+        64 * 1024 * 1024, config=True,
+        help="Bytes queued for one client before it is disconnected with code 1013 "
+        "(default 64 MiB). It resyncs when it reconnects; the room never waits for it.",
+    )
+    max_rooms = Int(
+        1000, config=True,
+        help="Documents loaded at once (default 1000). Idle ones are evicted first; when "
+        "all are in use, new rooms are refused with code 1013.",
+    )
+    max_awareness_ids_per_connection = Int(
+        16, config=True,
+        help="Presence (awareness) client ids one connection may announce (default 16).",
+    )
+    keepalive_interval_s = Float(
+        10.0, config=True,
+        help="Every client receives a frame at least this often, in seconds (default 10). "
+        "JupyterLab drops a socket that is silent for 30 s.",
+    )
+    disable_rtc = Bool(
+        False, config=True,
+        help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
+    )
+
+    @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s")
+    def _positive_seconds(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not value > 0:
+            raise TraitError(f"HuddleApp.{proposal['trait'].name} must be > 0 seconds, "
+                             f"got {value}")
+        return value
+
+    @validate("room_cleanup_delay_s")
+    def _non_negative_seconds(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if value < 0:
+            raise TraitError(f"HuddleApp.room_cleanup_delay_s must be >= 0, got {value}")
+        return value
+
+    @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
+              "max_awareness_ids_per_connection")
+    def _positive_count(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 1:
+            raise TraitError(f"HuddleApp.{proposal['trait'].name} must be >= 1, got {value}")
+        return value
+
+    def collab_settings(self) -> CollabSettings:
+        return CollabSettings(
+            save_delay_s=self.save_delay_s,
+            max_save_delay_s=max(self.max_save_delay_s, self.save_delay_s),
+            save_retry_delay_s=self.save_retry_delay_s,
+            room_cleanup_delay_s=self.room_cleanup_delay_s,
+            max_frame_bytes=self.max_frame_bytes,
+            max_peer_queue_bytes=self.max_peer_queue_bytes,
+            max_rooms=self.max_rooms,
+            max_awareness_ids_per_connection=self.max_awareness_ids_per_connection,
+            keepalive_interval_s=self.keepalive_interval_s,
+        )
+
+    def initialize_settings(self) -> None:
+        self._refuse_conflicting_extensions()
+        self.session_id = str(uuid.uuid4())
+        # The file id service is another extension that may load after this one: look it
+        # up when first needed.
+        self.backend = ContentsFileBackend(
+            self.serverapp.contents_manager, lambda: self.serverapp.web_app.settings["file_id_manager"]
+        )
+        self.rooms = RoomManager(self.collab_settings(), self.backend)
+        page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
+        page_config["disableRTC"] = self.disable_rtc
+        self._listen_for_renames()
+
+    def _refuse_conflicting_extensions(self) -> None:
+        enabled = self.serverapp.jpserver_extensions
+        clash = [name for name in CONFLICTING_EXTENSIONS if enabled.get(name)]
+        if clash:
+            message = (
+                f"jupyter_huddle cannot run alongside {', '.join(clash)}: both serve "
+                "/api/collaboration. Disable it with `jupyter server extension disable "
+                f"{clash[0]}` (or uninstall jupyter-collaboration) and start again."
+            )
+            self.log.critical(message)
+            raise ConflictingExtensionError(message)
+        if not enabled.get("jupyter_server_fileid"):
+            raise ConflictingExtensionError(
+                "jupyter_huddle needs the jupyter_server_fileid extension: enable it with "
+                "`jupyter server extension enable jupyter_server_fileid`."
+            )
+
+    def _listen_for_renames(self) -> None:
+        rooms = self.rooms
+
+        async def on_contents_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            if data.get("action") in ("rename", "save"):
+                # Let the file id service record the move first (it listens too).
+                await asyncio.sleep(0)
+                for room_id in list(rooms._entries):
+                    file_id = getattr(room_id, "file_id", None)
+                    if file_id is not None:
+                        await rooms.refresh_paths(file_id)
+
+        self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
+                                                 listener=on_contents_event)
+
+    def initialize_handlers(self) -> None:
+        common = {"session_id": self.session_id}
+        self.handlers.extend([
+            (r"/api/collaboration/session/(.+)", CollaborationSessionHandler,
+             {"backend": self.backend, **common}),
+            (r"/api/collaboration/room/([^/]+)", RoomWebSocketHandler,
+             {"manager": self.rooms, "settings": self.rooms.settings, **common}),
+            (r"/huddle/?", HomeHandler),
+        ])
+
+    async def stop_extension(self) -> None:
+        await self.rooms.close_all()
+
+
+main = launch_new_instance = HuddleApp.launch_instance

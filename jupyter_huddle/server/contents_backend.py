@@ -1,0 +1,76 @@
+"""The core's FileBackend on top of Jupyter's contents manager and file id service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jupyter_server.utils import ensure_async
+from tornado.web import HTTPError
+
+from ..collab.errors import DocumentLoadError, DocumentNotFound, SaveError
+from ..collab.files import FileSnapshot
+from ..collab.ids import DocumentType
+
+_FORMATS: dict[DocumentType, tuple[str, str]] = {
+    "notebook": ("notebook", "json"),
+    "file": ("file", "text"),
+}
+
+
+class ContentsFileBackend:
+    """Reads and writes through ``contents_manager``; resolves ids with ``file_id_manager``."""
+
+    def __init__(self, contents_manager: Any, file_id_manager: Callable[[], Any]) -> None:
+        self._contents = contents_manager
+        self._get_file_ids = file_id_manager
+
+    @property
+    def _file_ids(self) -> Any:
+        return self._get_file_ids()
+
+    async def path_for(self, file_id: str) -> str | None:
+        path = self._file_ids.get_path(file_id)
+        return str(path) if path is not None else None
+
+    async def exists(self, path: str) -> bool:
+        try:
+            return bool(await ensure_async(self._contents.file_exists(path)))
+        except HTTPError:
+            return False  # outside the root, hidden, or otherwise not servable
+
+    def file_id(self, path: str) -> tuple[str, bool]:
+        """The file's id, and whether it was just created."""
+        existing = self._file_ids.get_id(path)
+        if existing is not None:
+            return str(existing), False
+        return str(self._file_ids.index(path)), True
+
+    async def load(self, path: str, kind: DocumentType) -> FileSnapshot:
+        model_type, fmt = _FORMATS[kind]
+        try:
+            model = await ensure_async(
+                self._contents.get(path, content=True, type=model_type, format=fmt,
+                                   require_hash=True)
+            )
+        except HTTPError as err:
+            if err.status_code == 404:
+                raise DocumentNotFound(f"{path}: {err.log_message}") from err
+            raise DocumentLoadError(f"{path}: {err.log_message}") from err
+        return FileSnapshot(path, model["content"], model.get("hash"),
+                            bool(model.get("writable", True)))
+
+    async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot:
+        model_type, fmt = _FORMATS[kind]
+        try:
+            await ensure_async(
+                self._contents.save({"type": model_type, "format": fmt, "content": content}, path)
+            )
+            model = await ensure_async(
+                self._contents.get(path, content=False, type=model_type, require_hash=True)
+            )
+        except HTTPError as err:
+            raise SaveError(f"{path}: {err.log_message or err.reason}") from err
+        except OSError as err:
+            raise SaveError(f"{path}: {err}") from err
+        return FileSnapshot(path, None, model.get("hash"), bool(model.get("writable", True)))

@@ -1,0 +1,76 @@
+"""Core errors mapped to HTTP statuses and websocket close codes, in one place."""
+
+from __future__ import annotations
+
+import json
+
+from ..collab import close_codes
+from ..collab.close_codes import CloseCode
+from ..collab.errors import (
+    CapacityError,
+    CollabError,
+    DocumentLoadError,
+    DocumentNotFound,
+    InvalidRoomId,
+    PermissionDenied,
+    ProtocolError,
+    SaveError,
+)
+
+_HTTP_STATUS: list[tuple[type[CollabError], int]] = [
+    (DocumentNotFound, 404),
+    (PermissionDenied, 403),
+    (InvalidRoomId, 400),
+    (DocumentLoadError, 400),
+    (ProtocolError, 400),
+    (CapacityError, 503),
+    (SaveError, 500),
+]
+
+# Close codes for errors while a room opens, before the first sync: JupyterLab shows
+# "could not open" for 4404/4400/4500 and stops reconnecting.
+_OPEN_CLOSE_CODE: list[tuple[type[CollabError], CloseCode]] = [
+    (DocumentNotFound, CloseCode.NOT_FOUND),
+    (DocumentLoadError, CloseCode.BAD_REQUEST),
+    (InvalidRoomId, CloseCode.BAD_REQUEST),
+    (PermissionDenied, CloseCode.FORBIDDEN),
+    (CapacityError, CloseCode.TRY_AGAIN_LATER),
+    (ProtocolError, CloseCode.PROTOCOL_ERROR),
+]
+
+
+def http_status(error: CollabError) -> int:
+    for kind, status in _HTTP_STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def open_close_code(error: BaseException) -> CloseCode:
+    for kind, code in _OPEN_CLOSE_CODE:
+        if isinstance(error, kind):
+            return code
+    return CloseCode.LOAD_FAILED
+
+
+def reload_reason(reason: str, session_id: str, *, reloadable: bool, error: str = "") -> str:
+    """The JSON close reason JupyterLab reads with code 1003, cut to fit a close frame.
+
+    Only ``errorReason`` is shortened, so the reason always stays valid JSON.
+    """
+    payload: dict[str, object] = {
+        "reason": reason,
+        "sessionId": session_id,
+        "reloadable": reloadable,
+    }
+    text = json.dumps(payload, separators=(",", ":"))
+    if error:
+        room = close_codes.MAX_CLOSE_REASON_BYTES - len(text.encode()) - len(',"errorReason":""')
+        payload["errorReason"] = close_codes.truncate_reason(error, max(room, 0)) if room > 3 else ""
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        while len(text.encode()) > close_codes.MAX_CLOSE_REASON_BYTES:
+            # json escaping can lengthen the text: shorten until it fits
+            current = str(payload["errorReason"])
+            payload["errorReason"] = current[: max(len(current) - 8, 0)]
+            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return text

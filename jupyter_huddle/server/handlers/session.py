@@ -1,0 +1,52 @@
+"""``PUT /api/collaboration/session/{path}``: a file path to a stable file id.
+
+Stock JupyterLab calls this before opening a document's room. 201 when the file id is new,
+200 when the path already had one, 404 for a file that does not exist (nothing is indexed
+for it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ...collab.ids import document_kind
+from ..contents_backend import ContentsFileBackend
+
+
+class CollaborationSessionHandler(APIHandler):
+    auth_resource = "contents"
+
+    def initialize(self, backend: ContentsFileBackend, session_id: str) -> None:
+        self.backend = backend
+        self.session_id = session_id
+
+    @web.authenticated
+    async def put(self, path: str) -> None:
+        # Reading is enough: a read-only collaborator still joins the room (and is refused
+        # edits there), which is what makes read-only collaboration possible at all.
+        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
+            raise web.HTTPError(403, "you may not read this file")
+        fmt, doc_type = self._parse_body()
+        if document_kind(fmt, doc_type) is None:
+            raise web.HTTPError(400, f"documents of kind {fmt}:{doc_type} are not served")
+        if not await self.backend.exists(path):
+            raise web.HTTPError(404, f"no such file: {path}")
+        file_id, created = self.backend.file_id(path)
+        self.set_status(201 if created else 200)
+        self.finish({"format": fmt, "type": doc_type, "fileId": file_id,
+                     "sessionId": self.session_id})
+
+    def _parse_body(self) -> tuple[str, str]:
+        try:
+            body: Any = self.get_json_body()
+        except web.HTTPError:
+            raise web.HTTPError(400, "the body must be JSON: {format, type}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object: {format, type}")
+        fmt, doc_type = body.get("format"), body.get("type")
+        if not isinstance(fmt, str) or not isinstance(doc_type, str):
+            raise web.HTTPError(400, "format and type must be strings")
+        return fmt, doc_type
