@@ -34,10 +34,12 @@ class ContentsFileBackend:
         return str(path) if path is not None else None
 
     async def exists(self, path: str) -> bool:
+        """Whether the contents API would serve this file (not hidden, inside the root)."""
         try:
-            return bool(await ensure_async(self._contents.file_exists(path)))
+            model = await ensure_async(self._contents.get(path, content=False))
         except HTTPError:
-            return False  # outside the root, hidden, or otherwise not servable
+            return False
+        return model.get("type") in ("notebook", "file")
 
     def file_id(self, path: str) -> tuple[str, bool]:
         """The file's id, and whether it was just created."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run the whole suite.
+# Usage: bash scripts/test.sh [extra pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian's Chromium for the browser tests (never `playwright install`: no internet here).
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq </dev/null
+  as_root apt-get install -y -qq chromium </dev/null >/dev/null
+fi
+
+python3 -m pip install -q -e ".[test,lab]" </dev/null
+
+# Node peers for the interop tests (npm's yjs + y-websocket, as JupyterLab uses them).
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error </dev/null
+
+python3 -m pytest "$@" </dev/null

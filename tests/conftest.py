@@ -1,0 +1,123 @@
+"""Fixtures shared by every tier: a real Jupyter server with Huddle, and protocol clients."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from traitlets.config import Config
+
+from tests.support.yclient import YClient, room_url
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Any:
+    """Collect after each test so that leaked subscriptions and tasks show up as errors
+    in the test that leaked them, not in a later one."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def huddle_config() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to change HuddleApp settings."""
+    return {"save_delay_s": 0.1, "max_save_delay_s": 0.5, "room_cleanup_delay_s": 0.5,
+            "save_retry_delay_s": 0.2}
+
+
+@pytest.fixture
+def jp_server_config(huddle_config: dict[str, Any]) -> Config:
+    return Config({
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_huddle": True, "jupyter_server_fileid": True},
+        },
+        "HuddleApp": huddle_config,
+    })
+
+
+class Huddle:
+    """A running in-process server and helpers to talk to it like JupyterLab does."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.token = app.identity_provider.token
+        self.base_url = app.base_url
+        self.root = app.root_dir
+        self.http_url = f"http://127.0.0.1:{port}{self.base_url}"
+        self.ws_url = f"ws://127.0.0.1:{port}{self.base_url}"
+
+    @property
+    def extension(self) -> Any:
+        return next(iter(self.app.extension_manager.extension_apps["jupyter_huddle"]))
+
+    async def request(self, method: str, path: str, body: Any = None,
+                      headers: dict[str, str] | None = None, raw_body: bytes | None = None,
+                      token: str | None = "default") -> HTTPResponse:
+        all_headers = dict(headers or {})
+        use_token = self.token if token == "default" else token
+        if use_token:
+            all_headers["Authorization"] = f"token {use_token}"
+        data = raw_body if raw_body is not None else (
+            json.dumps(body).encode() if body is not None else None)
+        if method in ("PUT", "POST", "PATCH") and data is None:
+            data = b""
+        return await AsyncHTTPClient().fetch(
+            self.http_url + path, method=method, body=data, headers=all_headers,
+            raise_error=False, request_timeout=30,
+        )
+
+    async def session(self, path: str, fmt: str = "json", doc_type: str = "notebook",
+                      **kwargs: Any) -> HTTPResponse:
+        return await self.request("PUT", f"api/collaboration/session/{quote(path, safe='')}",
+                                  {"format": fmt, "type": doc_type}, **kwargs)
+
+    async def room_id(self, path: str, fmt: str = "json", doc_type: str = "notebook") -> tuple[str, str]:
+        response = await self.session(path, fmt, doc_type)
+        assert response.code in (200, 201), response.body
+        model = json.loads(response.body)
+        return f"{model['format']}:{model['type']}:{model['fileId']}", model["sessionId"]
+
+    def client(self, room: str, session_id: str | None, token: str | None = "default",
+               **kwargs: Any) -> YClient:
+        use_token = self.token if token == "default" else token
+        return YClient(room_url(self.ws_url, room, session_id, use_token), **kwargs)
+
+    @asynccontextmanager
+    async def open(self, path: str, fmt: str = "json", doc_type: str = "notebook",
+                   **kwargs: Any) -> AsyncIterator[YClient]:
+        room, session_id = await self.room_id(path, fmt, doc_type)
+        async with self.client(room, session_id, **kwargs) as client:
+            async with asyncio.timeout(20):
+                await client.synced.wait()
+            yield client
+
+
+@pytest.fixture
+def huddle(jp_serverapp: Any, jp_http_port: int, http_server: Any) -> Huddle:
+    # ``http_server`` is what actually listens: jp_serverapp alone serves nothing.
+    return Huddle(jp_serverapp, jp_http_port)
+
+
+@pytest.fixture
+def write_notebook(jp_root_dir: Any) -> Callable[..., str]:
+    import nbformat
+
+    def write(path: str, sources: list[str] | None = None, **cell_kwargs: Any) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src, **cell_kwargs) for src in (sources or ["1+1"])]
+        target = jp_root_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(target))
+        return path
+
+    return write
