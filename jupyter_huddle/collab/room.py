@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from anyio import create_task_group, sleep
-from anyio.abc import TaskGroup
 from pycrdt import Doc, TransactionEvent
 
 from . import codec
@@ -37,7 +35,12 @@ ChangeListener = Callable[[bytes, object], None]
 
 
 class Room:
-    """Peers around one document. Use as an async context manager (it owns its tasks)."""
+    """Peers around one document. Use as an async context manager (it owns its tasks).
+
+    Its tasks are plain asyncio tasks rather than an anyio task group because a room is
+    opened by one peer's handler and closed later by the manager's eviction task, and a
+    task group must be exited by the task that entered it.
+    """
 
     def __init__(
         self,
@@ -55,26 +58,28 @@ class Room:
         self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection)
         self.save_handler: SaveHandler | None = None
         self._change_listeners: list[ChangeListener] = []
-        self._task_group: TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
         self._subscription = self.doc.observe(self._on_transaction)
 
     def __repr__(self) -> str:
         return f"<Room {self.id} peers={len(self.peers)}>"
 
     async def __aenter__(self) -> Room:
-        self._task_group = await create_task_group().__aenter__()
-        self._task_group.start_soon(self._keep_alive)
+        self._running = True
+        self._spawn(self._keep_alive())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._running = False
         self.doc.unobserve(self._subscription)
         for peer in list(self.peers.values()):
             peer.close(CloseCode.GOING_AWAY, "room closed")
         self.peers.clear()
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
-            await self._task_group.__aexit__(None, None, None)
-            self._task_group = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Call ``listener(update, origin)`` after every transaction that changed the doc."""
@@ -170,14 +175,18 @@ class Room:
 
     # --- background -----------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        if self._task_group is None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if not self._running:
+            coro.close()
             raise RuntimeError("room is not running")
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
-        async def run() -> None:
-            await coro
-
-        self._task_group.start_soon(run)
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("room %s task failed", self.id, exc_info=task.exception())
 
     async def _keep_alive(self) -> None:
         """Send something to every peer at least every ``keepalive_interval_s``.
@@ -187,7 +196,7 @@ class Room:
         period = self.settings.keepalive_interval_s / 2
         loop = asyncio.get_running_loop()
         while True:
-            await sleep(period)
+            await asyncio.sleep(period)
             stale = loop.time() - period
             for peer in list(self.peers.values()):
                 if peer.last_sent <= stale:

@@ -78,6 +78,10 @@ class YClient:
         self.frames_received = 0
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
+        # Every outgoing frame goes through one queue, so frames leave in the order they
+        # were produced (an edit, then a save request), as y-websocket guarantees.
+        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
         self._subscription = self.doc.observe(self._on_local_change)
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -116,24 +120,43 @@ class YClient:
             self.url, additional_headers=self.headers, max_size=None, open_timeout=20
         )
         self._reader = asyncio.create_task(self._read())
-        await self.ws.send(create_sync_message(self.doc))
+        self._writer = asyncio.create_task(self._write(self.ws))
+        await self.send(create_sync_message(self.doc))
 
     async def close(self) -> None:
         if self.ws is not None:
+            await self.flush()
             await self.ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def send(self, frame: bytes) -> None:
-        assert self.ws is not None
-        await self.ws.send(frame)
+        """Queue a frame behind everything queued before it."""
+        self._outgoing.put_nowait(frame)
+
+    async def flush(self, timeout: float = 10) -> None:
+        """Wait until every queued frame has been handed to the socket."""
+        async with asyncio.timeout(timeout):
+            await self._outgoing.join()
+
+    async def _write(self, ws: ClientConnection) -> None:
+        while True:
+            frame = await self._outgoing.get()
+            try:
+                await ws.send(frame)
+            except websockets.ConnectionClosed:
+                pass
+            finally:
+                self._outgoing.task_done()
 
     def _on_local_change(self, event: Any) -> None:
         origin_hash = event.transaction.origin()
         if origin_hash is not None and self.doc._origins.get(origin_hash) == REMOTE:
             return
-        if self.ws is not None and self.ws.state.name == "OPEN":
-            asyncio.get_running_loop().create_task(self.ws.send(create_update_message(event.update)))
+        if self.ws is not None:
+            self._outgoing.put_nowait(create_update_message(event.update))
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -161,7 +184,7 @@ class YClient:
             if frame[1] == 1:
                 self.synced.set()
             if reply is not None:
-                await self.ws.send(reply)
+                await self.send(reply)
         elif kind == YMessageType.AWARENESS:
             length, pos = read_var_uint(frame, 1)
             for client_id, _clock, state in parse_awareness(frame[pos : pos + length]):

@@ -1,0 +1,66 @@
+"""An in-memory peer for unit tests of ``Room``: a pycrdt Doc wired to a Connection."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pycrdt import Doc, create_sync_message, create_update_message, handle_sync_message
+
+from jupyter_huddle.collab.connection import Connection, Permissions, UserInfo
+from jupyter_huddle.collab.room import Room
+
+from .yclient import REMOTE, parse_awareness, read_var_string, read_var_uint
+
+
+class MemoryPeer:
+    def __init__(self, room: Room, name: str = "alice", *, write: bool = True,
+                 max_queue_bytes: int = 1 << 20) -> None:
+        self.room = room
+        self.doc: Doc = Doc()
+        self.closed_with: tuple[int, str] | None = None
+        self.raw: list[dict[str, Any]] = []
+        self.awareness: dict[int, Any] = {}
+        self.conn = Connection(
+            user=UserInfo(name), permissions=Permissions(write=write),
+            max_queue_bytes=max_queue_bytes, on_close=self._on_close,
+        )
+        self.doc.observe(self._on_local_change)
+
+    def _on_close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
+
+    def _on_local_change(self, event: Any) -> None:
+        origin_hash = event.transaction.origin()
+        if origin_hash is not None and self.doc._origins.get(origin_hash) == REMOTE:
+            return
+        self.room.handle(self.conn, create_update_message(event.update))
+
+    def join(self) -> MemoryPeer:
+        self.room.join(self.conn)
+        self.room.handle(self.conn, create_sync_message(self.doc))
+        self.pump()
+        return self
+
+    def pump(self) -> int:
+        """Deliver every queued frame to this peer; return how many there were."""
+        frames = self.conn.outbox.take_all()
+        for frame in frames:
+            self._receive(frame)
+        return len(frames)
+
+    def _receive(self, frame: bytes) -> None:
+        if frame[0] == 0:
+            with self.doc.transaction(origin=REMOTE):
+                reply = handle_sync_message(frame[1:], self.doc)
+            if reply is not None:
+                self.room.handle(self.conn, reply)
+        elif frame[0] == 1:
+            length, pos = read_var_uint(frame, 1)
+            for client_id, _clock, state in parse_awareness(frame[pos : pos + length]):
+                if state is None:
+                    self.awareness.pop(client_id, None)
+                else:
+                    self.awareness[client_id] = state
+        elif frame[0] == 2:
+            self.raw.append(json.loads(read_var_string(frame, 1)[0]))

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_huddle.collab.awareness import AwarenessTable, encode_entries
+from jupyter_huddle.collab.codec import Reader
+from jupyter_huddle.collab.errors import ProtocolError
+
+
+def entries(payload: bytes) -> list[tuple[int, int, object]]:
+    reader = Reader(payload)
+    out = []
+    for _ in range(reader.read_varuint()):
+        out.append((reader.read_varuint(), reader.read_varuint(),
+                    json.loads(reader.read_bytes())))
+    return out
+
+
+def update(client_id: int, clock: int, state: object) -> bytes:
+    return encode_entries([(client_id, clock, json.dumps(state).encode())])
+
+
+def test_relays_accepted_entries_and_snapshots_for_newcomers():
+    table = AwarenessTable(max_ids_per_owner=4)
+    payload = update(10, 1, {"user": {"name": "é"}})
+    assert table.apply(payload, owner="a") == payload
+    assert entries(table.snapshot() or b"") == [(10, 1, {"user": {"name": "é"}})]
+
+
+def test_stale_clock_is_not_relayed():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 5, {"x": 1}), owner="a")
+    assert table.apply(update(10, 4, {"x": 2}), owner="a") is None
+
+
+def test_other_connections_cannot_overwrite_or_remove_a_presence():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 1, {"x": 1}), owner="a")
+    assert table.apply(update(10, 9, None), owner="b") is None
+    assert table.apply(update(10, 9, {"spoof": True}), owner="b") is None
+    assert entries(table.snapshot() or b"") == [(10, 1, {"x": 1})]
+
+
+def test_closing_owner_yields_removals_with_higher_clocks():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 3, {"x": 1}), owner="a")
+    table.apply(update(11, 1, {"y": 1}), owner="b")
+    assert entries(table.remove_owner("a") or b"") == [(10, 4, None)]
+    assert table.remove_owner("a") is None
+    assert entries(table.snapshot() or b"") == [(11, 1, {"y": 1})]
+
+
+def test_removal_by_owner_is_relayed_and_not_resurrected_by_snapshot():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 1, {"x": 1}), owner="a")
+    assert table.apply(update(10, 1, None), owner="a") is not None
+    assert table.snapshot() is None
+    assert table.remove_owner("a") is None
+
+
+@pytest.mark.parametrize("state", [b"not json", b"[1,2]", b'"text"', b"\xff"])
+def test_states_peers_cannot_parse_are_refused(state):
+    table = AwarenessTable(max_ids_per_owner=4)
+    with pytest.raises(ProtocolError):
+        table.apply(encode_entries([(1, 1, state)]), owner="a")
+
+
+def test_bounded_ids_per_connection():
+    table = AwarenessTable(max_ids_per_owner=2)
+    table.apply(update(1, 1, {}), owner="a")
+    table.apply(update(2, 1, {}), owner="a")
+    with pytest.raises(ProtocolError, match="too many"):
+        table.apply(update(3, 1, {}), owner="a")
+
+
+def test_partially_accepted_update_is_reencoded():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 1, {"x": 1}), owner="a")
+    mixed = encode_entries([(10, 5, b'{"evil":1}'), (20, 1, b'{"mine":1}')])
+    relayed = table.apply(mixed, owner="b")
+    assert entries(relayed or b"") == [(20, 1, {"mine": 1})]

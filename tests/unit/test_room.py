@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import asyncio
+import nbformat
+import pytest
+from pycrdt import Array, Text
+
+from jupyter_huddle.collab.close_codes import CloseCode
+from jupyter_huddle.collab.documents.notebook import NotebookDocument
+from jupyter_huddle.collab.errors import ProtocolError
+from jupyter_huddle.collab.ids import AwarenessRoomId, DocumentRoomId
+from jupyter_huddle.collab.origins import ServerOrigin
+from jupyter_huddle.collab.room import Room
+from jupyter_huddle.collab.settings import CollabSettings
+from tests.support.memory_peer import MemoryPeer
+from tests.support.yclient import awareness_update
+
+ROOM = DocumentRoomId("json", "notebook", "abc")
+
+
+def notebook(*sources: str) -> NotebookDocument:
+    doc = NotebookDocument()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    doc.load(nb, ServerOrigin.LOAD)
+    return doc
+
+
+def source(peer: MemoryPeer, index: int) -> Text:
+    return peer.doc.get("cells", type=Array)[index]["source"]
+
+
+async def test_peers_converge_and_updates_are_not_echoed():
+    async with Room(ROOM, notebook("x = 1"), CollabSettings()) as room:
+        a, b = MemoryPeer(room, "a").join(), MemoryPeer(room, "b").join()
+        assert str(source(a, 0)) == str(source(b, 0)) == "x = 1"
+        source(a, 0).insert(0, "é")
+        assert a.pump() == 0  # the writer does not get its own update back
+        assert b.pump() == 1
+        source(b, 0).insert(len(str(source(b, 0)).encode()), "!")
+        a.pump()
+        assert str(source(a, 0)) == str(source(b, 0)) == "éx = 1!"
+        assert str(room.document.cells[0]["source"]) == "éx = 1!"
+
+
+async def test_read_only_peer_syncs_but_cannot_edit():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        writer = MemoryPeer(room, "w").join()
+        reader = MemoryPeer(room, "r", write=False).join()
+        del source(writer, 0)[0:1]  # deletions make every SyncStep2 carry a delete set
+        reader.pump()
+        assert reader.raw == []  # its SyncStep2 changed nothing, so no refusal
+        source(reader, 0).insert(0, "evil")
+        writer.pump()
+        assert str(room.document.cells[0]["source"]) == ""
+        reader.pump()
+        assert reader.raw[-1]["reason"] == "read_only"
+
+
+async def test_deleting_every_cell_leaves_one():
+    async with Room(ROOM, notebook("a", "b"), CollabSettings()) as room:
+        peer = MemoryPeer(room).join()
+        cells = peer.doc.get("cells", type=Array)
+        cells.clear()
+        peer.pump()
+        assert len(room.document.cells) == 1
+        assert len(cells) == 1
+
+
+async def test_presence_is_sent_to_newcomers_and_removed_on_leave():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        a = MemoryPeer(room, "a").join()
+        room.handle(a.conn, awareness_update(42, 1, {"user": {"name": "Ann"}}))
+        b = MemoryPeer(room, "b").join()
+        assert b.awareness == {42: {"user": {"name": "Ann"}}}
+        room.leave(a.conn)
+        b.pump()
+        assert b.awareness == {}
+
+
+async def test_malformed_frame_raises_for_that_peer_only():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        a, b = MemoryPeer(room, "a").join(), MemoryPeer(room, "b").join()
+        with pytest.raises(ProtocolError):
+            room.handle(a.conn, b"\x00\x02\x05garbage")
+        source(b, 0).insert(0, "ok ")
+        a.pump()
+        assert str(source(a, 0)) == "ok x"
+
+
+async def test_slow_peer_is_cut_off_with_1013():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        writer = MemoryPeer(room, "w").join()
+        slow = MemoryPeer(room, "slow", max_queue_bytes=2000).join()
+        for i in range(200):
+            source(writer, 0).insert(0, f"{i:04d}")
+        assert slow.closed_with is not None
+        assert slow.closed_with[0] == CloseCode.TRY_AGAIN_LATER
+
+
+async def test_save_requests_are_answered_after_the_handler():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        done = asyncio.Event()
+
+        async def save() -> str:
+            done.set()
+            return "success"
+
+        room.save_handler = save
+        peer = MemoryPeer(room).join()
+        room.handle(peer.conn, b"\x02\x04save\x05")
+        async with asyncio.timeout(2):
+            await done.wait()
+            await peer.conn.outbox.wait()
+        peer.pump()
+        assert peer.raw == [{"type": "save", "responseTo": 5, "status": "success"}]
+
+
+async def test_idle_peers_get_keepalive_frames():
+    settings = CollabSettings(keepalive_interval_s=0.05)
+    async with Room(AwarenessRoomId("JupyterLab:globalAwareness"), None, settings) as room:
+        peer = MemoryPeer(room).join()
+        async with asyncio.timeout(2):
+            await peer.conn.outbox.wait()
+        assert peer.conn.outbox.take_all()[0] == b"\x01\x01\x00"
+
+
+async def test_awareness_room_ignores_document_updates():
+    async with Room(AwarenessRoomId("x"), None, CollabSettings()) as room:
+        peer = MemoryPeer(room).join()
+        peer.doc.get("t", type=Text).insert(0, "stash")
+        assert str(room.doc.get("t", type=Text)) == ""
