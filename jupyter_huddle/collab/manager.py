@@ -213,7 +213,10 @@ class RoomManager:
         """Flush and close every room (server shutdown)."""
         self._closing = True
         for room_id in list(self._entries):
-            await self._close_room(room_id, force=True)
+            try:
+                await self._close_room(room_id, force=True)
+            except Exception:  # one broken room must not keep the others from flushing
+                log.exception("closing %s failed", room_id)
 
     async def refresh_paths(self, file_id: str) -> None:
         """A file was renamed: update the path of the rooms that hold it."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import logging
 import uuid
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, TraitError, validate
+from traitlets import Bool, Float, Int, validate
 
 from .._version import __version__
 from ..collab.manager import RoomManager
@@ -23,8 +25,15 @@ CONFLICTING_EXTENSIONS = ("jupyter_server_ydoc", "jupyter_server_documents")
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
-class ConflictingExtensionError(SystemExit):
-    """Raised (as a SystemExit, so Jupyter Server does not swallow it) to refuse to start."""
+class HuddleStartupError(SystemExit):
+    """Refuse to start. A SystemExit, because Jupyter Server logs and swallows ordinary
+    extension errors and would serve on without Huddle: a bad config value or a clashing
+    extension must stop the server with a clear message instead."""
+
+
+def _refuse(message: str) -> HuddleStartupError:
+    logging.getLogger("ServerApp").critical(message)
+    return HuddleStartupError(f"jupyter_huddle: {message}")
 
 
 class HuddleApp(ExtensionApp):
@@ -93,15 +102,14 @@ class HuddleApp(ExtensionApp):
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
-            raise TraitError(f"HuddleApp.{proposal['trait'].name} must be > 0 seconds, "
-                             f"got {value}")
+            raise _refuse(f"HuddleApp.{proposal['trait'].name} must be > 0 seconds, got {value}")
         return value
 
     @validate("room_cleanup_delay_s")
     def _non_negative_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if value < 0:
-            raise TraitError(f"HuddleApp.room_cleanup_delay_s must be >= 0, got {value}")
+            raise _refuse(f"HuddleApp.room_cleanup_delay_s must be >= 0 seconds, got {value}")
         return value
 
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
@@ -109,7 +117,7 @@ class HuddleApp(ExtensionApp):
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
-            raise TraitError(f"HuddleApp.{proposal['trait'].name} must be >= 1, got {value}")
+            raise _refuse(f"HuddleApp.{proposal['trait'].name} must be >= 1, got {value}")
         return value
 
     def collab_settings(self) -> CollabSettings:
@@ -140,18 +148,17 @@ class HuddleApp(ExtensionApp):
 
     def _refuse_conflicting_extensions(self) -> None:
         enabled = self.serverapp.jpserver_extensions
-        clash = [name for name in CONFLICTING_EXTENSIONS if enabled.get(name)]
+        clash = [name for name in CONFLICTING_EXTENSIONS
+                 if enabled.get(name) and importlib.util.find_spec(name) is not None]
         if clash:
-            message = (
-                f"jupyter_huddle cannot run alongside {', '.join(clash)}: both serve "
-                "/api/collaboration. Disable it with `jupyter server extension disable "
-                f"{clash[0]}` (or uninstall jupyter-collaboration) and start again."
+            raise _refuse(
+                f"cannot run alongside {', '.join(clash)}: both serve /api/collaboration. "
+                f"Disable it with `jupyter server extension disable {clash[0]}` (or "
+                "uninstall jupyter-collaboration) and start again."
             )
-            self.log.critical(message)
-            raise ConflictingExtensionError(message)
         if not enabled.get("jupyter_server_fileid"):
-            raise ConflictingExtensionError(
-                "jupyter_huddle needs the jupyter_server_fileid extension: enable it with "
+            raise _refuse(
+                "needs the jupyter_server_fileid extension: enable it with "
                 "`jupyter server extension enable jupyter_server_fileid`."
             )
 
@@ -181,7 +188,13 @@ class HuddleApp(ExtensionApp):
         ])
 
     async def stop_extension(self) -> None:
-        await self.rooms.close_all()
+        # Flush in a task of its own. The contents manager writes through AnyIO worker
+        # threads, which AnyIO stops when the *root task* that started them finishes. Run
+        # inline, that root task would be Jupyter Server's shutdown task, which stops the
+        # event loop before the thread's stop callback can run, and the process would hang
+        # at exit waiting for the thread.
+        await asyncio.create_task(self.rooms.close_all())
+        await asyncio.sleep(0)
 
 
 main = launch_new_instance = HuddleApp.launch_instance

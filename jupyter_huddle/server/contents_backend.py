@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
@@ -11,6 +12,19 @@ from tornado.web import HTTPError
 from ..collab.errors import DocumentLoadError, DocumentNotFound, SaveError
 from ..collab.files import FileSnapshot
 from ..collab.ids import DocumentType
+
+T = TypeVar("T")
+
+def _short_lived(call: Awaitable[T]) -> Awaitable[T]:
+    """Run a contents-manager call in a task of its own.
+
+    The async contents manager does its file IO in AnyIO worker threads, and AnyIO stops a
+    worker only when the task that started it ends. A websocket handler's task lives as
+    long as its socket; a worker bound to it would outlive the event loop at shutdown and
+    keep the process from exiting. A task per call ends with the call.
+    """
+    return asyncio.ensure_future(ensure_async(call))
+
 
 _FORMATS: dict[DocumentType, tuple[str, str]] = {
     "notebook": ("notebook", "json"),
@@ -36,7 +50,7 @@ class ContentsFileBackend:
     async def exists(self, path: str) -> bool:
         """Whether the contents API would serve this file (not hidden, inside the root)."""
         try:
-            model = await ensure_async(self._contents.get(path, content=False))
+            model = await _short_lived(self._contents.get(path, content=False))
         except HTTPError:
             return False
         return model.get("type") in ("notebook", "file")
@@ -51,7 +65,7 @@ class ContentsFileBackend:
     async def load(self, path: str, kind: DocumentType) -> FileSnapshot:
         model_type, fmt = _FORMATS[kind]
         try:
-            model = await ensure_async(
+            model = await _short_lived(
                 self._contents.get(path, content=True, type=model_type, format=fmt,
                                    require_hash=True)
             )
@@ -65,10 +79,10 @@ class ContentsFileBackend:
     async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot:
         model_type, fmt = _FORMATS[kind]
         try:
-            await ensure_async(
+            await _short_lived(
                 self._contents.save({"type": model_type, "format": fmt, "content": content}, path)
             )
-            model = await ensure_async(
+            model = await _short_lived(
                 self._contents.get(path, content=False, type=model_type, require_hash=True)
             )
         except HTTPError as err:
