@@ -5,4 +5,4 @@ from __future__ import annotations
 from .server.app import main
 
 if __name__ == "__main__":
-    main()
+    main()  # type: ignore[no-untyped-call]  # traitlets' launch_instance is untyped

@@ -81,7 +81,8 @@ class Huddle:
         return await self.request("PUT", f"api/collaboration/session/{quote(path, safe='')}",
                                   {"format": fmt, "type": doc_type}, **kwargs)
 
-    async def room_id(self, path: str, fmt: str = "json", doc_type: str = "notebook") -> tuple[str, str]:
+    async def room_id(self, path: str, fmt: str = "json",
+                      doc_type: str = "notebook") -> tuple[str, str]:
         response = await self.session(path, fmt, doc_type)
         assert response.code in (200, 201), response.body
         model = json.loads(response.body)

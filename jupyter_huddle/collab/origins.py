@@ -35,7 +35,7 @@ def event_origin(doc: Doc[Any], event: TransactionEvent) -> object:
     for the duration of the transaction (reading ``Transaction.origin`` from inside an
     observer fails because the transaction is mutably borrowed).
     """
-    origin_hash = event.transaction.origin()
+    origin_hash = event.transaction.origin()  # type: ignore[attr-defined]  # missing in stubs
     if origin_hash is None:
         return None
     return doc._origins.get(origin_hash)

@@ -143,8 +143,10 @@ class Room:
         if not peer.permissions.write:
             if changes_document(update, self.doc):
                 log.info("room %s refused an edit from read-only %r", self.id, peer)
-                peer.send(_raw_json(type="error", reason="read_only",
-                                    message="You have read-only access; your edit was not applied."))
+                peer.send(_raw_json(
+                    type="error", reason="read_only",
+                    message="You have read-only access; your edit was not applied.",
+                ))
             return
         try:
             with self.doc.transaction(origin=peer):
@@ -165,9 +167,7 @@ class Room:
             listener(update, origin)
 
     async def _answer_save(self, peer: Connection, request_id: int) -> None:
-        if self.save_handler is None:
-            status = "failed"
-        elif not peer.permissions.write:
+        if self.save_handler is None or not peer.permissions.write:
             status = "failed"
         else:
             status = await self.save_handler()

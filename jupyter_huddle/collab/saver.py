@@ -82,7 +82,8 @@ class SaveScheduler:
                 return
 
     def _retry_delay(self) -> float:
-        return min(self._retry_delay_s * 2 ** max(self._failures - 1, 0), _MAX_RETRY_DELAY_S)
+        backoff: float = self._retry_delay_s * 2.0 ** max(self._failures - 1, 0)
+        return min(backoff, _MAX_RETRY_DELAY_S)
 
     async def save_now(self) -> None:
         """Save if there are unsaved changes, after any save in flight.

@@ -10,6 +10,8 @@ the delete set) and the document's snapshot (delete set, then state vector).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pycrdt import Doc, Snapshot, get_state, get_update
 
 from .codec import Reader
@@ -70,11 +72,11 @@ def update_delete_set(update: bytes) -> DeleteSet:
     return read_delete_set(reader)
 
 
-def document_delete_set(doc: Doc[object]) -> DeleteSet:
+def document_delete_set(doc: Doc[Any]) -> DeleteSet:
     return read_delete_set(Reader(Snapshot.from_doc(doc).encode()))
 
 
-def changes_document(update: bytes, doc: Doc[object]) -> bool:
+def changes_document(update: bytes, doc: Doc[Any]) -> bool:
     """Whether applying ``update`` to ``doc`` would change it.
 
     Raises:

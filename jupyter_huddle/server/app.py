@@ -45,7 +45,7 @@ class HuddleApp(ExtensionApp):
     version = __version__
     # Applied only when launched as `jupyter huddle`. Root is allowed there because the
     # server listens on 127.0.0.1 with a token, and containers commonly run as root.
-    serverapp_config = {
+    serverapp_config: dict[str, Any] = {  # noqa: RUF012 - overrides ExtensionApp's attribute
         "jpserver_extensions": {"jupyter_server_fileid": True},
         "allow_root": True,
     }
@@ -133,21 +133,29 @@ class HuddleApp(ExtensionApp):
             keepalive_interval_s=self.keepalive_interval_s,
         )
 
+    @property
+    def server(self) -> Any:
+        """The ServerApp this extension is loaded into (set before initialize_settings)."""
+        if self.serverapp is None:
+            raise RuntimeError("the extension is not linked to a server")
+        return self.serverapp
+
     def initialize_settings(self) -> None:
         self._refuse_conflicting_extensions()
         self.session_id = str(uuid.uuid4())
+        web_settings = self.server.web_app.settings
         # The file id service is another extension that may load after this one: look it
         # up when first needed.
         self.backend = ContentsFileBackend(
-            self.serverapp.contents_manager, lambda: self.serverapp.web_app.settings["file_id_manager"]
+            self.server.contents_manager, lambda: web_settings["file_id_manager"]
         )
         self.rooms = RoomManager(self.collab_settings(), self.backend)
-        page_config = self.serverapp.web_app.settings.setdefault("page_config_data", {})
+        page_config = web_settings.setdefault("page_config_data", {})
         page_config["disableRTC"] = self.disable_rtc
         self._listen_for_renames()
 
     def _refuse_conflicting_extensions(self) -> None:
-        enabled = self.serverapp.jpserver_extensions
+        enabled = self.server.jpserver_extensions
         clash = [name for name in CONFLICTING_EXTENSIONS
                  if enabled.get(name) and importlib.util.find_spec(name) is not None]
         if clash:
@@ -174,7 +182,7 @@ class HuddleApp(ExtensionApp):
                     if file_id is not None:
                         await rooms.refresh_paths(file_id)
 
-        self.serverapp.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
+        self.server.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
                                                  listener=on_contents_event)
 
     def initialize_handlers(self) -> None:

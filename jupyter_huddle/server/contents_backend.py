@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
@@ -13,9 +13,8 @@ from ..collab.errors import DocumentLoadError, DocumentNotFound, SaveError
 from ..collab.files import FileSnapshot
 from ..collab.ids import DocumentType
 
-T = TypeVar("T")
 
-def _short_lived(call: Awaitable[T]) -> Awaitable[T]:
+def _short_lived(call: Any) -> Awaitable[Any]:
     """Run a contents-manager call in a task of its own.
 
     The async contents manager does its file IO in AnyIO worker threads, and AnyIO stops a

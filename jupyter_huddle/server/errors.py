@@ -66,7 +66,7 @@ def reload_reason(reason: str, session_id: str, *, reloadable: bool, error: str 
     text = json.dumps(payload, separators=(",", ":"))
     if error:
         room = close_codes.MAX_CLOSE_REASON_BYTES - len(text.encode()) - len(',"errorReason":""')
-        payload["errorReason"] = close_codes.truncate_reason(error, max(room, 0)) if room > 3 else ""
+        payload["errorReason"] = close_codes.truncate_reason(error, room) if room > 3 else ""
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         while len(text.encode()) > close_codes.MAX_CLOSE_REASON_BYTES:
             # json escaping can lengthen the text: shorten until it fits

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import nbformat
 import pytest
 from pycrdt import Array, Text

@@ -65,7 +65,8 @@ async def test_failed_save_stays_dirty_and_is_retried():
     saver.mark_dirty()
     async with asyncio.timeout(3):
         await rec.saved.wait()
-    assert not saver.dirty and saver.last_error is None
+    assert not saver.dirty
+    assert saver.last_error is None
     task.cancel()
 
 
@@ -75,7 +76,8 @@ async def test_save_now_reports_failure_and_keeps_changes():
     saver.mark_dirty()
     with pytest.raises(SaveError):
         await saver.save_now()
-    assert saver.dirty and saver.last_error == "disk full"
+    assert saver.dirty
+    assert saver.last_error == "disk full"
     await saver.save_now()
     assert not saver.dirty
 

@@ -29,7 +29,7 @@ from ..errors import open_close_code, reload_reason
 log = logging.getLogger(__name__)
 
 
-class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     auth_resource = "contents"
 
     def initialize(self, manager: RoomManager, settings: CollabSettings, session_id: str) -> None:
@@ -56,7 +56,7 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  #
             raise web.HTTPError(400, str(err)) from err
         await super().get(raw_room_id, *args, **kwargs)
 
-    async def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    async def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # WebSocketMixin: server pings
         self.set_nodelay(True)  # a typing peer must not get every update one keystroke late
         assert self.room_id is not None  # set by get() before the upgrade
