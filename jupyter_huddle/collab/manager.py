@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .binding import FileBinding
@@ -18,13 +20,21 @@ from .connection import Connection
 from .documents.base import SharedDocument
 from .documents.notebook import NotebookDocument
 from .documents.text import TextDocument
-from .errors import CapacityError, DocumentNotFound, SaveError
+from .errors import CapacityError, DocumentNotFound, SaveError, StaleSession
 from .files import FileBackend
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
 from .settings import CollabSettings
 
 log = logging.getLogger(__name__)
+
+# Session ids handed out for documents not loaded yet, kept until their room opens. Bounded:
+# a client that asks and never connects must not grow the server.
+MAX_PENDING_SESSIONS = 10_000
+
+
+def new_epoch() -> str:
+    return uuid.uuid4().hex
 
 
 def new_document(room_id: DocumentRoomId) -> SharedDocument:
@@ -35,6 +45,9 @@ def new_document(room_id: DocumentRoomId) -> SharedDocument:
 class _Entry:
     room: Room
     binding: FileBinding | None
+    # The history this room's document belongs to; clients prove theirs with the session
+    # id they were given for it (see ``session_for``).
+    epoch: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     eviction: asyncio.Task[None] | None = None
     idle_since: float | None = None
@@ -49,6 +62,7 @@ class RoomManager:
         self._entries: dict[RoomId, _Entry] = {}
         # Loads in progress: peers joining a room that is still loading wait on its future.
         self._loading: dict[RoomId, asyncio.Future[_Entry]] = {}
+        self._pending_epochs: OrderedDict[DocumentRoomId, str] = OrderedDict()
         self._closing = False
 
     async def __aenter__(self) -> RoomManager:
@@ -70,16 +84,41 @@ class RoomManager:
             if isinstance(rid, DocumentRoomId) and rid.file_id == file_id
         ]
 
+    # --- sessions -------------------------------------------------------------------------
+
+    def session_for(self, room_id: DocumentRoomId) -> str:
+        """The session id a client must present to join this document's room.
+
+        It names the document's history (epoch). A client that reconnects after the room
+        was rebuilt from the file (evicted, server restarted) presents an older one and is
+        told to reload, instead of merging a copy whose items the new room does not know,
+        which would duplicate every cell.
+        """
+        entry = self._entries.get(room_id)
+        if entry is not None and entry.epoch is not None:
+            return entry.epoch
+        epoch = self._pending_epochs.get(room_id) or new_epoch()
+        self._pending_epochs[room_id] = epoch
+        self._pending_epochs.move_to_end(room_id)
+        while len(self._pending_epochs) > MAX_PENDING_SESSIONS:
+            self._pending_epochs.popitem(last=False)
+        return epoch
+
     # --- joining and leaving --------------------------------------------------------------
 
-    async def join(self, room_id: RoomId, peer: Connection) -> Room:
+    async def join(self, room_id: RoomId, peer: Connection, session_id: str | None = None) -> Room:
         """Open (or reuse) the room and add the peer to it.
 
         Raises:
             DocumentNotFound, DocumentLoadError: the file cannot be opened.
             CapacityError: the server holds ``max_rooms`` busy rooms.
+            StaleSession: the peer's session belongs to another history of the document.
         """
         entry = await self._open(room_id)
+        if entry.epoch is not None and session_id != entry.epoch:
+            if not entry.room.peers and entry.eviction is None:
+                self._schedule_eviction(entry)
+            raise StaleSession(f"session {session_id!r} is not the current one for {room_id}")
         if entry.eviction is not None:
             entry.eviction.cancel()
             entry.eviction = None
@@ -92,14 +131,13 @@ class RoomManager:
         entry = self._entries.get(room.id)
         if entry is None or entry.room is not room or room.peers:
             return
+        self._schedule_eviction(entry)
+
+    def _schedule_eviction(self, entry: _Entry) -> None:
+        """The room has no peers: save now (the last editor has gone), evict later."""
         entry.idle_since = asyncio.get_running_loop().time()
-        if entry.binding is None:
-            entry.eviction = asyncio.create_task(self._evict(room.id, delay=0))
-            return
-        # Save now (the last editor has gone) and evict later.
-        entry.eviction = asyncio.create_task(
-            self._evict(room.id, delay=self.settings.room_cleanup_delay_s)
-        )
+        delay = 0.0 if entry.binding is None else self.settings.room_cleanup_delay_s
+        entry.eviction = asyncio.create_task(self._evict(entry.room.id, delay=delay))
 
     # --- opening --------------------------------------------------------------------------
 
@@ -140,7 +178,8 @@ class RoomManager:
         room = await Room(room_id, document, self.settings).__aenter__()
         room.add_change_listener(binding.on_change)
         room.save_handler = binding.save_request
-        entry = _Entry(room, binding)
+        epoch = self._pending_epochs.pop(room_id, None) or new_epoch()
+        entry = _Entry(room, binding, epoch)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
         log.info("opened %s (%s)", room_id, path)
         return entry

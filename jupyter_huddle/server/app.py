@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import uuid
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -142,7 +141,6 @@ class HuddleApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._refuse_conflicting_extensions()
-        self.session_id = str(uuid.uuid4())
         web_settings = self.server.web_app.settings
         # The file id service is another extension that may load after this one: look it
         # up when first needed.
@@ -186,12 +184,11 @@ class HuddleApp(ExtensionApp):
                                                  listener=on_contents_event)
 
     def initialize_handlers(self) -> None:
-        common = {"session_id": self.session_id}
         self.handlers.extend([
             (r"/api/collaboration/session/(.+)", CollaborationSessionHandler,
-             {"backend": self.backend, **common}),
+             {"backend": self.backend, "manager": self.rooms}),
             (r"/api/collaboration/room/([^/]+)", RoomWebSocketHandler,
-             {"manager": self.rooms, "settings": self.rooms.settings, **common}),
+             {"manager": self.rooms, "settings": self.rooms.settings}),
             (r"/huddle/?", HomeHandler),
         ])
 

@@ -138,6 +138,29 @@ async def test_unknown_session_is_told_to_reload(huddle, write_notebook):
         assert payload["reloadable"] is True
 
 
+async def test_client_of_an_evicted_room_must_reload_not_duplicate(huddle, write_notebook):
+    """A laptop that slept while its room was evicted comes back with a copy whose items the
+    rebuilt room does not know: it is told to reload instead of doubling every cell."""
+    write_notebook("sleep.ipynb", ["a", "b"])
+    rooms = huddle.extension.rooms
+    room, session = await huddle.room_id("sleep.ipynb")
+    sleeper = huddle.client(room, session)
+    await sleeper.connect()
+    await sleeper.synced.wait()
+    await sleeper.close()
+    async with asyncio.timeout(10):
+        while len(rooms):
+            await asyncio.sleep(0.05)  # polling the manager under a deadline
+    sleeper.source(0).insert(0, "offline ")
+    await sleeper.connect()
+    code, reason = await sleeper.wait_closed()
+    assert code == 1003
+    assert json.loads(reason)["reason"] == "unknown_session"
+    async with huddle.open("sleep.ipynb") as fresh:
+        assert [str(c["source"]) for c in fresh.cells] == ["a", "b"]
+        assert fresh.state.get("path") == "sleep.ipynb"
+
+
 async def test_missing_and_broken_files_close_with_4xxx(huddle, write_notebook, jp_root_dir):
     write_notebook("gone.ipynb")
     room, session = await huddle.room_id("gone.ipynb")

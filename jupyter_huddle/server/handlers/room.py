@@ -19,8 +19,8 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ...collab.close_codes import CloseCode, truncate_reason
 from ...collab.connection import Connection, Permissions, UserInfo
-from ...collab.errors import CollabError, ProtocolError
-from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
+from ...collab.errors import CollabError, ProtocolError, StaleSession
+from ...collab.ids import RoomId, parse_room_id
 from ...collab.manager import RoomManager
 from ...collab.room import Room
 from ...collab.settings import CollabSettings
@@ -32,10 +32,9 @@ log = logging.getLogger(__name__)
 class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     auth_resource = "contents"
 
-    def initialize(self, manager: RoomManager, settings: CollabSettings, session_id: str) -> None:
+    def initialize(self, manager: RoomManager, settings: CollabSettings) -> None:
         self.manager = manager
         self.collab_settings = settings
-        self.session_id = session_id
         self.room_id: RoomId | None = None
         self.room: Room | None = None
         self.peer: Connection | None = None
@@ -60,24 +59,16 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         super().open(*args, **kwargs)  # WebSocketMixin: server pings
         self.set_nodelay(True)  # a typing peer must not get every update one keystroke late
         assert self.room_id is not None  # set by get() before the upgrade
-        if isinstance(self.room_id, DocumentRoomId) and not self._session_ok():
-            return
         self.peer = self._make_peer()
         self._writer = asyncio.create_task(self._drain(self.peer))
         try:
-            self.room = await self.manager.join(self.room_id, self.peer)
+            self.room = await self.manager.join(self.room_id, self.peer, self.peer.session_id)
+        except StaleSession:
+            # The tab holds a copy from an earlier history of this document: it must reload.
+            self._close(CloseCode.RELOAD, reload_reason(
+                "unknown_session", self.peer.session_id or "", reloadable=True))
         except Exception as err:
             self._refuse(err)
-
-    def _session_ok(self) -> bool:
-        """A tab from before a server restart holds history this server does not know:
-        merging it would duplicate content, so it must reload instead."""
-        client_session = self.get_query_argument("sessionId", "")
-        if client_session == self.session_id:
-            return True
-        self._close(CloseCode.RELOAD,
-                    reload_reason("unknown_session", client_session, reloadable=True))
-        return False
 
     def _make_peer(self) -> Connection:
         user = self.current_user

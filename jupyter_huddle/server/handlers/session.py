@@ -12,16 +12,17 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.ids import document_kind
+from ...collab.ids import DocumentRoomId, document_kind
+from ...collab.manager import RoomManager
 from ..contents_backend import ContentsFileBackend
 
 
 class CollaborationSessionHandler(APIHandler):
     auth_resource = "contents"
 
-    def initialize(self, backend: ContentsFileBackend, session_id: str) -> None:
+    def initialize(self, backend: ContentsFileBackend, manager: RoomManager) -> None:
         self.backend = backend
-        self.session_id = session_id
+        self.manager = manager
 
     @web.authenticated
     async def put(self, path: str) -> None:
@@ -30,14 +31,16 @@ class CollaborationSessionHandler(APIHandler):
         if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
             raise web.HTTPError(403, "you may not read this file")
         fmt, doc_type = self._parse_body()
-        if document_kind(fmt, doc_type) is None:
+        kind = document_kind(fmt, doc_type)
+        if kind is None:
             raise web.HTTPError(400, f"documents of kind {fmt}:{doc_type} are not served")
         if not await self.backend.exists(path):
             raise web.HTTPError(404, f"no such file: {path}")
         file_id, created = self.backend.file_id(path)
+        session_id = self.manager.session_for(DocumentRoomId(fmt, kind, file_id))
         self.set_status(201 if created else 200)
         self.finish({"format": fmt, "type": doc_type, "fileId": file_id,
-                     "sessionId": self.session_id})
+                     "sessionId": session_id})
 
     def _parse_body(self) -> tuple[str, str]:
         try:
