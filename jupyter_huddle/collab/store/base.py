@@ -1,0 +1,67 @@
+"""The store interface: bytes in, bytes out, keyed by document; a memory twin for tests.
+
+Appends are asynchronous on purpose: a store commits them in groups (one transaction per
+``commit_interval_s`` at most), never one transaction per keystroke. ``flush`` waits until
+everything appended so far is durable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """What the store knows about a document besides its updates."""
+
+    key: str
+    # Names the document's Yjs history; changes whenever the history is rebuilt.
+    epoch: str
+    # The file's hash as last loaded or saved by the server: if the disk still has it, the
+    # stored history is newer than the disk (unsaved edits survived a crash).
+    saved_hash: str | None = None
+    path: str | None = None
+    # When the file was deleted (epoch seconds); the history is kept for recovery.
+    deleted_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHistory:
+    record: DocumentRecord
+    updates: list[bytes]
+
+
+class UpdateStore(Protocol):
+    async def start(self) -> None:
+        """Open the store (create, check, or replace a broken one)."""
+
+    async def stop(self) -> None:
+        """Commit what is buffered and close."""
+
+    async def record(self, key: str) -> DocumentRecord | None:
+        """The document's record, without its updates."""
+
+    async def put_record(self, record: DocumentRecord) -> None:
+        """Create or replace a document's record (committed before returning)."""
+
+    async def load(self, key: str) -> StoredHistory | None:
+        """The record and every update, oldest first; None if nothing is stored."""
+
+    def append(self, key: str, update: bytes) -> None:
+        """Queue an update; it is committed within the commit interval."""
+
+    async def flush(self) -> None:
+        """Wait until every update appended so far is committed."""
+
+    async def compact(self, key: str, state: bytes) -> None:
+        """Replace every update of ``key`` appended so far with ``state``.
+
+        The caller has checked that ``state`` replays to exactly the live document.
+        """
+
+    async def delete(self, key: str) -> None:
+        """Forget a document: its record and its updates."""
+
+    async def purge_deleted(self, older_than: float) -> int:
+        """Drop documents whose file was deleted before ``older_than``; return how many."""
