@@ -18,4 +18,7 @@ python3 -m pip install -q -e ".[test,lab]" </dev/null
 # Node peers for the interop tests (npm's yjs + y-websocket, as JupyterLab uses them).
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error </dev/null
 
+# The browser and Node tiers skip themselves when their tools are missing; here, where
+# the tools were just installed, a skip would hide a broken setup: make it a failure.
+export HUDDLE_E2E_REQUIRED=1 HUDDLE_INTEROP_REQUIRED=1
 python3 -m pytest "$@" </dev/null

@@ -140,6 +140,9 @@ class HuddleApp(ExtensionApp):
         return self.serverapp
 
     def initialize_settings(self) -> None:
+        # The core logs under "jupyter_huddle.*"; route it through the server's handlers
+        # and level, so it appears formatted in the server log like everything else.
+        logging.getLogger("jupyter_huddle").parent = self.log
         self._refuse_conflicting_extensions()
         web_settings = self.server.web_app.settings
         # The file id service is another extension that may load after this one: look it

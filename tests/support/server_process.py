@@ -53,9 +53,11 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> ServerProcess:
         self._log = self.log_path.open("ab")
+        # A session of its own: the kernels the server starts share its process group, so a
+        # last-resort kill reaches them too.
         self.process = subprocess.Popen(self.argv, cwd=self.root, env=self.env,
                                         stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -71,6 +73,16 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+        """GET an API path with the token: (status, body)."""
+        request = urllib.request.Request(
+            self.http_url + path, headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as err:
+            return int(err.code), err.read()
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
@@ -82,10 +94,18 @@ class ServerProcess:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             return self.process.wait(timeout)
         finally:
             self._log.close()
+
+    def kill(self) -> int:
+        """SIGKILL the server (not its kernels): a crash, for crash-recovery tests."""
+        assert self.process is not None
+        self.process.kill()
+        code = self.process.wait(30)
+        self._log.close()
+        return code
 
     def __enter__(self) -> ServerProcess:
         return self.start()

@@ -1,0 +1,281 @@
+"""Fixtures for the browser end-to-end tier: a real ``jupyter lab`` subprocess with Huddle,
+and headless Debian Chromium driven by Playwright's sync API.
+
+Everything started here is stopped here, also when a test fails. On failure the server
+log, the browser console errors and any JupyterLab dialogs/toasts are attached to the
+test report; they are also always written to ``tests/artifacts/e2e/``.
+
+The tier is skipped when its tools are missing (Playwright, JupyterLab, the docprovider
+frontend, ``/usr/bin/chromium``), unless ``HUDDLE_E2E_REQUIRED=1`` is set, in which case
+missing tools are a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server_process import ServerProcess
+
+CHROMIUM = os.environ.get("HUDDLE_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "e2e"
+SERVER_START_TIMEOUT_S = 45.0
+SERVER_STOP_TIMEOUT_S = 15.0
+
+# Records every JupyterLab dialog and toast the moment it is attached, so that one which
+# appears and is dismissed (or appears after a check) is still seen.
+WATCH_UI_SCRIPT = """
+(() => {
+  window.__huddleDialogs = [];
+  window.__huddleToasts = [];
+  const seen = new WeakSet();
+  const record = (el) => {
+    if (seen.has(el)) return;
+    seen.add(el);
+    const text = (el.innerText || el.textContent || '').trim().slice(0, 500);
+    if (el.matches('.jp-Dialog')) window.__huddleDialogs.push(text);
+    else window.__huddleToasts.push(text);
+  };
+  const scan = (node) => {
+    if (!(node instanceof Element)) return;
+    const sel = '.jp-Dialog, .Toastify__toast';
+    if (node.matches(sel)) record(node);
+    node.querySelectorAll(sel).forEach(record);
+  };
+  new MutationObserver((mutations) => {
+    for (const m of mutations) m.addedNodes.forEach(scan);
+  }).observe(document, { childList: true, subtree: true });
+})();
+"""
+
+
+def _missing_tools() -> list[str]:
+    missing = []
+    for module in ("playwright", "jupyterlab", "jupyter_docprovider", "nbformat"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"python module {module}")
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        missing.append(CHROMIUM)
+    return missing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _e2e_tools() -> None:
+    missing = _missing_tools()
+    if missing:
+        message = "browser e2e tools missing: " + ", ".join(missing)
+        if os.environ.get("HUDDLE_E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """Replace pytest-jupyter's autouse loop fixture for this tier.
+
+    Its version adopts the current event loop and closes it after each test; here that
+    loop is Playwright's (the sync API runs one for the module-scoped browser), which
+    then cannot be closed. The tests in this tier run no in-process server."""
+    return
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """Replace pytest-jupyter's autouse in-process server cleanup (none runs here)."""
+    return
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no stale screenshots from a past run
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def lab_server(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+) -> Iterator[ServerProcess]:
+    """Stock ``jupyter lab`` with Huddle as its collaboration backend."""
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    server = ServerProcess(
+        root, base / "home",
+        "--ServerApp.jpserver_extensions", "jupyter_huddle=True",
+        "--ServerApp.jpserver_extensions", "jupyter_server_fileid=True",
+        "--HuddleApp.save_delay_s=0.2", "--HuddleApp.max_save_delay_s=1",
+        "--ServerApp.log_level=DEBUG", "--allow-root",
+        command=[sys.executable, "-m", "jupyterlab"],
+    )
+    # Lab user settings live under JUPYTER_CONFIG_DIR: no news/update toasts in the tests.
+    settings = (Path(server.env["JUPYTER_CONFIG_DIR"]) / "lab" / "user-settings"
+                / "@jupyterlab" / "apputils-extension")
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    server.env.pop("JUPYTER_TOKEN", None)
+    try:
+        server.start(timeout=SERVER_START_TIMEOUT_S)
+        extensions = server.log()
+        for name in ("jupyter_huddle", "jupyter_server_fileid", "jupyterlab"):
+            assert f"{name} | extension was successfully loaded" in extensions, extensions
+        yield server
+    finally:
+        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
+        shutil.copyfile(server.log_path, artifacts / "server.log")
+
+
+@pytest.fixture(scope="module")
+def browser(artifacts: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class UserPage:
+    """One user: its own browser context (own cookie, so its own Jupyter identity)."""
+
+    name: str
+    context: Any
+    page: Any
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # (time.time(), "sent"|"received", websocket url, payload)
+    ws_frames: list[tuple[float, str, str, bytes]] = field(default_factory=list)
+    ws_closed: list[str] = field(default_factory=list)
+
+    def ui_records(self) -> dict[str, list[str]]:
+        try:
+            return dict(self.page.evaluate(
+                "() => ({dialogs: window.__huddleDialogs || [],"
+                " toasts: window.__huddleToasts || []})"))
+        except Exception as exc:  # page crashed or closed
+            return {"dialogs": [f"<unavailable: {exc}>"], "toasts": []}
+
+    def frames(self, direction: str, url_part: str) -> list[bytes]:
+        """Payloads of websocket frames in ``direction`` on sockets whose URL has
+        ``url_part``."""
+        return [payload for _t, d, url, payload in list(self.ws_frames)
+                if d == direction and url_part in url]
+
+    def raw_messages(self, direction: str) -> list[bytes]:
+        """Jupyter RAW (type 2) frames on document rooms, in the given direction."""
+        return [payload for payload in self.frames(direction, "/api/collaboration/room/")
+                if payload[:1] == b"\x02"]
+
+
+class Users:
+    def __init__(self, browser: Any, artifacts: Path) -> None:
+        self.browser = browser
+        self.artifacts = artifacts
+        self.users: list[UserPage] = []
+
+    def new(self, name: str) -> UserPage:
+        context = self.browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(20_000)
+        context.add_init_script(WATCH_UI_SCRIPT)
+        page = context.new_page()
+        user = UserPage(name, context, page)
+
+        def on_console(msg: Any) -> None:
+            line = f"[{msg.type}] {msg.text}"
+            user.console.append(line)
+            if msg.type == "error":
+                user.errors.append(line)
+
+        def on_websocket(ws: Any) -> None:
+            url = ws.url
+
+            def frame(direction: str) -> Callable[[Any], None]:
+                def record(payload: str | bytes) -> None:
+                    data = payload.encode() if isinstance(payload, str) else bytes(payload)
+                    user.ws_frames.append((time.time(), direction, url, data))
+                return record
+
+            ws.on("framesent", frame("sent"))
+            ws.on("framereceived", frame("received"))
+            ws.on("close", lambda _ws: user.ws_closed.append(url))
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: user.errors.append(f"[pageerror] {exc}"))
+        page.on("websocket", on_websocket)
+        self.users.append(user)
+        return user
+
+    def screenshot(self, user: UserPage, step: str) -> Path:
+        path = self.artifacts / f"{step}-{user.name}.png"
+        user.page.screenshot(path=str(path))
+        return path
+
+    def report(self) -> str:
+        parts = []
+        for user in self.users:
+            records = user.ui_records()
+            parts.append(f"===== {user.name}: console errors =====\n" + "\n".join(user.errors))
+            parts.append(f"===== {user.name}: dialogs =====\n" + "\n".join(records["dialogs"]))
+            parts.append(f"===== {user.name}: toasts =====\n" + "\n".join(records["toasts"]))
+            parts.append(f"===== {user.name}: closed websockets =====\n"
+                         + "\n".join(user.ws_closed))
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        for user in self.users:
+            (self.artifacts / f"console-{user.name}.log").write_text("\n".join(user.console))
+            (self.artifacts / f"websocket-{user.name}.log").write_text("\n".join(
+                f"{stamp:.3f} {direction:8} {url.rsplit('/', 1)[-1][:60]} "
+                f"{len(payload)}B {payload[:48]!r}"
+                for stamp, direction, url, payload in list(user.ws_frames)))
+            try:
+                user.context.close()
+            except Exception as exc:
+                print(f"closing browser context {user.name} failed: {exc}")
+
+
+@pytest.fixture
+def users(browser: Any, artifacts: Path) -> Iterator[Users]:
+    created = Users(browser, artifacts)
+    try:
+        yield created
+    finally:
+        (artifacts / "report.txt").write_text(created.report())
+        created.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" and report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        if "users" in funcargs:
+            report.sections.append(("browser", funcargs["users"].report()))
+        if "lab_server" in funcargs:
+            report.sections.append(("jupyter lab server log", funcargs["lab_server"].log()))
+    return report
