@@ -72,7 +72,7 @@ def same_json(live: Any, target: Any) -> bool:
 
 def set_map(ymap: Map[Any], target: dict[str, Any]) -> None:
     """Make a Y.Map of plain JSON values equal ``target``, touching only changed keys."""
-    for key in [k for k in ymap.keys() if k not in target]:
+    for key in [k for k in ymap if k not in target]:
         del ymap[key]
     for key, value in target.items():
         if key not in ymap or not same_json(_plain(ymap[key]), value):
@@ -165,7 +165,7 @@ def _update_cell(ycell: Map[Any], cell: dict[str, Any]) -> None:
         ycell["metadata"] = Map(dict(cell.get("metadata") or {}))
     if cell.get("cell_type") == "code":
         _update_outputs(ycell, cell.get("outputs") or [])
-    for key in [k for k in ycell.keys()
+    for key in [k for k in ycell
                 if k not in cell and k not in _NESTED and k not in ("execution_state",)]:
         del ycell[key]
     for key, value in cell.items():
