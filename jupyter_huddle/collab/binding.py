@@ -1,41 +1,62 @@
-"""A document bound to its file: load it, save it on schedule, follow renames.
+"""A document bound to its file and its update log: load, save, log, follow the disk.
 
-The binding listens to the room's changes; a peer's edit or a server repair marks the
-document unsaved, the scheduler decides when to write, and after each write the server
-records ``state.dirty = false`` and the file's ``state.hash`` (exactly what the contents
-API reports, so JupyterLab raises no false "file changed" dialog).
+Loading: the update log wins when the file is what the server last saved (unsaved edits
+survive a crash); a file changed since is merged in, the disk winning where both changed.
+Saving: the scheduler decides when; after each write the server records ``state.dirty =
+false``, ``state.hash`` (exactly what the contents API reports) and, in the store, the
+file's hash and per-cell digests (the base of later merges). Every change is appended to
+the log; the log is compacted to one verified state now and then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from .connection import Connection
-from .documents.base import SharedDocument
-from .errors import SaveError
-from .files import FileBackend
+from .documents.base import DiskMerge, SharedDocument
+from .documents.notebook import NotebookDocument
+from .documents.text import TextDocument
+from .errors import DocumentLoadError, DocumentNotFound, SaveError
+from .files import FileBackend, FileSnapshot
+from .history import verified_state
 from .ids import DocumentRoomId
 from .origins import ServerOrigin
 from .saver import SaveScheduler
 from .settings import CollabSettings
+from .store import DocumentRecord, StoredHistory, UpdateStore
 
 log = logging.getLogger(__name__)
+
+Notify = Callable[[dict[str, Any]], None]
+
+
+def new_document(room_id: DocumentRoomId) -> SharedDocument:
+    return NotebookDocument() if room_id.type == "notebook" else TextDocument()
 
 
 class FileBinding:
     def __init__(
         self,
         room_id: DocumentRoomId,
-        document: SharedDocument,
         backend: FileBackend,
+        store: UpdateStore,
         path: str,
         settings: CollabSettings,
+        epoch: str,
     ) -> None:
         self.room_id = room_id
-        self.document = document
+        self.key = str(room_id)
         self.backend = backend
+        self.store = store
         self.path = path
+        self.settings = settings
+        self.document = new_document(room_id)
+        self.record = DocumentRecord(self.key, epoch, path=path)
         self.saver = SaveScheduler(
             self._save,
             quiet_s=settings.save_delay_s,
@@ -43,27 +64,96 @@ class FileBinding:
             retry_delay_s=settings.save_retry_delay_s,
             name=str(room_id),
         )
-        # What the file holds, in export form: a save that would write the same is skipped.
-        self._saved_content: Any = None
+        # Tells the room's peers what happened to their file (conflicts, deletion).
+        self.notify: Notify | None = None
+        # Saving and reading the disk for changes exclude each other: otherwise our own
+        # save, seen half-way, would look like someone else's change.
+        self._disk_lock = asyncio.Lock()
+        self._since_compaction = 0
+        self._compaction: asyncio.Task[bool] | None = None
 
-    async def load(self) -> None:
-        """Fill the document from the file.
+    @property
+    def epoch(self) -> str:
+        return self.record.epoch
+
+    # --- loading ----------------------------------------------------------------------------
+
+    async def load(self, new_epoch: Callable[[], str]) -> None:
+        """Fill the document from the store and the file.
 
         Raises:
             DocumentNotFound, DocumentLoadError: from the backend.
         """
+        history = await self.store.load(self.key)
         snapshot = await self.backend.load(self.path, self.room_id.type)
-        self.document.load(snapshot.content, ServerOrigin.LOAD)
-        self._saved_content = self.document.export()
-        self.document.set_state(ServerOrigin.LOAD, path=self.path, dirty=False,
+        if history is not None and history.updates and self._replay(history):
+            self.record = replace(history.record, path=self.path)
+            if snapshot.hash != history.record.saved_hash:
+                log.info("%s changed on disk while the server was down: merging it", self.path)
+                await self._merge_disk(snapshot)
+        else:
+            if history is not None and history.updates:
+                self.record = DocumentRecord(self.key, new_epoch(), path=self.path)
+            self.document.load(snapshot.content, ServerOrigin.LOAD)
+            self.store.append(self.key, self.document.doc.get_update())
+            content = self.document.export()
+            self.record = replace(self.record, saved_hash=snapshot.hash,
+                                  saved_digest=self.document.digest(content))
+        await self.store.put_record(self.record)
+        self.document.set_state(ServerOrigin.LOAD, path=self.path, dirty=self.saver.dirty,
                                 hash=snapshot.hash)
 
+    def _replay(self, history: StoredHistory) -> bool:
+        """Apply the stored history; False (and a fresh document) if it does not apply."""
+        try:
+            with self.document.doc.transaction(origin=ServerOrigin.STORE):
+                for update in history.updates:
+                    self.document.doc.apply_update(update)
+        except Exception as err:  # yrs raises plain errors on corrupt updates
+            log.error("the stored history of %s (%s) is corrupt (%s): loading the file with "
+                      "a new history; clients of the old one will be asked to reload",
+                      self.path, self.key, err)
+            self.document = new_document(self.room_id)
+            return False
+        return True
+
+    # --- changes ----------------------------------------------------------------------------
+
     def on_change(self, update: bytes, origin: object) -> None:
-        """Room change listener: decide whether this change needs saving."""
+        """Room change listener: log the change, and decide whether it needs saving."""
+        if isinstance(origin, ServerOrigin) and not origin.persisted:
+            return
+        self.store.append(self.key, update)
+        self._since_compaction += 1
+        if self._since_compaction >= self.settings.compact_after_updates:
+            self.schedule_compaction()
         if isinstance(origin, Connection) or (
             isinstance(origin, ServerOrigin) and origin.marks_dirty
         ):
             self.saver.mark_dirty()
+
+    def schedule_compaction(self) -> None:
+        if self._compaction is None or self._compaction.done():
+            self._compaction = asyncio.create_task(self.compact())
+
+    async def compact(self) -> bool:
+        """Replace the log by one state, only if that state replays to the live document."""
+        self._since_compaction = 0
+        state = verified_state(self.document.doc)
+        if state is None:
+            log.error("compacting %s: the compacted state does not replay to the live "
+                      "document; keeping the full log", self.key)
+            return False
+        await self.store.compact(self.key, state)
+        return True
+
+    async def close(self) -> None:
+        """The room is closing: compact its log."""
+        if self._compaction is not None:
+            await asyncio.gather(self._compaction, return_exceptions=True)
+        await self.compact()
+
+    # --- saving -----------------------------------------------------------------------------
 
     async def save_request(self) -> str:
         """Answer a client's save request: "success" only once the file is on disk."""
@@ -79,17 +169,84 @@ class FileBinding:
         if path is not None and path != self.path:
             log.info("%s moved from %s to %s", self.room_id, self.path, path)
             self.path = path
+            self.record = replace(self.record, path=path)
+            await self.store.put_record(self.record)
             self.document.set_state(ServerOrigin.RENAME, path=path)
 
     async def _save(self) -> None:
         await self.refresh_path()
-        self.document.prepare_for_save(ServerOrigin.REPAIR)
-        content = self.document.export()
-        if content != self._saved_content:
+        async with self._disk_lock:
+            self.document.prepare_for_save(ServerOrigin.REPAIR)
+            content = self.document.export()
+            digest = self.document.digest(content)
+            if digest == self.record.saved_digest:
+                self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False)
+                return
             self.document.check(content)
             snapshot = await self.backend.save(self.path, self.room_id.type, content)
-            self._saved_content = content
             self.document.mark_saved(content)
-            self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False, hash=snapshot.hash)
-        else:
-            self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False)
+            self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=digest)
+            await self.store.put_record(self.record)
+        self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False, hash=snapshot.hash)
+
+    # --- the file changing outside Huddle ---------------------------------------------------
+
+    async def check_disk(self) -> bool:
+        """Merge the file into the document if it changed outside Huddle.
+
+        Returns:
+            False if the file is gone.
+        """
+        async with self._disk_lock:
+            try:
+                snapshot = await self.backend.load(self.path, self.room_id.type)
+            except DocumentNotFound:
+                return False
+            except DocumentLoadError as err:
+                # Caught half-written by another program, or broken: keep the live document.
+                log.warning("%s changed on disk but cannot be read (%s); keeping the live "
+                            "document", self.path, err)
+                return True
+            if snapshot.hash == self.record.saved_hash:
+                return True  # touched, not changed
+            log.info("%s changed outside Huddle: merging it into the live document", self.path)
+            await self._merge_disk(snapshot)
+            await self.store.put_record(self.record)
+        self.document.set_state(ServerOrigin.SAVE_STATE, hash=snapshot.hash,
+                                dirty=self.saver.dirty)
+        return True
+
+    async def _merge_disk(self, snapshot: FileSnapshot) -> None:
+        theirs = self.document.normalize(snapshot.content)
+        merge = self.document.merge_disk(self.record.saved_digest, theirs, ServerOrigin.FILE)
+        disk_digest = self.document.digest(theirs)
+        self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=disk_digest)
+        if self.document.digest(self.document.export()) != disk_digest:
+            self.saver.mark_dirty()  # unsaved edits of ours survived the merge
+        if merge.conflicts:
+            await self._keep_overwritten(merge)
+
+    async def _keep_overwritten(self, merge: DiskMerge) -> None:
+        """Save what the disk overwrote next to the file, and tell the peers."""
+        backup = conflict_path(self.path)
+        try:
+            await self.backend.save(backup, self.room_id.type, merge.overwritten)
+        except SaveError as err:
+            log.error("could not keep the overwritten version of %s: %s", self.path, err)
+            backup = ""
+        log.warning("%s: the file on disk and unsaved edits both changed %s; the disk won, "
+                    "the unsaved version is in %s", self.path, merge.conflicts, backup or "-")
+        if self.notify is not None:
+            self.notify({"type": "file_changed", "path": self.path,
+                         "conflicts": merge.conflicts, "backup": backup})
+
+
+def conflict_path(path: str) -> str:
+    """``dir/name.ipynb`` -> ``dir/name.conflict-20261127-031500.ipynb``."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    new_name = f"{stem}.conflict-{stamp}" + (f".{suffix}" if suffix else "")
+    return f"{folder}/{new_name}" if folder else new_name

@@ -35,6 +35,10 @@ class FileBackend(Protocol):
             DocumentLoadError: the file cannot be read as that kind.
         """
 
+    async def fingerprint(self, path: str) -> tuple[Any, ...] | None:
+        """Something cheap that changes when the file does (modification time, size), or
+        None if the file is missing. A change is then confirmed by the content hash."""
+
     async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot:
         """Write content; return the new hash (as the contents API reports it).
 

@@ -10,35 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .binding import FileBinding
+from .close_codes import CloseCode
+from .codec import encode_raw
 from .connection import Connection
-from .documents.base import SharedDocument
-from .documents.notebook import NotebookDocument
-from .documents.text import TextDocument
-from .errors import CapacityError, DocumentNotFound, SaveError, StaleSession
+from .errors import CapacityError, DocumentNotFound, SaveError, StaleSession, StoreError
 from .files import FileBackend
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
 from .settings import CollabSettings
+from .store import DocumentRecord, MemoryStore, UpdateStore
 
 log = logging.getLogger(__name__)
 
-# Session ids handed out for documents not loaded yet, kept until their room opens. Bounded:
-# a client that asks and never connects must not grow the server.
-MAX_PENDING_SESSIONS = 10_000
+# A file missing at this many checks in a row is taken as deleted (a `git checkout` may
+# remove and re-create it in between two checks).
+MISSING_CHECKS_BEFORE_DELETED = 2
 
 
 def new_epoch() -> str:
     return uuid.uuid4().hex
-
-
-def new_document(room_id: DocumentRoomId) -> SharedDocument:
-    return NotebookDocument() if room_id.type == "notebook" else TextDocument()
 
 
 @dataclass(eq=False)
@@ -56,17 +53,38 @@ class _Entry:
 class RoomManager:
     """Owns every room; use as an async context manager around the server's lifetime."""
 
-    def __init__(self, settings: CollabSettings, backend: FileBackend) -> None:
+    def __init__(self, settings: CollabSettings, backend: FileBackend,
+                 store: UpdateStore | None = None) -> None:
         self.settings = settings
         self.backend = backend
+        self.store: UpdateStore = store if store is not None else MemoryStore()
         self._entries: dict[RoomId, _Entry] = {}
         # Loads in progress: peers joining a room that is still loading wait on its future.
         self._loading: dict[RoomId, asyncio.Future[_Entry]] = {}
-        self._pending_epochs: OrderedDict[DocumentRoomId, str] = OrderedDict()
         self._closing = False
+        self._started: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> RoomManager:
+        await self.start()
         return self
+
+    async def start(self) -> None:
+        """Open the store (once; later calls wait for the first) and purge old deletions."""
+        if self._started is None:
+            self._started = asyncio.create_task(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        try:
+            await self.store.start()
+        except StoreError as err:
+            log.error("%s; history will not survive a restart", err)
+            self.store = MemoryStore()
+        retention_s = self.settings.deleted_retention_days * 86400
+        purged = await self.store.purge_deleted(time.time() - retention_s)
+        if purged:
+            log.info("forgot the history of %d files deleted over %s days ago", purged,
+                     self.settings.deleted_retention_days)
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close_all()
@@ -86,23 +104,23 @@ class RoomManager:
 
     # --- sessions -------------------------------------------------------------------------
 
-    def session_for(self, room_id: DocumentRoomId) -> str:
+    async def session_for(self, room_id: DocumentRoomId, path: str) -> str:
         """The session id a client must present to join this document's room.
 
-        It names the document's history (epoch). A client that reconnects after the room
-        was rebuilt from the file (evicted, server restarted) presents an older one and is
-        told to reload, instead of merging a copy whose items the new room does not know,
-        which would duplicate every cell.
+        It names the document's history (epoch), which the store keeps across restarts. A
+        client that reconnects after the history was rebuilt from the file (store lost or
+        corrupt) presents an older one and is told to reload, instead of merging a copy
+        whose items the room does not know, which would duplicate every cell.
         """
+        await self.start()
         entry = self._entries.get(room_id)
         if entry is not None and entry.epoch is not None:
             return entry.epoch
-        epoch = self._pending_epochs.get(room_id) or new_epoch()
-        self._pending_epochs[room_id] = epoch
-        self._pending_epochs.move_to_end(room_id)
-        while len(self._pending_epochs) > MAX_PENDING_SESSIONS:
-            self._pending_epochs.popitem(last=False)
-        return epoch
+        record = await self.store.record(str(room_id))
+        if record is None or record.deleted_at is not None:
+            record = DocumentRecord(str(room_id), new_epoch(), path=path)
+            await self.store.put_record(record)
+        return record.epoch
 
     # --- joining and leaving --------------------------------------------------------------
 
@@ -114,6 +132,7 @@ class RoomManager:
             CapacityError: the server holds ``max_rooms`` busy rooms.
             StaleSession: the peer's session belongs to another history of the document.
         """
+        await self.start()
         entry = await self._open(room_id)
         if entry.epoch is not None and session_id != entry.epoch:
             if not entry.room.peers and entry.eviction is None:
@@ -172,15 +191,17 @@ class RoomManager:
         path = await self.backend.path_for(room_id.file_id)
         if path is None:
             raise DocumentNotFound(f"no file has id {room_id.file_id}")
-        document = new_document(room_id)
-        binding = FileBinding(room_id, document, self.backend, path, self.settings)
-        await binding.load()
-        room = await Room(room_id, document, self.settings).__aenter__()
+        record = await self.store.record(str(room_id))
+        epoch = record.epoch if record is not None and record.deleted_at is None else new_epoch()
+        binding = FileBinding(room_id, self.backend, self.store, path, self.settings, epoch)
+        await binding.load(new_epoch)
+        room = await Room(room_id, binding.document, self.settings).__aenter__()
         room.add_change_listener(binding.on_change)
         room.save_handler = binding.save_request
-        epoch = self._pending_epochs.pop(room_id, None) or new_epoch()
-        entry = _Entry(room, binding, epoch)
+        binding.notify = lambda message: room.broadcast(encode_raw(json.dumps(message)))
+        entry = _Entry(room, binding, binding.epoch)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
+        entry.tasks.append(asyncio.create_task(self._watch_file(entry, binding)))
         log.info("opened %s (%s)", room_id, path)
         return entry
 
@@ -234,6 +255,11 @@ class RoomManager:
         del self._entries[room_id]
         for task in entry.tasks:
             task.cancel()
+        if entry.binding is not None:
+            try:
+                await entry.binding.close()
+            except StoreError as err:
+                log.error("compacting %s on close failed: %s", room_id, err)
         if entry.eviction is not None and entry.eviction is not asyncio.current_task():
             entry.eviction.cancel()
         await asyncio.gather(*entry.tasks, return_exceptions=True)
@@ -249,13 +275,69 @@ class RoomManager:
                     await entry.binding.saver.save_now()
 
     async def close_all(self) -> None:
-        """Flush and close every room (server shutdown)."""
+        """Flush and close every room, then the store (server shutdown)."""
         self._closing = True
         for room_id in list(self._entries):
             try:
                 await self._close_room(room_id, force=True)
             except Exception:  # one broken room must not keep the others from flushing
                 log.exception("closing %s failed", room_id)
+        if self._started is not None:
+            await self.store.stop()
+
+    # --- the files behind the rooms ----------------------------------------------------------
+
+    async def _watch_file(self, entry: _Entry, binding: FileBinding) -> None:
+        """Poll the file for changes made outside Huddle (filesystem notifications, when
+        the server has them, call ``file_changed`` sooner)."""
+        last = await self.backend.fingerprint(binding.path)
+        missing = 0
+        while True:
+            await asyncio.sleep(self.settings.file_poll_interval_s)
+            current = await self.backend.fingerprint(binding.path)
+            if current is not None and current == last:
+                missing = 0
+                continue
+            last = current
+            if await binding.check_disk():
+                missing = 0
+                continue
+            missing += 1
+            if missing >= MISSING_CHECKS_BEFORE_DELETED:
+                await self.file_deleted(entry.room.id)
+                return
+
+    async def file_changed(self, path: str) -> None:
+        """A file changed on disk (a filesystem notification): merge it into its rooms."""
+        for entry in list(self._entries.values()):
+            binding = entry.binding
+            if binding is not None and binding.path == path and not await binding.check_disk():
+                log.info("%s is gone; waiting for the next check to confirm", path)
+
+    async def file_deleted(self, room_id: RoomId) -> None:
+        """Close a deleted file's room; keep its history for ``deleted_retention_days``."""
+        entry = self._entries.pop(room_id, None)
+        if entry is None or entry.binding is None:
+            return
+        binding = entry.binding
+        log.warning("%s was deleted: closing its room; its history is kept for %s days",
+                    binding.path, self.settings.deleted_retention_days)
+        for task in entry.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for peer in list(entry.room.peers.values()):
+            peer.close(CloseCode.GONE, f"the file was deleted: {binding.path}")
+        await binding.close()
+        await self.store.put_record(replace(binding.record, deleted_at=time.time()))
+        await entry.room.__aexit__(None, None, None)
+
+    async def files_deleted(self, path: str) -> None:
+        """The contents API deleted ``path`` (a file or a folder)."""
+        for room_id, entry in list(self._entries.items()):
+            binding = entry.binding
+            if binding is not None and (binding.path == path
+                                        or binding.path.startswith(path.rstrip("/") + "/")):
+                await self.file_deleted(room_id)
 
     async def refresh_paths(self, file_id: str) -> None:
         """A file was renamed: update the path of the rooms that hold it."""

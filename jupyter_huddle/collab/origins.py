@@ -22,10 +22,19 @@ class ServerOrigin(Enum):
     REPAIR = "repair"
     # Path changes after a rename.
     RENAME = "rename"
+    # History replayed from the update store: already stored, already saved or not.
+    STORE = "store"
+    # Changes made to the file outside Huddle, merged into the live document.
+    FILE = "file"
 
     @property
     def marks_dirty(self) -> bool:
         return self is ServerOrigin.REPAIR
+
+    @property
+    def persisted(self) -> bool:
+        """Whether changes with this origin go into the update log (replays do not)."""
+        return self is not ServerOrigin.STORE
 
 
 def event_origin(doc: Doc[Any], event: TransactionEvent) -> object:

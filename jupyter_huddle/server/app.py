@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+from pathlib import Path
 from typing import Any
 
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, validate
+from traitlets import Bool, Float, Int, Unicode, validate
 
 from .._version import __version__
 from ..collab.manager import RoomManager
 from ..collab.settings import CollabSettings
+from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
 from .contents_backend import ContentsFileBackend
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
@@ -92,27 +95,54 @@ class HuddleApp(ExtensionApp):
         help="Every client receives a frame at least this often, in seconds (default 10). "
         "JupyterLab drops a socket that is silent for 30 s.",
     )
+    store_path = Unicode(
+        "", config=True,
+        help="The SQLite file that keeps every document's edit history across restarts. "
+        "Default: huddle/store.sqlite in the Jupyter data dir (never the notebook folder). "
+        "':memory:' keeps history only while the server runs.",
+    )
+    store_commit_interval_ms = Float(
+        50.0, config=True,
+        help="Edits are committed to the store in groups at most this many milliseconds "
+        "apart (default 50): one transaction per burst, never one per keystroke.",
+    )
+    compact_after_updates = Int(
+        1000, config=True,
+        help="Replace a document's logged edits by one verified state after this many "
+        "edits (default 1000), and when its room closes. Keeps the store bounded.",
+    )
+    file_poll_interval_s = Float(
+        1.0, config=True,
+        help="Seconds between checks of an open file for changes made outside Huddle "
+        "(default 1). Filesystem notifications, when available, are faster still.",
+    )
+    deleted_retention_days = Float(
+        7.0, config=True,
+        help="Days the history of a deleted file is kept so the work can be recovered "
+        "(default 7).",
+    )
     disable_rtc = Bool(
         False, config=True,
         help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
     )
 
-    @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s")
+    @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
+              "store_commit_interval_ms", "file_poll_interval_s")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
-            raise _refuse(f"HuddleApp.{proposal['trait'].name} must be > 0 seconds, got {value}")
+            raise _refuse(f"HuddleApp.{proposal['trait'].name} must be > 0, got {value}")
         return value
 
-    @validate("room_cleanup_delay_s")
-    def _non_negative_seconds(self, proposal: dict[str, Any]) -> float:
+    @validate("room_cleanup_delay_s", "deleted_retention_days")
+    def _non_negative(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if value < 0:
-            raise _refuse(f"HuddleApp.room_cleanup_delay_s must be >= 0 seconds, got {value}")
+            raise _refuse(f"HuddleApp.{proposal['trait'].name} must be >= 0, got {value}")
         return value
 
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
-              "max_awareness_ids_per_connection")
+              "max_awareness_ids_per_connection", "compact_after_updates")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -130,7 +160,18 @@ class HuddleApp(ExtensionApp):
             max_rooms=self.max_rooms,
             max_awareness_ids_per_connection=self.max_awareness_ids_per_connection,
             keepalive_interval_s=self.keepalive_interval_s,
+            store_commit_interval_ms=self.store_commit_interval_ms,
+            compact_after_updates=self.compact_after_updates,
+            file_poll_interval_s=self.file_poll_interval_s,
+            deleted_retention_days=self.deleted_retention_days,
         )
+
+    def make_store(self) -> UpdateStore:
+        if self.store_path == ":memory:":
+            return MemoryStore()
+        path = Path(self.store_path) if self.store_path else (
+            Path(jupyter_data_dir()) / "huddle" / "store.sqlite")
+        return SQLiteStore(path.expanduser(), commit_interval_ms=self.store_commit_interval_ms)
 
     @property
     def server(self) -> Any:
@@ -150,7 +191,7 @@ class HuddleApp(ExtensionApp):
         self.backend = ContentsFileBackend(
             self.server.contents_manager, lambda: web_settings["file_id_manager"]
         )
-        self.rooms = RoomManager(self.collab_settings(), self.backend)
+        self.rooms = RoomManager(self.collab_settings(), self.backend, self.make_store())
         page_config = web_settings.setdefault("page_config_data", {})
         page_config["disableRTC"] = self.disable_rtc
         self._listen_for_renames()
@@ -175,7 +216,9 @@ class HuddleApp(ExtensionApp):
         rooms = self.rooms
 
         async def on_contents_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
-            if data.get("action") in ("rename", "save"):
+            if data.get("action") == "delete" and isinstance(data.get("path"), str):
+                await rooms.files_deleted(data["path"])
+            elif data.get("action") in ("rename", "save"):
                 # Let the file id service record the move first (it listens too).
                 await asyncio.sleep(0)
                 for room_id in list(rooms._entries):
@@ -194,6 +237,10 @@ class HuddleApp(ExtensionApp):
              {"manager": self.rooms, "settings": self.rooms.settings}),
             (r"/huddle/?", HomeHandler),
         ])
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # Open the store now rather than on the first request (tests start it lazily).
+        await self.rooms.start()
 
     async def stop_extension(self) -> None:
         # Flush in a task of its own. The contents manager writes through AnyIO worker

@@ -54,6 +54,13 @@ class ContentsFileBackend:
             return False
         return model.get("type") in ("notebook", "file")
 
+    async def fingerprint(self, path: str) -> tuple[Any, ...] | None:
+        try:
+            model = await _short_lived(self._contents.get(path, content=False))
+        except HTTPError:
+            return None
+        return (model.get("last_modified"), model.get("size"))
+
     def file_id(self, path: str) -> tuple[str, bool]:
         """The file's id, and whether it was just created."""
         existing = self._file_ids.get_id(path)

@@ -138,9 +138,15 @@ async def test_unknown_session_is_told_to_reload(huddle, write_notebook):
         assert payload["reloadable"] is True
 
 
-async def test_client_of_an_evicted_room_must_reload_not_duplicate(huddle, write_notebook):
-    """A laptop that slept while its room was evicted comes back with a copy whose items the
-    rebuilt room does not know: it is told to reload instead of doubling every cell."""
+async def wait_evicted(rooms) -> None:
+    async with asyncio.timeout(10):
+        while len(rooms):
+            await asyncio.sleep(0.05)  # polling the manager under a deadline
+
+
+async def test_client_of_an_evicted_room_merges_its_offline_edits_once(huddle, write_notebook):
+    """A laptop that slept while its room was evicted comes back: the room reloads the same
+    history from the store, so its offline edit merges once and nothing is duplicated."""
     write_notebook("sleep.ipynb", ["a", "b"])
     rooms = huddle.extension.rooms
     room, session = await huddle.room_id("sleep.ipynb")
@@ -148,17 +154,35 @@ async def test_client_of_an_evicted_room_must_reload_not_duplicate(huddle, write
     await sleeper.connect()
     await sleeper.synced.wait()
     await sleeper.close()
-    async with asyncio.timeout(10):
-        while len(rooms):
-            await asyncio.sleep(0.05)  # polling the manager under a deadline
+    await wait_evicted(rooms)
+    sleeper.source(0).insert(0, "offline ")
+    await sleeper.connect()
+    async with huddle.open("sleep.ipynb") as other:
+        await other.wait_for(lambda: str(other.source(0)) == "offline a")
+        assert [str(c["source"]) for c in other.cells] == ["offline a", "b"]
+        assert [str(c["source"]) for c in sleeper.cells] == ["offline a", "b"]
+    await sleeper.close()
+
+
+async def test_client_of_a_rebuilt_history_must_reload_not_duplicate(huddle, write_notebook):
+    """When the stored history is gone (store deleted or corrupt), the room is rebuilt from
+    the file with a new epoch: an old tab is told to reload instead of doubling every cell."""
+    write_notebook("lost.ipynb", ["a", "b"])
+    rooms = huddle.extension.rooms
+    room, session = await huddle.room_id("lost.ipynb")
+    sleeper = huddle.client(room, session)
+    await sleeper.connect()
+    await sleeper.synced.wait()
+    await sleeper.close()
+    await wait_evicted(rooms)
+    await rooms.store.delete(room)
     sleeper.source(0).insert(0, "offline ")
     await sleeper.connect()
     code, reason = await sleeper.wait_closed()
     assert code == 1003
     assert json.loads(reason)["reason"] == "unknown_session"
-    async with huddle.open("sleep.ipynb") as fresh:
+    async with huddle.open("lost.ipynb") as fresh:
         assert [str(c["source"]) for c in fresh.cells] == ["a", "b"]
-        assert fresh.state.get("path") == "sleep.ipynb"
 
 
 async def test_missing_and_broken_files_close_with_4xxx(huddle, write_notebook, jp_root_dir):
@@ -207,9 +231,7 @@ async def test_last_leave_flushes_and_room_is_evicted(huddle, write_notebook, jp
     async with huddle.open("evict.ipynb") as client:
         client.source(0).insert(0, "y")
         await client.wait_for(lambda: len(rooms) == 1)
-    async with asyncio.timeout(10):
-        while len(rooms):
-            await asyncio.sleep(0.05)  # polling the manager under a deadline
+    await wait_evicted(rooms)
     assert read_nb(jp_root_dir, "evict.ipynb").cells[0].source == "yx"
 
 

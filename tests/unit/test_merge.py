@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pycrdt import Assoc, Doc, StickyIndex, Text
 
 from jupyter_huddle.collab.documents.merge import apply_notebook, merge_notebooks, set_text
-from jupyter_huddle.collab.documents.notebook import NotebookDocument
+from jupyter_huddle.collab.documents.notebook import NotebookDocument, notebook_digest
 from jupyter_huddle.collab.origins import ServerOrigin
 
 FILE = ServerOrigin.LOAD
@@ -108,7 +108,7 @@ def test_three_way_keeps_both_sides_and_reports_conflicts():
     base = make_nb(("a", "a0"), ("b", "b0"), ("c", "c0"), ("d", "d0"))
     ours = make_nb(("a", "a-ours"), ("b", "b0"), ("c", "c-ours"), ("d", "d-ours"), ("n", "mine"))
     theirs = make_nb(("a", "a0"), ("b", "b-disk"), ("c", "c-disk"))  # d deleted on disk
-    result = merge_notebooks(base, ours, theirs)
+    result = merge_notebooks(notebook_digest(base), ours, theirs)
     sources = {c["id"]: c["source"] for c in result.content["cells"]}
     assert sources == {"a": "a-ours", "b": "b-disk", "c": "c-disk", "n": "mine"}
     assert [c["id"] for c in result.content["cells"]] == ["a", "b", "c", "n"]
@@ -119,6 +119,13 @@ def test_three_way_keeps_both_sides_and_reports_conflicts():
 def test_three_way_without_unsaved_edits_is_the_disk():
     base = make_nb(("a", "1"), ("b", "2"))
     theirs = make_nb(("b", "2!"), ("c", "3"))
-    result = merge_notebooks(base, copy.deepcopy(base), theirs)
+    result = merge_notebooks(notebook_digest(base), copy.deepcopy(base), theirs)
     assert result.content == theirs
     assert result.conflicts == []
+
+
+def test_digests_ignore_the_trusted_flag():
+    a = make_nb(("a", "1"))
+    b = copy.deepcopy(a)
+    b["cells"][0]["metadata"]["trusted"] = True
+    assert notebook_digest(a) == notebook_digest(b)

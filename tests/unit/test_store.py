@@ -14,7 +14,7 @@ def store(request, tmp_path, jp_asyncio_loop):
     if request.param == "memory":
         yield MemoryStore()
         return
-    sqlite_store = SQLiteStore(tmp_path / "store.db", commit_interval_s=0.01)
+    sqlite_store = SQLiteStore(tmp_path / "store.db", commit_interval_ms=10)
     jp_asyncio_loop.run_until_complete(sqlite_store.start())
     yield sqlite_store
     jp_asyncio_loop.run_until_complete(sqlite_store.stop())
@@ -54,7 +54,7 @@ async def test_delete_and_purge(store):
 
 
 async def test_group_commit_batches_bursts(tmp_path):
-    store = SQLiteStore(tmp_path / "s.db", commit_interval_s=0.05)
+    store = SQLiteStore(tmp_path / "s.db", commit_interval_ms=50)
     await store.start()
     await store.put_record(DocumentRecord("k", "e"))
     commits_before = store.commits
@@ -103,13 +103,13 @@ async def test_broken_store_is_moved_aside_and_replaced(tmp_path, caplog, damage
 async def test_unopenable_store_falls_back_to_memory(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
-    store = await open_store(blocker / "sub" / "s.db", commit_interval_s=0.01)
+    store = await open_store(blocker / "sub" / "s.db", commit_interval_ms=10)
     assert isinstance(store, MemoryStore)
     assert "will not survive a restart" in caplog.text
 
 
 async def test_concurrent_appends_from_many_documents(tmp_path):
-    store = SQLiteStore(tmp_path / "s.db", commit_interval_s=0.01)
+    store = SQLiteStore(tmp_path / "s.db", commit_interval_ms=10)
     await store.start()
 
     async def writer(n: int) -> None:

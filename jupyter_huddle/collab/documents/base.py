@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import Doc, Map
 
 from ..ids import DocumentType
+
+
+@dataclass
+class DiskMerge:
+    """What merging a changed file into the live document did."""
+
+    # Ids of cells (or "source" for a text file) changed both on disk and by unsaved edits:
+    # the disk's version won.
+    conflicts: list[str] = field(default_factory=list)
+    # Our overwritten versions, as file content to keep restorable (None: nothing lost).
+    overwritten: Any = None
 
 
 class SharedDocument(ABC):
@@ -32,6 +44,19 @@ class SharedDocument(ABC):
     @abstractmethod
     def export(self) -> Any:
         """The content to save through the contents API."""
+
+    @abstractmethod
+    def digest(self, content: Any) -> str:
+        """What identifies saved content, as the base of later three-way merges."""
+
+    @abstractmethod
+    def normalize(self, content: Any) -> Any:
+        """File content as read, in the form ``export`` produces (ids assigned...)."""
+
+    @abstractmethod
+    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
+        """Merge normalized file content into the live document, the disk winning where
+        both sides changed the same part."""
 
     def repair(self, origin: object) -> None:  # noqa: B027 - optional hook
         """Fix what clients may leave broken (a notebook with no cells); cheap enough to run

@@ -14,7 +14,13 @@ from typing import Any
 
 from pycrdt import Array, Map, Text
 
-from .notebook import NotebookDocument, cell_to_ymap, output_to_ymap
+from .notebook import (
+    NotebookDocument,
+    cell_digest,
+    cell_to_ymap,
+    notebook_digest,
+    output_to_ymap,
+)
 from .values import restore_numbers
 
 # Above this many characters of changed middle, replace the middle instead of diffing it
@@ -72,7 +78,7 @@ def same_json(live: Any, target: Any) -> bool:
 
 def set_map(ymap: Map[Any], target: dict[str, Any]) -> None:
     """Make a Y.Map of plain JSON values equal ``target``, touching only changed keys."""
-    for key in [k for k in ymap if k not in target]:
+    for key in [k for k in ymap.keys() if k not in target]:  # noqa: SIM118 - Map is not a dict
         del ymap[key]
     for key, value in target.items():
         if key not in ymap or not same_json(_plain(ymap[key]), value):
@@ -165,7 +171,7 @@ def _update_cell(ycell: Map[Any], cell: dict[str, Any]) -> None:
         ycell["metadata"] = Map(dict(cell.get("metadata") or {}))
     if cell.get("cell_type") == "code":
         _update_outputs(ycell, cell.get("outputs") or [])
-    for key in [k for k in ycell
+    for key in [k for k in ycell.keys()  # noqa: SIM118 - Map is not a dict
                 if k not in cell and k not in _NESTED and k not in ("execution_state",)]:
         del ycell[key]
     for key, value in cell.items():
@@ -204,36 +210,37 @@ def merge_notebooks(base: dict[str, Any], ours: dict[str, Any],
                     theirs: dict[str, Any]) -> MergeResult:
     """Three-way merge by cell id: the disk (theirs) wins where both sides changed a cell.
 
-    ``base`` is what the server last loaded or saved, ``ours`` the live document, ``theirs``
-    the file now on disk. Cells only we changed keep our version; cells only the disk
-    changed take the disk's; cells we added stay, after the cell they followed.
+    ``base`` is the ``notebook_digest`` of what the server last loaded or saved, ``ours``
+    the live document, ``theirs`` the file now on disk (both with cell ids). Cells only we
+    changed keep our version; cells only the disk changed take the disk's; cells we added
+    stay, after the cell they followed.
     """
-    base_cells = {c["id"]: c for c in base.get("cells", [])}
+    base_cells: dict[str, str] = base.get("cells", {})
     our_cells = {c["id"]: c for c in ours.get("cells", [])}
     result = MergeResult(content={**theirs, "cells": []})
-    if ours.get("metadata") != base.get("metadata") and theirs.get("metadata") == base.get(
-        "metadata"
-    ):
+    if (notebook_digest(ours)["metadata"] != base.get("metadata")
+            and notebook_digest(theirs)["metadata"] == base.get("metadata")):
         result.content["metadata"] = ours.get("metadata")
     merged: list[dict[str, Any]] = []
     for cell in theirs.get("cells", []):
         cell_id = cell["id"]
         mine, old = our_cells.get(cell_id), base_cells.get(cell_id)
+        disk_changed = old is None or cell_digest(cell) != old
         if mine is None:
-            if old is not None and old == cell:
+            if not disk_changed:
                 continue  # we deleted it and the disk did not change it
             merged.append(cell)
-        elif old is not None and cell == old:
+        elif not disk_changed:
             merged.append(mine)  # only we changed it (or nobody did)
         else:
-            if old is not None and mine != old and mine != cell:
+            if old is not None and cell_digest(mine) not in (old, cell_digest(cell)):
                 result.conflicts.append(cell_id)
                 result.overwritten.append(mine)
             merged.append(cell)
     theirs_ids = {c["id"] for c in theirs.get("cells", [])}
     for cell_id, old in base_cells.items():
         mine = our_cells.get(cell_id)
-        if cell_id not in theirs_ids and mine is not None and mine != old:
+        if cell_id not in theirs_ids and mine is not None and cell_digest(mine) != old:
             result.conflicts.append(cell_id)  # deleted on disk, edited here: disk wins
             result.overwritten.append(mine)
     _insert_our_new_cells(merged, ours, base_cells, theirs_ids)
@@ -242,7 +249,7 @@ def merge_notebooks(base: dict[str, Any], ours: dict[str, Any],
 
 
 def _insert_our_new_cells(merged: list[dict[str, Any]], ours: dict[str, Any],
-                          base_cells: dict[str, Any], theirs_ids: set[str]) -> None:
+                          base_cells: dict[str, str], theirs_ids: set[str]) -> None:
     position = {c["id"]: i for i, c in enumerate(merged)}
     anchor: str | None = None  # the last of our cells that is in the merged notebook
     for cell in ours.get("cells", []):

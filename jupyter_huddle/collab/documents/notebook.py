@@ -8,6 +8,8 @@ Roots: ``state`` (Y.Map), ``meta`` (Y.Map with ``nbformat``, ``nbformat_minor`` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -15,7 +17,7 @@ import nbformat
 from pycrdt import Array, Doc, Map, Text
 
 from ..errors import SaveError
-from .base import SharedDocument
+from .base import DiskMerge, SharedDocument
 from .values import MISSING, restore_numbers
 
 DEFAULT_NBFORMAT = 4
@@ -145,6 +147,50 @@ class NotebookDocument(SharedDocument):
     def mark_saved(self, content: Any) -> None:
         """Record what is now on disk, as the baseline for number types."""
         self.baseline = content
+
+    def digest(self, content: Any) -> str:
+        return canonical_json(notebook_digest(content))
+
+    def normalize(self, content: Any) -> dict[str, Any]:
+        nb = _plain(content)
+        nb["cells"] = [_clean_cell(c, keep_id=True)
+                       for c in with_unique_ids(list(nb.get("cells") or []))]
+        return dict(nb)
+
+    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
+        from .merge import apply_notebook, merge_notebooks  # merge builds on this module
+
+        base = json.loads(base_digest) if base_digest else {}
+        result = merge_notebooks(base, self.export(), theirs)
+        apply_notebook(self, result.content, origin)
+        self.baseline = theirs
+        overwritten = None
+        if result.overwritten:
+            overwritten = {**theirs, "cells": result.overwritten}
+        return DiskMerge(result.conflicts, overwritten)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cell_digest(cell: dict[str, Any]) -> str:
+    """Identifies a cell's saved form. ``trusted`` is left out: the contents manager adds it
+    on every read, with a value that depends on the notebook's signature, not its content."""
+    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "trusted"}
+    body = {k: v for k, v in cell.items() if k not in ("metadata", "execution_state")}
+    body["metadata"] = metadata
+    return hashlib.sha1(canonical_json(body).encode(), usedforsecurity=False).hexdigest()
+
+
+def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
+    """Per-cell digests of a notebook as saved: enough to tell, in a three-way merge, which
+    cells changed since, without keeping the whole saved content."""
+    return {
+        "metadata": hashlib.sha1(canonical_json(nb.get("metadata") or {}).encode(),
+                                 usedforsecurity=False).hexdigest(),
+        "cells": {c["id"]: cell_digest(c) for c in nb.get("cells", []) if "id" in c},
+    }
 
 
 def _clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:

@@ -8,11 +8,12 @@ changes a file's line endings.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pycrdt import Doc, Text
 
-from .base import SharedDocument
+from .base import DiskMerge, SharedDocument
 
 
 class TextDocument(SharedDocument):
@@ -26,11 +27,36 @@ class TextDocument(SharedDocument):
 
     def load(self, content: Any, origin: object) -> None:
         text = str(content)
-        if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
-            self.newline = "\r\n"
+        self.newline = _newline_of(text)
         with self.doc.transaction(origin=origin):
             self.source += text.replace("\r\n", "\n")
+
+    def digest(self, content: Any) -> str:
+        return hashlib.sha1(str(content).encode(), usedforsecurity=False).hexdigest()
+
+    def normalize(self, content: Any) -> str:
+        return str(content)
+
+    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
+        from .merge import set_text
+
+        ours = self.export()
+        text = str(theirs)
+        merge = DiskMerge()
+        if ours != text and base_digest is not None and self.digest(ours) != base_digest:
+            merge = DiskMerge(["source"], ours)
+        self.newline = _newline_of(text)
+        with self.doc.transaction(origin=origin):
+            set_text(self.source, text.replace("\r\n", "\n"))
+        return merge
 
     def export(self) -> str:
         text = str(self.source)
         return text.replace("\n", "\r\n") if self.newline == "\r\n" else text
+
+
+def _newline_of(text: str) -> str:
+    """CRLF if the text uses it throughout, else LF."""
+    if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
+        return "\r\n"
+    return "\n"

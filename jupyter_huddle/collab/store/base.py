@@ -22,6 +22,9 @@ class DocumentRecord:
     # stored history is newer than the disk (unsaved edits survived a crash).
     saved_hash: str | None = None
     path: str | None = None
+    # Per-cell digests (JSON) of the content last loaded or saved: the base of a three-way
+    # merge when the file changes on disk.
+    saved_digest: str | None = None
     # When the file was deleted (epoch seconds); the history is kept for recovery.
     deleted_at: float | None = None
 

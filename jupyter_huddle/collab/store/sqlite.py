@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS documents (
     epoch TEXT NOT NULL,
     saved_hash TEXT,
     path TEXT,
+    saved_digest TEXT,
     deleted_at REAL,
     updated_at REAL NOT NULL
 );
@@ -64,9 +65,9 @@ class _Op:
 
 
 class SQLiteStore:
-    def __init__(self, path: Path, *, commit_interval_s: float = 0.05) -> None:
+    def __init__(self, path: Path, *, commit_interval_ms: float = 50) -> None:
         self.path = path
-        self.commit_interval_s = commit_interval_s
+        self.commit_interval_s = commit_interval_ms / 1000
         self._db: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -148,12 +149,13 @@ class SQLiteStore:
 
     async def record(self, key: str) -> DocumentRecord | None:
         async with self.db.execute(
-            "SELECT epoch, saved_hash, path, deleted_at FROM documents WHERE doc_key = ?", (key,)
+            "SELECT epoch, saved_hash, path, saved_digest, deleted_at FROM documents "
+            "WHERE doc_key = ?", (key,)
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
-        return DocumentRecord(key, row[0], row[1], row[2], row[3])
+        return DocumentRecord(key, row[0], row[1], row[2], row[3], row[4])
 
     async def load(self, key: str) -> StoredHistory | None:
         await self.flush()
@@ -243,9 +245,9 @@ class SQLiteStore:
         elif op.kind == "record" and op.record is not None:
             r = op.record
             await db.execute(
-                "INSERT OR REPLACE INTO documents (doc_key, epoch, saved_hash, path, deleted_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (r.key, r.epoch, r.saved_hash, r.path, r.deleted_at, now))
+                "INSERT OR REPLACE INTO documents (doc_key, epoch, saved_hash, path, saved_digest,"
+                " deleted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r.key, r.epoch, r.saved_hash, r.path, r.saved_digest, r.deleted_at, now))
         elif op.kind == "compact":
             await db.execute("DELETE FROM updates WHERE doc_key = ?", (op.key,))
             await db.execute("INSERT INTO updates (doc_key, data) VALUES (?, ?)",
@@ -271,7 +273,7 @@ async def _scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = 
     return row[0] if row else None
 
 
-async def open_store(path: Path | None, *, commit_interval_s: float) -> UpdateStore:
+async def open_store(path: Path | None, *, commit_interval_ms: float) -> UpdateStore:
     """The server's store: SQLite at ``path``, or in memory when ``path`` is None.
 
     A store that cannot be opened at all is reported and replaced by a memory store, so the
@@ -279,7 +281,7 @@ async def open_store(path: Path | None, *, commit_interval_s: float) -> UpdateSt
     """
     if path is None:
         return MemoryStore()
-    store = SQLiteStore(path, commit_interval_s=commit_interval_s)
+    store = SQLiteStore(path, commit_interval_ms=commit_interval_ms)
     try:
         await store.start()
     except StoreError as err:

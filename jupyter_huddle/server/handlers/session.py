@@ -37,7 +37,7 @@ class CollaborationSessionHandler(APIHandler):
         if not await self.backend.exists(path):
             raise web.HTTPError(404, f"no such file: {path}")
         file_id, created = self.backend.file_id(path)
-        session_id = self.manager.session_for(DocumentRoomId(fmt, kind, file_id))
+        session_id = await self.manager.session_for(DocumentRoomId(fmt, kind, file_id), path)
         self.set_status(201 if created else 200)
         self.finish({"format": fmt, "type": doc_type, "fileId": file_id,
                      "sessionId": session_id})
