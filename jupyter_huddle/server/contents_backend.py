@@ -20,9 +20,10 @@ def _short_lived(call: Any) -> Awaitable[Any]:
     The async contents manager does its file IO in AnyIO worker threads, and AnyIO stops a
     worker only when the task that started it ends. A websocket handler's task lives as
     long as its socket; a worker bound to it would outlive the event loop at shutdown and
-    keep the process from exiting. A task per call ends with the call.
+    keep the process from exiting. A task per call ends with the call. It is shielded: a
+    caller that gives up (a room closing) does not cut a write off half-way.
     """
-    return asyncio.ensure_future(ensure_async(call))
+    return asyncio.shield(asyncio.ensure_future(ensure_async(call)))
 
 
 _FORMATS: dict[DocumentType, tuple[str, str]] = {
