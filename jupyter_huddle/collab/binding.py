@@ -91,6 +91,10 @@ class FileBinding:
             if snapshot.hash != history.record.saved_hash:
                 log.info("%s changed on disk while the server was down: merging it", self.path)
                 await self._merge_disk(snapshot)
+            elif self.document.digest(self.document.export()) != self.record.saved_digest:
+                # The log is newer than the file (edits made before a crash, never saved).
+                log.info("%s: restored unsaved edits from the update store", self.path)
+                self.saver.mark_dirty()
         else:
             if history is not None and history.updates:
                 self.record = DocumentRecord(self.key, new_epoch(), path=self.path)

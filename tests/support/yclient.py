@@ -123,6 +123,24 @@ class YClient:
         self._writer = asyncio.create_task(self._write(self.ws))
         await self.send(create_sync_message(self.doc))
 
+    async def reconnect(self, timeout: float = 30) -> None:
+        """Connect again to the same URL (same session id), as y-websocket does after a
+        drop, retrying while the server is down. Offline edits go out in the sync."""
+        if self.ws is not None:
+            await self.ws.close()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._outgoing = asyncio.Queue()  # frames for the dead socket are covered by sync
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    await self.connect()
+                    return
+                except (OSError, websockets.InvalidHandshake):
+                    await asyncio.sleep(0.1)  # the server is restarting: retry
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.flush()

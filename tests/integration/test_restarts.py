@@ -1,0 +1,229 @@
+"""Crash and restart a real server process: nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from pycrdt import Array, Doc
+
+from tests.support.server_process import ServerProcess
+from tests.support.yclient import YClient, room_url
+
+SLOW_SAVES = ("--HuddleApp.save_delay_s=60", "--HuddleApp.max_save_delay_s=120")
+
+
+class Restartable:
+    """One server configuration that can be started again and again (same port, token,
+    data dir), as after a crash."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.root = tmp_path / "root"
+        self.root.mkdir()
+        self.home = tmp_path / "home"
+        self.args = args
+        self.server: ServerProcess | None = None
+        self.port: int | None = None
+        self.token: str | None = None
+
+    def start(self) -> ServerProcess:
+        self.server = ServerProcess(self.root, self.home, *self.args, port=self.port,
+                                    token=self.token)
+        self.port, self.token = self.server.port, self.server.token
+        return self.server.start()
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "data" / "huddle" / "store.sqlite"
+
+    def session(self, path: str) -> tuple[str, str]:
+        assert self.server is not None
+        request = urllib.request.Request(
+            f"{self.server.http_url}api/collaboration/session/{path}",
+            data=json.dumps({"format": "json", "type": "notebook"}).encode(), method="PUT",
+            headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            model = json.load(response)
+        return f"json:notebook:{model['fileId']}", model["sessionId"]
+
+    def client(self, path: str) -> YClient:
+        assert self.server is not None
+        room, session = self.session(path)
+        return YClient(room_url(self.server.ws_url, room, session, self.token))
+
+    def stored_sources(self, room: str) -> list[str]:
+        """Replay what the store has committed for ``room`` (read-only, like a crash sees)."""
+        con = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT data FROM updates WHERE doc_key = ? ORDER BY seq",
+                               (room,)).fetchall()
+        finally:
+            con.close()
+        doc: Doc = Doc()
+        for (data,) in rows:
+            doc.apply_update(data)
+        return [str(c["source"]) for c in doc.get("cells", type=Array)]
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture
+def restartable(tmp_path):
+    created: list[Restartable] = []
+
+    def make(*args: str) -> Restartable:
+        server = Restartable(tmp_path, *args)
+        created.append(server)
+        return server
+
+    yield make
+    for server in created:
+        server.stop()
+
+
+def write(root: Path, path: str, *sources: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, str(root / path))
+
+
+def sources(client: YClient) -> list[str]:
+    return [str(c["source"]) for c in client.cells]
+
+
+async def synced(*clients: YClient) -> None:
+    async with asyncio.timeout(30):
+        for client in clients:
+            await client.synced.wait()
+
+
+async def wait_committed(server: Restartable, room: str, expected: list[str]) -> None:
+    async with asyncio.timeout(10):
+        while server.stored_sources(room) != expected:
+            await asyncio.sleep(0.05)  # polling the store file under a deadline
+
+
+async def test_kill9_with_clients_connected_loses_nothing(restartable):
+    server = restartable(*SLOW_SAVES)
+    write(server.root, "nb.ipynb", "", "", "")
+    server.start()
+    clients = [server.client("nb.ipynb") for _ in range(3)]
+    for client in clients:
+        await client.connect()
+    await synced(*clients)
+
+    async def type_tokens(index: int, client: YClient, count: int, tag: str) -> None:
+        for n in range(count):
+            text = client.source(index)
+            text.insert(len(str(text).encode()), f"<{tag}{index}.{n}>")
+            await asyncio.sleep(0.005)  # a typist's pace
+
+    typing = [asyncio.create_task(type_tokens(i, c, 40, "a")) for i, c in enumerate(clients)]
+    await asyncio.sleep(0.1)  # kill mid-stream, while they type
+    server.server.kill()
+    await asyncio.gather(*typing)  # they keep typing offline
+    server.start()
+    for client in clients:
+        await client.reconnect()
+    await synced(*clients)
+    await asyncio.gather(*(type_tokens(i, c, 5, "b") for i, c in enumerate(clients)))
+    expected = ["".join(f"<a{i}.{n}>" for n in range(40)) + "".join(
+        f"<b{i}.{n}>" for n in range(5)) for i in range(3)]
+    for client in clients:
+        await client.wait_for(lambda client=client: sources(client) == expected, timeout=20)
+    async with server.client("nb.ipynb") as fresh:
+        await synced(fresh)
+        assert sources(fresh) == expected
+    for client in clients:
+        await client.close()
+
+
+async def test_committed_edits_survive_kill9_without_any_client(restartable):
+    server = restartable(*SLOW_SAVES)
+    write(server.root, "nb.ipynb", "x = 1")
+    server.start()
+    room, _ = server.session("nb.ipynb")
+    async with server.client("nb.ipynb") as client:
+        await synced(client)
+        client.source(0).insert(0, "# unsaved edit\n")
+        await wait_committed(server, room, ["# unsaved edit\nx = 1"])
+        server.server.kill()
+    # nothing was saved to the file...
+    assert nbformat.read(str(server.root / "nb.ipynb"), 4).cells[0].source == "x = 1"
+    server.start()
+    # ...but the store is newer than the disk, and wins
+    async with server.client("nb.ipynb") as reopened:
+        await synced(reopened)
+        assert sources(reopened) == ["# unsaved edit\nx = 1"]
+        assert await reopened.save() == "success"
+    assert nbformat.read(str(server.root / "nb.ipynb"), 4).cells[0].source == \
+        "# unsaved edit\nx = 1"
+
+
+async def test_file_changed_while_down_is_merged_with_unsaved_edits(restartable):
+    server = restartable(*SLOW_SAVES)
+    write(server.root, "nb.ipynb", "ours = 0", "theirs = 0")
+    server.start()
+    room, _ = server.session("nb.ipynb")
+    async with server.client("nb.ipynb") as client:
+        await synced(client)
+        client.source(0).insert(0, "# unsaved\n")
+        await wait_committed(server, room, ["# unsaved\nours = 0", "theirs = 0"])
+        server.server.kill()
+    nb = nbformat.read(str(server.root / "nb.ipynb"), 4)
+    nb.cells[1].source = "theirs = 1"
+    nbformat.write(nb, str(server.root / "nb.ipynb"))
+    server.start()
+    async with server.client("nb.ipynb") as reopened:
+        await synced(reopened)
+        assert sources(reopened) == ["# unsaved\nours = 0", "theirs = 1"]
+
+
+async def test_store_deleted_while_down_old_tab_must_reload(restartable):
+    server = restartable(*SLOW_SAVES)
+    write(server.root, "nb.ipynb", "a", "b")
+    server.start()
+    suspended = server.client("nb.ipynb")
+    await suspended.connect()
+    await synced(suspended)
+    server.server.stop()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(server.store_path) + suffix).unlink(missing_ok=True)
+    server.start()
+    await suspended.reconnect()
+    code, reason = await suspended.wait_closed()
+    assert code == 1003
+    assert json.loads(reason)["reason"] == "unknown_session"
+    async with server.client("nb.ipynb") as fresh:
+        await synced(fresh)
+        assert sources(fresh) == ["a", "b"]
+
+
+async def test_graceful_restart_clients_carry_on_and_offline_edits_merge_once(restartable):
+    server = restartable()
+    write(server.root, "nb.ipynb", "start")
+    server.start()
+    a, b = server.client("nb.ipynb"), server.client("nb.ipynb")
+    await a.connect()
+    await b.connect()
+    await synced(a, b)
+    code = await asyncio.to_thread(server.server.stop, signal.SIGTERM)
+    assert code == 0
+    a.source(0).insert(0, "offline ")  # typed while the server was down
+    server.start()
+    await a.reconnect()
+    await b.reconnect()
+    await b.wait_for(lambda: sources(b) == ["offline start"], timeout=20)
+    b.source(0).insert(len("offline start"), " again")
+    await a.wait_for(lambda: sources(a) == ["offline start again"], timeout=20)
+    assert len(a.cells) == 1
+    await a.close()
+    await b.close()
