@@ -70,6 +70,11 @@ class FileBinding:
         # save, seen half-way, would look like someone else's change.
         self._disk_lock = asyncio.Lock()
         self._since_compaction = 0
+        self._bytes_since_compaction = 0
+        # Size of the last compacted state: compaction costs O(state), so it waits until
+        # at least half that much has been logged since (its cost stays proportional to
+        # the logging it saves, however large the document).
+        self._state_bytes = 0
         self._compaction: asyncio.Task[bool] | None = None
 
     @property
@@ -129,25 +134,38 @@ class FileBinding:
             return
         self.store.append(self.key, update)
         self._since_compaction += 1
-        if self._since_compaction >= self.settings.compact_after_updates:
+        self._bytes_since_compaction += len(update)
+        if self._compaction_due():
             self.schedule_compaction()
         if isinstance(origin, Connection) or (
             isinstance(origin, ServerOrigin) and origin.marks_dirty
         ):
             self.saver.mark_dirty()
 
+    def _compaction_due(self) -> bool:
+        return (self._since_compaction >= self.settings.compact_after_updates
+                and self._bytes_since_compaction * 2 >= self._state_bytes)
+
     def schedule_compaction(self) -> None:
         if self._compaction is None or self._compaction.done():
-            self._compaction = asyncio.create_task(self.compact())
+            self._compaction = asyncio.create_task(self._compact_while_due())
+
+    async def _compact_while_due(self) -> bool:
+        # Edits keep arriving while a compaction commits; go again if enough piled up.
+        done = await self.compact()
+        while done and self._compaction_due():
+            done = await self.compact()
+        return done
 
     async def compact(self) -> bool:
         """Replace the log by one state, only if that state replays to the live document."""
-        self._since_compaction = 0
+        self._since_compaction = self._bytes_since_compaction = 0
         state = verified_state(self.document.doc)
         if state is None:
             log.error("compacting %s: the compacted state does not replay to the live "
                       "document; keeping the full log", self.key)
             return False
+        self._state_bytes = len(state)
         await self.store.compact(self.key, state)
         return True
 

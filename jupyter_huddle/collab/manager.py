@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from .binding import FileBinding
 from .close_codes import CloseCode
@@ -47,7 +48,17 @@ class _Entry:
     epoch: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     eviction: asyncio.Task[None] | None = None
+    # The path registered with the file watcher (renames do not re-register).
+    watched_path: str | None = None
     idle_since: float | None = None
+
+
+class FileWatch(Protocol):
+    """Notifications of changes to open files (the server's filesystem watcher)."""
+
+    def watch(self, path: str) -> None: ...
+
+    def unwatch(self, path: str) -> None: ...
 
 
 class RoomManager:
@@ -63,6 +74,7 @@ class RoomManager:
         self._loading: dict[RoomId, asyncio.Future[_Entry]] = {}
         self._closing = False
         self._started: asyncio.Task[None] | None = None
+        self.file_watch: FileWatch | None = None
 
     async def __aenter__(self) -> RoomManager:
         await self.start()
@@ -202,6 +214,9 @@ class RoomManager:
         entry = _Entry(room, binding, binding.epoch)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
         entry.tasks.append(asyncio.create_task(self._watch_file(entry, binding)))
+        entry.watched_path = path
+        if self.file_watch is not None:
+            self.file_watch.watch(path)
         log.info("opened %s (%s)", room_id, path)
         return entry
 
@@ -253,6 +268,7 @@ class RoomManager:
                     return False
                 log.error("unsaved changes in %s could not be written at shutdown", room_id)
         del self._entries[room_id]
+        self._unwatch(entry)
         for task in entry.tasks:
             task.cancel()
         if entry.binding is not None:
@@ -307,6 +323,11 @@ class RoomManager:
                 await self.file_deleted(entry.room.id)
                 return
 
+    def _unwatch(self, entry: _Entry) -> None:
+        if self.file_watch is not None and entry.watched_path is not None:
+            self.file_watch.unwatch(entry.watched_path)
+            entry.watched_path = None
+
     async def file_changed(self, path: str) -> None:
         """A file changed on disk (a filesystem notification): merge it into its rooms."""
         for entry in list(self._entries.values()):
@@ -320,6 +341,7 @@ class RoomManager:
         if entry is None or entry.binding is None:
             return
         binding = entry.binding
+        self._unwatch(entry)
         log.warning("%s was deleted: closing its room; its history is kept for %s days",
                     binding.path, self.settings.deleted_retention_days)
         for task in entry.tasks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..collab.manager import RoomManager
 from ..collab.settings import CollabSettings
 from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
 from .contents_backend import ContentsFileBackend
+from .file_watcher import FileWatcher
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
@@ -192,6 +194,11 @@ class HuddleApp(ExtensionApp):
             self.server.contents_manager, lambda: web_settings["file_id_manager"]
         )
         self.rooms = RoomManager(self.collab_settings(), self.backend, self.make_store())
+        root_dir = getattr(self.server.contents_manager, "root_dir", None)
+        # Notifications need files on a local disk; other contents managers are polled.
+        self.file_watcher = FileWatcher(root_dir, self.rooms.file_changed) if (
+            isinstance(root_dir, str) and os.path.isdir(root_dir)) else None
+        self.rooms.file_watch = self.file_watcher
         page_config = web_settings.setdefault("page_config_data", {})
         page_config["disableRTC"] = self.disable_rtc
         self._listen_for_renames()
@@ -249,6 +256,8 @@ class HuddleApp(ExtensionApp):
         # event loop before the thread's stop callback can run, and the process would hang
         # at exit waiting for the thread.
         await asyncio.create_task(self.rooms.close_all())
+        if self.file_watcher is not None:
+            await self.file_watcher.stop()
         await asyncio.sleep(0)
 
 

@@ -119,3 +119,14 @@ async def test_file_removed_outside_huddle_closes_the_room(huddle, write_noteboo
         (jp_root_dir / "rm.ipynb").unlink()
         code, _ = await client.wait_closed(timeout=10)
         assert code == 4410
+
+
+@pytest.mark.parametrize("huddle_config", [{"file_poll_interval_s": 60}])
+async def test_filesystem_notifications_catch_changes_without_polling(huddle, write_notebook,
+                                                                      jp_root_dir):
+    """With polling effectively off, the change must arrive through the watcher."""
+    write_notebook("notify.ipynb", ["before"])
+    async with huddle.open("notify.ipynb") as client:
+        rewrite(jp_root_dir, "notify.ipynb",
+                lambda nb: setattr(nb.cells[0], "source", "after"))
+        await client.wait_for(lambda: str(client.source(0)) == "after", timeout=5)

@@ -227,3 +227,27 @@ async def test_graceful_restart_clients_carry_on_and_offline_edits_merge_once(re
     assert len(a.cells) == 1
     await a.close()
     await b.close()
+
+
+async def test_store_stays_bounded_under_many_small_edits(restartable):
+    """5 000 one-character edits: the log is compacted to a state plus a bounded tail."""
+    server = restartable(*SLOW_SAVES, "--HuddleApp.compact_after_updates=500")
+    write(server.root, "nb.ipynb", "")
+    server.start()
+    room, _ = server.session("nb.ipynb")
+    async with server.client("nb.ipynb") as client:
+        await synced(client)
+        for n in range(5000):
+            client.source(0).insert(n, "x")
+            if n % 500 == 0:
+                await client.flush()
+        await wait_committed(server, room, ["x" * 5000])
+        con = sqlite3.connect(f"file:{server.store_path}?mode=ro", uri=True)
+        rows = con.execute("SELECT length(data) FROM updates WHERE doc_key = ?",
+                           (room,)).fetchall()
+        con.close()
+        state = len(client.doc.get_update())
+        stored = sum(size for (size,) in rows)
+        # at most one state plus a tail shorter than the compaction threshold
+        assert len(rows) <= 501, len(rows)
+        assert stored <= state + 500 * 64, (stored, state, len(rows))
