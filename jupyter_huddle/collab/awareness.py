@@ -23,6 +23,7 @@ class _Entry:
     clock: int
     state: bytes  # the JSON text as sent, or b"null" once removed
     owner: Hashable
+    user: str
 
 
 def _check_state(raw: bytes) -> None:
@@ -55,8 +56,8 @@ class AwarenessTable:
     def __len__(self) -> int:
         return sum(1 for e in self._entries.values() if e.state != _NULL)
 
-    def apply(self, payload: bytes, owner: Hashable) -> bytes | None:
-        """Apply an awareness update from ``owner``.
+    def apply(self, payload: bytes, owner: Hashable, user: str = "") -> bytes | None:
+        """Apply an awareness update from ``owner``, a connection of ``user``.
 
         Returns:
             The update to relay to the other peers (only the accepted entries), or None if
@@ -71,7 +72,7 @@ class AwarenessTable:
             client_id = reader.read_varuint()
             clock = reader.read_varuint()
             state = reader.read_bytes()
-            if self._accept(client_id, clock, state, owner):
+            if self._accept(client_id, clock, state, owner, user):
                 accepted.append((client_id, clock, state))
         if not accepted:
             return None
@@ -79,23 +80,33 @@ class AwarenessTable:
             return payload
         return encode_entries(accepted)
 
-    def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable) -> bool:
+    def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable,
+                user: str) -> bool:
         _check_state(state)
         entry = self._entries.get(client_id)
         if entry is not None and entry.owner != owner:
-            return False  # another connection's presence: not this one's to change
+            if entry.user != user or not user:
+                return False  # another user's presence: not this connection's to change
+            # The same user's tab reconnected before its old socket was seen to close:
+            # the new connection takes its presence over.
+            self._owned.get(entry.owner, set()).discard(client_id)
+            self._claim(owner, client_id)
+            entry.owner = owner
         if entry is None:
-            owned = self._owned.setdefault(owner, set())
-            if len(owned) >= self._max_ids_per_owner:
-                raise ProtocolError("too many awareness client ids on one connection")
-            owned.add(client_id)
-            self._entries[client_id] = _Entry(clock, state, owner)
+            self._claim(owner, client_id)
+            self._entries[client_id] = _Entry(clock, state, owner, user)
             return True
         is_removal = state == _NULL
         if clock > entry.clock or (clock == entry.clock and is_removal and entry.state != _NULL):
             entry.clock, entry.state = clock, state
             return True
         return False
+
+    def _claim(self, owner: Hashable, client_id: int) -> None:
+        owned = self._owned.setdefault(owner, set())
+        if len(owned) >= self._max_ids_per_owner:
+            raise ProtocolError("too many awareness client ids on one connection")
+        owned.add(client_id)
 
     def snapshot(self) -> bytes | None:
         """Every live entry, for a newcomer; None when the room has no presence yet."""

@@ -347,10 +347,10 @@ class RoomManager:
         for task in entry.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        await self.store.put_record(replace(binding.record, deleted_at=time.time()))
         for peer in list(entry.room.peers.values()):
             peer.close(CloseCode.GONE, f"the file was deleted: {binding.path}")
         await binding.close()
-        await self.store.put_record(replace(binding.record, deleted_at=time.time()))
         await entry.room.__aexit__(None, None, None)
 
     async def files_deleted(self, path: str) -> None:

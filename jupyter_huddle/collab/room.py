@@ -26,7 +26,7 @@ from .errors import ProtocolError
 from .ids import RoomId
 from .origins import ServerOrigin, event_origin
 from .settings import CollabSettings
-from .update_inspect import changes_document
+from .update_inspect import changes_document, check_leading_count
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class Room:
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
                 self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
-                relay = self.awareness.apply(payload, peer.id)
+                relay = self.awareness.apply(payload, peer.id, peer.user.username)
                 if relay is not None:
                     self.broadcast(codec.encode_awareness(relay), exclude=peer)
             case codec.SaveRequest(request_id):
@@ -132,6 +132,7 @@ class Room:
                 log.debug("room %s ignores %r from %r", self.id, message, peer)
 
     def _update_for(self, state_vector: bytes) -> bytes:
+        check_leading_count(state_vector, "state vector")
         try:
             return self.doc.get_update(state_vector)
         except Exception as err:  # yrs rejects undecodable state vectors with a plain error
@@ -140,6 +141,7 @@ class Room:
     def _apply_peer_update(self, peer: Connection, update: bytes) -> None:
         if update == codec.EMPTY_UPDATE or self.document is None:
             return
+        check_leading_count(update, "update")
         if not peer.permissions.write:
             if changes_document(update, self.doc):
                 log.info("room %s refused an edit from read-only %r", self.id, peer)

@@ -98,9 +98,14 @@ class SaveScheduler:
             started = asyncio.get_running_loop().time()
             try:
                 await self._save()
-            except SaveError as err:
+            except Exception as err:
                 self._failures += 1
                 self.last_error = str(err)
+                if not isinstance(err, SaveError):
+                    # A bug or a document broken in a way nobody foresaw: report it as a
+                    # failed save (retried, shown to clients) instead of killing the saver.
+                    log.exception("saving %s failed unexpectedly", self._name)
+                    raise SaveError(f"could not save: {err!r}") from err
                 log.warning("saving %s failed (attempt %d): %s", self._name, self._failures, err)
                 raise
             self._failures = 0

@@ -22,6 +22,22 @@ StateVector = dict[int, int]
 DeleteSet = dict[int, list[tuple[int, int]]]
 
 
+def check_leading_count(payload: bytes, what: str) -> None:
+    """Refuse an update or state vector whose first count promises more entries than it
+    has bytes for (every entry takes at least two).
+
+    yrs sizes its allocations from that count: five bytes claiming 2**28 entries would cost
+    half a gigabyte and block the server before failing.
+
+    Raises:
+        ProtocolError: the count cannot be right.
+    """
+    reader = Reader(payload)
+    count = reader.read_varuint()
+    if count > reader.remaining // 2:
+        raise ProtocolError(f"{what} claims {count} entries in {reader.remaining} bytes")
+
+
 def read_state_vector(reader: Reader) -> StateVector:
     count = reader.read_varuint()
     vector: StateVector = {}

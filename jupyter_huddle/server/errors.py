@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ..collab import close_codes
 from ..collab.close_codes import CloseCode
@@ -53,6 +54,9 @@ def open_close_code(error: BaseException) -> CloseCode:
     return CloseCode.LOAD_FAILED
 
 
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+
+
 def reload_reason(reason: str, session_id: str, *, reloadable: bool, error: str = "") -> str:
     """The JSON close reason JupyterLab reads with code 1003, cut to fit a close frame.
 
@@ -60,17 +64,19 @@ def reload_reason(reason: str, session_id: str, *, reloadable: bool, error: str 
     """
     payload: dict[str, object] = {
         "reason": reason,
-        "sessionId": session_id,
+        # The client's own id, echoed only if it looks like one of ours: anything else could
+        # be long or need escaping, and must not break the JSON or the 123-byte limit.
+        "sessionId": session_id if _SESSION_ID.match(session_id) else "",
         "reloadable": reloadable,
     }
     text = json.dumps(payload, separators=(",", ":"))
     if error:
         room = close_codes.MAX_CLOSE_REASON_BYTES - len(text.encode()) - len(',"errorReason":""')
         payload["errorReason"] = close_codes.truncate_reason(error, room) if room > 3 else ""
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(payload, separators=(",", ":"))
         while len(text.encode()) > close_codes.MAX_CLOSE_REASON_BYTES:
             # json escaping can lengthen the text: shorten until it fits
             current = str(payload["errorReason"])
             payload["errorReason"] = current[: max(len(current) - 8, 0)]
-            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+            text = json.dumps(payload, separators=(",", ":"))
     return text

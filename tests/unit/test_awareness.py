@@ -81,3 +81,14 @@ def test_partially_accepted_update_is_reencoded():
     mixed = encode_entries([(10, 5, b'{"evil":1}'), (20, 1, b'{"mine":1}')])
     relayed = table.apply(mixed, owner="b")
     assert entries(relayed or b"") == [(20, 1, {"mine": 1})]
+
+
+def test_same_user_reconnecting_takes_over_its_presence():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 1, {"x": 1}), owner="old-socket", user="ann")
+    relayed = table.apply(update(10, 2, {"x": 2}), owner="new-socket", user="ann")
+    assert entries(relayed or b"") == [(10, 2, {"x": 2})]
+    # the old socket closing later does not remove the presence the new one owns
+    assert table.remove_owner("old-socket") is None
+    assert entries(table.snapshot() or b"") == [(10, 2, {"x": 2})]
+    assert table.apply(update(10, 9, None), owner="bob-socket", user="bob") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 from uuid import uuid4
 
@@ -19,6 +20,8 @@ from pycrdt import Array, Doc, Map, Text
 from ..errors import SaveError
 from .base import DiskMerge, SharedDocument
 from .values import MISSING, restore_numbers
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NBFORMAT = 4
 DEFAULT_NBFORMAT_MINOR = 5
@@ -109,9 +112,13 @@ class NotebookDocument(SharedDocument):
                 self.cells.append(cell_to_ymap(empty_code_cell()))
 
     def prepare_for_save(self, origin: object) -> None:
-        seen: set[str] = set()
+        """Repair what a client may have broken (shape of cells, repeated ids), so that one
+        bad update cannot stop every later save. Repairs are shared edits like any other."""
         with self.doc.transaction(origin=origin):
-            for ycell in self.cells:
+            self._repair_meta()
+            seen: set[str] = set()
+            for index in range(len(self.cells)):
+                ycell = self._repair_cell(index)
                 cell_id = ycell.get("id")
                 if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
                     cell_id = new_cell_id()
@@ -119,14 +126,55 @@ class NotebookDocument(SharedDocument):
                 seen.add(cell_id)
         self.repair(origin)
 
+    def _repair_meta(self) -> None:
+        for key, default in (("nbformat", DEFAULT_NBFORMAT),
+                             ("nbformat_minor", DEFAULT_NBFORMAT_MINOR)):
+            if not _is_number(self.meta.get(key)):
+                log.warning("repairing notebook %s: %r", key, self.meta.get(key))
+                self.meta[key] = default
+        metadata = self.meta.get("metadata")
+        if not isinstance(metadata, Map):
+            self.meta["metadata"] = Map(dict(metadata) if isinstance(metadata, dict) else {})
+
+    def _repair_cell(self, index: int) -> Map[Any]:
+        ycell = self.cells[index]
+        if not isinstance(ycell, Map):
+            # Not a cell at all: keep what it held, as the text of a raw cell.
+            log.warning("repairing cell %d: a %s, not a cell", index, type(ycell).__name__)
+            value = ycell.to_py() if isinstance(ycell, Array | Text) else ycell
+            raw = {"id": new_cell_id(), "cell_type": "raw", "metadata": {},
+                   "source": value if isinstance(value, str) else canonical_json(value)}
+            del self.cells[index]
+            self.cells.insert(index, cell_to_ymap(raw))
+            return self.cells[index]  # type: ignore[no-any-return]
+        if ycell.get("cell_type") not in ("code", "markdown", "raw"):
+            ycell["cell_type"] = "raw"
+        source = ycell.get("source")
+        if not isinstance(source, Text):
+            plain = source.to_py() if isinstance(source, Map | Array) else source
+            ycell["source"] = Text(_join(plain) if isinstance(plain, str | list)
+                                   else canonical_json(plain) if plain is not None else "")
+        metadata = ycell.get("metadata")
+        if not isinstance(metadata, Map):
+            ycell["metadata"] = Map(dict(metadata) if isinstance(metadata, dict) else {})
+        if ycell.get("cell_type") == "code":
+            if not isinstance(ycell.get("outputs"), Array):
+                ycell["outputs"] = Array([])
+            if not (ycell.get("execution_count") is None or _is_number(
+                    ycell.get("execution_count"))):
+                ycell["execution_count"] = None
+        return ycell
+
     def export(self) -> dict[str, Any]:
         meta = self.meta.to_py() or {}
-        nbformat = int(meta.get("nbformat", DEFAULT_NBFORMAT))
-        minor = int(meta.get("nbformat_minor", DEFAULT_NBFORMAT_MINOR))
+        nbformat = _as_int(meta.get("nbformat"), DEFAULT_NBFORMAT)
+        minor = _as_int(meta.get("nbformat_minor"), DEFAULT_NBFORMAT_MINOR)
         base_cells = {c.get("id"): c for c in self.baseline.get("cells", [])}
         cells = []
         for ycell in self.cells:
-            raw = ycell.to_py() or {}
+            raw = ycell.to_py() if isinstance(ycell, Map) else None
+            if not isinstance(raw, dict):
+                raw = {"cell_type": "raw", "source": canonical_json(raw), "metadata": {}}
             cell = restore_numbers(raw, base_cells.get(raw.get("id"), MISSING))
             cells.append(_clean_cell(cell, keep_id=(nbformat, minor) >= (4, 5)))
         return {
@@ -168,6 +216,14 @@ class NotebookDocument(SharedDocument):
         if result.overwritten:
             overwritten = {**theirs, "cells": result.overwritten}
         return DiskMerge(result.conflicts, overwritten)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_int(value: Any, default: int) -> int:
+    return int(value) if _is_number(value) else default
 
 
 def canonical_json(value: Any) -> str:
