@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,14 @@ from traitlets.config import Config
 from tests.support.yclient import YClient, room_url
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture(autouse=True)
+def _huddle_logs_to_root() -> Any:
+    """A server under test routes the package's logger to its own; put it back, so log
+    assertions (caplog) in later tests see records again."""
+    yield
+    logging.getLogger("jupyter_huddle").parent = logging.getLogger()
 
 
 @pytest.fixture(autouse=True)
