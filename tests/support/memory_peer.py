@@ -14,10 +14,11 @@ from .yclient import REMOTE, parse_awareness, read_var_string, read_var_uint
 
 
 class MemoryPeer:
-    def __init__(self, room: Room, name: str = "alice", *, write: bool = True,
-                 max_queue_bytes: int = 1 << 20) -> None:
+    def __init__(self, room: Room | None, name: str = "alice", *, write: bool = True,
+                 max_queue_bytes: int = 1 << 20, doc: Doc | None = None) -> None:
         self.room = room
-        self.doc: Doc = Doc()
+        # A reconnecting client brings the document it kept (and its offline edits).
+        self.doc: Doc = doc if doc is not None else Doc()
         self.closed_with: tuple[int, str] | None = None
         self.raw: list[dict[str, Any]] = []
         self.awareness: dict[int, Any] = {}
@@ -25,7 +26,12 @@ class MemoryPeer:
             user=UserInfo(name), permissions=Permissions(write=write),
             max_queue_bytes=max_queue_bytes, on_close=self._on_close,
         )
-        self.doc.observe(self._on_local_change)
+        self._subscription = self.doc.observe(self._on_local_change)
+
+    def detach(self) -> None:
+        """Stop sending local edits (the socket is gone); the document stays."""
+        self.doc.unobserve(self._subscription)
+        self.room = None
 
     def _on_close(self, code: int, reason: str) -> None:
         self.closed_with = (code, reason)
@@ -34,10 +40,17 @@ class MemoryPeer:
         origin_hash = event.transaction.origin()
         if origin_hash is not None and self.doc._origins.get(origin_hash) == REMOTE:
             return
-        self.room.handle(self.conn, create_update_message(event.update))
+        if self.room is not None:
+            self.room.handle(self.conn, create_update_message(event.update))
 
     def join(self) -> MemoryPeer:
+        assert self.room is not None
         self.room.join(self.conn)
+        return self.start_sync()
+
+    def start_sync(self) -> MemoryPeer:
+        """After ``room.join``: send our state vector and process the replies."""
+        assert self.room is not None
         self.room.handle(self.conn, create_sync_message(self.doc))
         self.pump()
         return self
@@ -50,6 +63,8 @@ class MemoryPeer:
         return len(frames)
 
     def _receive(self, frame: bytes) -> None:
+        if self.room is None:
+            return
         if frame[0] == 0:
             with self.doc.transaction(origin=REMOTE):
                 reply = handle_sync_message(frame[1:], self.doc)

@@ -93,6 +93,13 @@ class NotebookDocument(SharedDocument):
         # The content as last loaded or saved, ids included: export restores number types
         # from it (see values.py).
         self.baseline: dict[str, Any] = {}
+        # Set when cells are inserted or deleted (not on edits inside cells), so repair
+        # looks for duplicates only then.
+        self._cells_changed = False
+        self._cells_subscription = self.cells.observe(self._on_cells_changed)
+
+    def _on_cells_changed(self, event: Any) -> None:
+        self._cells_changed = True
 
     def load(self, content: Any, origin: object) -> None:
         nb = _plain(content)
@@ -106,10 +113,34 @@ class NotebookDocument(SharedDocument):
         self.baseline = nb
 
     def repair(self, origin: object) -> None:
-        # JupyterLab in collaborative mode never adds a first cell itself.
-        if len(self.cells) == 0:
-            with self.doc.transaction(origin=origin):
+        if not self._cells_changed:
+            return
+        self._cells_changed = False
+        with self.doc.transaction(origin=origin):
+            self._remove_duplicates()
+            # JupyterLab in collaborative mode never adds a first cell itself.
+            if len(self.cells) == 0:
                 self.cells.append(cell_to_ymap(empty_code_cell()))
+
+    def _remove_duplicates(self) -> None:
+        """Two people moving the same cell at once (a move is a delete plus an insert)
+        leave two copies of it: keep the first, drop later identical copies, and give a
+        new id to a copy that differs (both versions are someone's work)."""
+        seen: dict[str, Any] = {}
+        index = 0
+        while index < len(self.cells):
+            ycell = self.cells[index]
+            cell_id = ycell.get("id") if isinstance(ycell, Map) else None
+            if not isinstance(cell_id, str) or cell_id not in seen:
+                if isinstance(cell_id, str):
+                    seen[cell_id] = _comparable(ycell)
+                index += 1
+                continue
+            if _comparable(ycell) == seen[cell_id]:
+                del self.cells[index]
+                continue
+            ycell["id"] = new_cell_id()
+            index += 1
 
     def prepare_for_save(self, origin: object) -> None:
         """Repair what a client may have broken (shape of cells, repeated ids), so that one
@@ -218,6 +249,12 @@ class NotebookDocument(SharedDocument):
         return DiskMerge(result.conflicts, overwritten)
 
 
+def _comparable(ycell: Map[Any]) -> Any:
+    cell = ycell.to_py() or {}
+    cell.pop("execution_state", None)
+    return cell
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -242,10 +279,14 @@ def cell_digest(cell: dict[str, Any]) -> str:
 def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
     """Per-cell digests of a notebook as saved: enough to tell, in a three-way merge, which
     cells changed since, without keeping the whole saved content."""
+    cells = [c for c in nb.get("cells", []) if "id" in c]
     return {
         "metadata": hashlib.sha1(canonical_json(nb.get("metadata") or {}).encode(),
                                  usedforsecurity=False).hexdigest(),
-        "cells": {c["id"]: cell_digest(c) for c in nb.get("cells", []) if "id" in c},
+        "cells": {c["id"]: cell_digest(c) for c in cells},
+        # Moving cells changes the notebook, not any cell.
+        "order": [c["id"] for c in cells],
+        "format": [nb.get("nbformat"), nb.get("nbformat_minor")],
     }
 
 
