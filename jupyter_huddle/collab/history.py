@@ -7,6 +7,7 @@ from typing import Any
 from pycrdt import Array, Doc, Map, Snapshot, Text
 
 from .codec import Reader
+from .documents.values import plain
 from .update_inspect import decode_state_vector, read_delete_set
 
 _ROOT_TYPES: tuple[type[Any], ...] = (Map, Array, Text)
@@ -27,7 +28,7 @@ def verified_state(doc: Doc[Any]) -> bytes | None:
         kind = type(root) if isinstance(root, _ROOT_TYPES) else None
         if kind is None:
             return None
-        if replica.get(name, type=kind).to_py() != root.to_py():
+        if plain(replica.get(name, type=kind)) != plain(root):
             return None
     return state
 

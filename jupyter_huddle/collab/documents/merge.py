@@ -21,7 +21,7 @@ from .notebook import (
     notebook_digest,
     output_to_ymap,
 )
-from .values import restore_numbers
+from .values import plain, restore_numbers
 
 # Above this many characters of changed middle, replace the middle instead of diffing it
 # (SequenceMatcher is quadratic in the worst case).
@@ -81,12 +81,10 @@ def set_map(ymap: Map[Any], target: dict[str, Any]) -> None:
     for key in [k for k in ymap.keys() if k not in target]:  # noqa: SIM118 - Map is not a dict
         del ymap[key]
     for key, value in target.items():
-        if key not in ymap or not same_json(_plain(ymap[key]), value):
+        if key not in ymap or not same_json(plain(ymap[key]), value):
             ymap[key] = value
 
 
-def _plain(value: Any) -> Any:
-    return value.to_py() if isinstance(value, Map | Array | Text) else value
 
 
 # --- notebooks --------------------------------------------------------------------------
@@ -177,13 +175,13 @@ def _update_cell(ycell: Map[Any], cell: dict[str, Any]) -> None:
     for key, value in cell.items():
         if key in _NESTED or key == "id":
             continue
-        if key not in ycell or not same_json(_plain(ycell[key]), value):
+        if key not in ycell or not same_json(plain(ycell[key]), value):
             ycell[key] = value
 
 
 def _update_outputs(ycell: Map[Any], outputs: list[dict[str, Any]]) -> None:
     youtputs = ycell.get("outputs")
-    if isinstance(youtputs, Array) and same_json(youtputs.to_py(), outputs):
+    if isinstance(youtputs, Array) and same_json(plain(youtputs), outputs):
         return
     if not isinstance(youtputs, Array):
         ycell["outputs"] = Array([output_to_ymap(o) for o in outputs])

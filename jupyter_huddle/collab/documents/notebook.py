@@ -19,7 +19,7 @@ from pycrdt import Array, Doc, Map, Text
 
 from ..errors import SaveError
 from .base import DiskMerge, SharedDocument
-from .values import MISSING, restore_numbers
+from .values import MISSING, plain, restore_numbers
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class NotebookDocument(SharedDocument):
         self._cells_changed = True
 
     def load(self, content: Any, origin: object) -> None:
-        nb = _plain(content)
+        nb = _copy_json(content)
         cells = with_unique_ids(list(nb.get("cells") or [])) or [empty_code_cell()]
         nb["cells"] = cells
         with self.doc.transaction(origin=origin):
@@ -172,7 +172,7 @@ class NotebookDocument(SharedDocument):
         if not isinstance(ycell, Map):
             # Not a cell at all: keep what it held, as the text of a raw cell.
             log.warning("repairing cell %d: a %s, not a cell", index, type(ycell).__name__)
-            value = ycell.to_py() if isinstance(ycell, Array | Text) else ycell
+            value = plain(ycell)
             raw = {"id": new_cell_id(), "cell_type": "raw", "metadata": {},
                    "source": value if isinstance(value, str) else canonical_json(value)}
             del self.cells[index]
@@ -182,9 +182,9 @@ class NotebookDocument(SharedDocument):
             ycell["cell_type"] = "raw"
         source = ycell.get("source")
         if not isinstance(source, Text):
-            plain = source.to_py() if isinstance(source, Map | Array) else source
-            ycell["source"] = Text(_join(plain) if isinstance(plain, str | list)
-                                   else canonical_json(plain) if plain is not None else "")
+            value = plain(source)
+            ycell["source"] = Text(_join(value) if isinstance(value, str | list)
+                                   else canonical_json(value) if value is not None else "")
         metadata = ycell.get("metadata")
         if not isinstance(metadata, Map):
             ycell["metadata"] = Map(dict(metadata) if isinstance(metadata, dict) else {})
@@ -197,13 +197,12 @@ class NotebookDocument(SharedDocument):
         return ycell
 
     def export(self) -> dict[str, Any]:
-        meta = self.meta.to_py() or {}
+        meta = plain(self.meta) or {}
         nbformat = _as_int(meta.get("nbformat"), DEFAULT_NBFORMAT)
         minor = _as_int(meta.get("nbformat_minor"), DEFAULT_NBFORMAT_MINOR)
         base_cells = {c.get("id"): c for c in self.baseline.get("cells", [])}
         cells = []
-        for ycell in self.cells:
-            raw = ycell.to_py() if isinstance(ycell, Map) else None
+        for raw in plain(self.cells):
             if not isinstance(raw, dict):
                 raw = {"cell_type": "raw", "source": canonical_json(raw), "metadata": {}}
             cell = restore_numbers(raw, base_cells.get(raw.get("id"), MISSING))
@@ -231,7 +230,7 @@ class NotebookDocument(SharedDocument):
         return canonical_json(notebook_digest(content))
 
     def normalize(self, content: Any) -> dict[str, Any]:
-        nb = _plain(content)
+        nb = _copy_json(content)
         nb["cells"] = [_clean_cell(c, keep_id=True)
                        for c in with_unique_ids(list(nb.get("cells") or []))]
         return dict(nb)
@@ -250,7 +249,7 @@ class NotebookDocument(SharedDocument):
 
 
 def _comparable(ycell: Map[Any]) -> Any:
-    cell = ycell.to_py() or {}
+    cell = plain(ycell) or {}
     cell.pop("execution_state", None)
     return cell
 
@@ -305,10 +304,10 @@ def _clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
     return cell
 
 
-def _plain(value: Any) -> Any:
+def _copy_json(value: Any) -> Any:
     """Deep copy into plain dicts and lists (nbformat hands out NotebookNode subclasses)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _copy_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_copy_json(v) for v in value]
     return value

@@ -11,6 +11,7 @@ with a new epoch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -70,6 +71,8 @@ class SQLiteStore:
         self.commit_interval_s = commit_interval_ms / 1000
         self._db: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Op] = asyncio.Queue()
+        # Set when someone awaits an operation: the writer stops gathering appends.
+        self._urgent = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         # Figures for benchmarks and tests.
         self.commits = 0
@@ -199,6 +202,7 @@ class SQLiteStore:
     async def _submit(self, op: _Op) -> Any:
         op.done = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(op)
+        self._urgent.set()
         return await op.done
 
     async def _write_loop(self) -> None:
@@ -206,11 +210,14 @@ class SQLiteStore:
         while True:
             batch = retry or [await self._queue.get()]
             retry = []
+            self._drain_into(batch)
             if all(op.done is None for op in batch):
-                # Only appends so far: give the burst a moment to grow into one commit.
-                await asyncio.sleep(self.commit_interval_s)
-            while len(batch) < _MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                # Only appends so far: give the burst a moment to grow into one commit,
+                # unless someone starts waiting on the store.
+                self._urgent.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.commit_interval_s)
+                self._drain_into(batch)
             try:
                 results = await self._commit(batch)
             except (sqlite3.Error, OSError) as err:
@@ -222,6 +229,10 @@ class SQLiteStore:
             for op, result in zip(batch, results, strict=True):
                 if op.done is not None and not op.done.done():
                     op.done.set_result(result)
+
+    def _drain_into(self, batch: list[_Op]) -> None:
+        while len(batch) < _MAX_BATCH and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _commit(self, batch: list[_Op]) -> list[Any]:
         db = self.db
