@@ -35,6 +35,8 @@ class Permissions:
 
 
 CloseCallback = Callable[[int, str], None]
+# Writes a frame to the peer at once if it can (returns False to have it queued instead).
+FastPath = Callable[[bytes], bool]
 
 
 @dataclass(eq=False)
@@ -96,6 +98,7 @@ class Connection:
         self.session_id = session_id
         self.outbox = Outbox(max_queue_bytes)
         self._on_close = on_close
+        self._fast: FastPath | None = None
         self.closed = False
         # Seconds on the event loop clock; the room's keep-alive reads it.
         self.last_sent = asyncio.get_running_loop().time()
@@ -103,11 +106,22 @@ class Connection:
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.user.username!r}>"
 
+    def attach_fast_path(self, fast: FastPath) -> None:
+        """Let the transport take frames at once while the peer keeps up.
+
+        Fan-out to hundreds of peers then costs one write per peer per update, with no
+        queue and no task wake-up; only a peer that falls behind gets its frames queued
+        (and, past ``max_queue_bytes``, is cut off).
+        """
+        self._fast = fast
+
     def send(self, frame: bytes) -> None:
-        """Queue a frame, or cut the peer off if it has fallen too far behind."""
+        """Send or queue a frame, or cut the peer off if it has fallen too far behind."""
         if self.closed:
             return
-        if not self.outbox.put(frame):
+        if not (self._fast is not None and not self.outbox and self._fast(frame)) and (
+            not self.outbox.put(frame)
+        ):
             self.close(CloseCode.TRY_AGAIN_LATER, "client too slow: send queue full")
             return
         self.last_sent = asyncio.get_running_loop().time()

@@ -75,6 +75,8 @@ class RoomManager:
         self._closing = False
         self._started: asyncio.Task[None] | None = None
         self.file_watch: FileWatch | None = None
+        # Epochs being created: two first requests for a document at once must agree.
+        self._new_sessions: dict[DocumentRoomId, asyncio.Future[str]] = {}
 
     async def __aenter__(self) -> RoomManager:
         await self.start()
@@ -128,10 +130,23 @@ class RoomManager:
         entry = self._entries.get(room_id)
         if entry is not None and entry.epoch is not None:
             return entry.epoch
-        record = await self.store.record(str(room_id))
-        if record is None or record.deleted_at is not None:
-            record = DocumentRecord(str(room_id), new_epoch(), path=path)
-            await self.store.put_record(record)
+        pending = self._new_sessions.get(room_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._new_sessions[room_id] = future
+        try:
+            record = await self.store.record(str(room_id))
+            if record is None or record.deleted_at is not None:
+                record = DocumentRecord(str(room_id), new_epoch(), path=path)
+                await self.store.put_record(record)
+            future.set_result(record.epoch)
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # retrieved: concurrent callers re-raise it
+            raise
+        finally:
+            del self._new_sessions[room_id]
         return record.epoch
 
     # --- joining and leaving --------------------------------------------------------------

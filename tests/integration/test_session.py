@@ -76,3 +76,14 @@ async def test_file_id_survives_rename(huddle, write_notebook):
     assert response.code == 200
     renamed = json.loads((await huddle.session("after.ipynb")).body)
     assert renamed["fileId"] == file_id
+
+
+async def test_concurrent_first_requests_agree_on_the_session(huddle, write_notebook):
+    """Two tabs opening a new file at the same moment must both be allowed in."""
+    import asyncio
+
+    for n in range(5):
+        write_notebook(f"race{n}.ipynb")
+        responses = await asyncio.gather(*(huddle.session(f"race{n}.ipynb") for _ in range(4)))
+        sessions = {json.loads(r.body)["sessionId"] for r in responses}
+        assert len(sessions) == 1

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ...collab.close_codes import CloseCode, truncate_reason
@@ -39,6 +42,9 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.room: Room | None = None
         self.peer: Connection | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._stream: IOStream | None = None
+        # True while the drain task writes queued frames: new frames queue behind them.
+        self._draining = False
 
     @property
     def max_message_size(self) -> int:
@@ -60,6 +66,9 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.set_nodelay(True)  # a typing peer must not get every update one keystroke late
         assert self.room_id is not None  # set by get() before the upgrade
         self.peer = self._make_peer()
+        self._stream = self._plain_stream()
+        if self._stream is not None:
+            self.peer.attach_fast_path(self._write_now)
         self._writer = asyncio.create_task(self._drain(self.peer))
         try:
             self.room = await self.manager.join(self.room_id, self.peer, self.peer.session_id)
@@ -115,19 +124,62 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self._writer is not None:
             self._writer.cancel()
 
+    def _plain_stream(self) -> IOStream | None:
+        """The connection's stream, if frames may be written to it directly.
+
+        Tornado's ``write_message`` wraps every message in a new asyncio Task; at a few
+        hundred peers per edit that Task is the main cost of a broadcast and the main
+        source of garbage. A binary frame from the server is just a short header and the
+        payload (no mask, and no compression: this handler never negotiates any), so this
+        handler writes frames itself. None means: use ``write_message``.
+        """
+        connection = self.ws_connection
+        stream: IOStream | None = getattr(connection, "stream", None)
+        if stream is None or getattr(connection, "_compressor", None) is not None:
+            return None
+        return stream
+
+    def _write_now(self, frame: bytes) -> bool:
+        """The fast path: write at once if nothing is waiting to go out before it."""
+        stream = self._stream
+        if stream is None or self._draining or stream.writing() or stream.closed():
+            return False
+        self._write_frames(stream, [frame])
+        return True
+
+    @staticmethod
+    def _write_frames(stream: IOStream, frames: list[bytes]) -> Awaitable[None]:
+        small = bytearray()
+        last: Awaitable[None] | None = None
+        for frame in frames:
+            small += binary_frame_header(len(frame))
+            if len(frame) < 4096:
+                small += frame
+            else:  # large payloads are handed over without a copy
+                stream.write(bytes(small))
+                small = bytearray()
+                last = stream.write(frame)
+        if small or last is None:
+            last = stream.write(bytes(small))
+        return last
+
     async def _drain(self, peer: Connection) -> None:
-        """Write queued frames in order; await only the last write of each batch, so the
-        queue (not Tornado's buffer) absorbs a slow peer."""
+        """Write what was queued while the peer was behind, in order, a batch at a time,
+        waiting for each batch to leave before the next (the queue, not Tornado's
+        buffer, absorbs a slow peer, so cutting it off also drops what it had not read)."""
         try:
             while True:
                 await peer.outbox.wait()
-                frames = peer.outbox.take_all()
-                if not frames:
-                    continue
-                for frame in frames[:-1]:
-                    self.write_message(frame, binary=True)
-                await self.write_message(frames[-1], binary=True)
-        except WebSocketClosedError:
+                self._draining = True
+                while frames := peer.outbox.take_all():
+                    if self._stream is not None:
+                        await self._write_frames(self._stream, frames)
+                    else:
+                        for frame in frames[:-1]:
+                            self.write_message(frame, binary=True)
+                        await self.write_message(frames[-1], binary=True)
+                self._draining = False
+        except (WebSocketClosedError, StreamClosedError):
             pass
 
     def _close(self, code: int, reason: str) -> None:
@@ -135,3 +187,12 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             self.peer.closed = True
         if self.ws_connection is not None:
             self.close(code, truncate_reason(reason))
+
+
+def binary_frame_header(length: int) -> bytes:
+    """RFC 6455 header of an unmasked, final, binary frame of ``length`` bytes."""
+    if length < 126:
+        return struct.pack("!BB", 0x82, length)
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", 0x82, 126, length)
+    return struct.pack("!BBQ", 0x82, 127, length)
