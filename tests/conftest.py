@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any

@@ -89,3 +89,9 @@ async def test_cross_origin_websocket_with_cookie_is_refused(huddle, write_noteb
 
 async def test_page_config_publishes_disable_rtc(huddle):
     assert huddle.app.web_app.settings["page_config_data"]["disableRTC"] is False
+
+
+@pytest.mark.parametrize("huddle_config", [{"disable_rtc": True}])
+async def test_disable_rtc_reaches_page_config(huddle):
+    # JupyterLab's PageConfig stringifies it to "true", which the docprovider checks for.
+    assert huddle.app.web_app.settings["page_config_data"]["disableRTC"] is True

@@ -251,3 +251,21 @@ async def test_store_stays_bounded_under_many_small_edits(restartable):
         # at most one state plus a tail shorter than the compaction threshold
         assert len(rows) <= 501, len(rows)
         assert stored <= state + 500 * 64, (stored, state, len(rows))
+
+
+async def test_corrupt_store_is_reported_and_replaced(restartable):
+    server = restartable()
+    write(server.root, "nb.ipynb", "from disk")
+    server.store_path.parent.mkdir(parents=True, exist_ok=True)
+    server.store_path.write_bytes(b"not a database at all " * 200)
+    server.start()
+    async with server.client("nb.ipynb") as client:
+        await synced(client)
+        assert sources(client) == ["from disk"]
+        client.source(0).insert(0, "edited ")
+        assert await client.save() == "success"
+    log = server.server.log()
+    assert str(server.store_path) in log
+    assert "unusable" in log
+    aside = [p.name for p in server.store_path.parent.iterdir()]
+    assert any(name.startswith("store.sqlite.broken-") for name in aside)
