@@ -49,6 +49,16 @@ async def open_peer(manager: RoomManager, name: str = "a") -> MemoryPeer:
     return peer
 
 
+async def replay(store: SQLiteStore) -> tuple[float, int]:
+    """Seconds to load and apply the stored history, and how many rows it had."""
+    started = time.perf_counter()
+    history = await store.load(str(ROOM))
+    doc: Doc = Doc()
+    for update in history.updates if history else []:
+        doc.apply_update(update)
+    return time.perf_counter() - started, len(history.updates) if history else 0
+
+
 async def edits_then_compaction(edits: int, tmp: Path) -> dict[str, float]:
     backend = MemoryBackend()
     backend.add(ROOM.file_id, "nb.ipynb", notebook(1))
@@ -65,21 +75,10 @@ async def edits_then_compaction(edits: int, tmp: Path) -> dict[str, float]:
     binding = next(iter(manager._entries.values())).binding
     assert binding is not None
     before = await store.stored_bytes(str(ROOM))
-    started = time.perf_counter()
-    history = await store.load(str(ROOM))
-    replay = Doc()
-    for update in history.updates if history else []:
-        replay.apply_update(update)
-    load_before = time.perf_counter() - started
-    rows_before = len(history.updates) if history else 0
+    load_before, rows_before = await replay(store)
     await binding.compact()
     after = await store.stored_bytes(str(ROOM))
-    started = time.perf_counter()
-    history = await store.load(str(ROOM))
-    replay = Doc()
-    for update in history.updates if history else []:
-        replay.apply_update(update)
-    load_after = time.perf_counter() - started
+    load_after, _ = await replay(store)
     state = len(binding.document.doc.get_update())
     await manager.close_all()
     return {"rows_before": rows_before, "bytes_before": before,
