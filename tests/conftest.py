@@ -64,6 +64,9 @@ class Huddle:
         self.root = app.root_dir
         self.http_url = f"http://127.0.0.1:{port}{self.base_url}"
         self.ws_url = f"ws://127.0.0.1:{port}{self.base_url}"
+        # Jupyter Server names a token-authenticated user anew on every request unless the
+        # login cookie it sets comes back: keep it, as a browser would (one user per test).
+        self.cookies: dict[str, str] = {}
 
     @property
     def extension(self) -> Any:
@@ -76,14 +79,23 @@ class Huddle:
         use_token = self.token if token == "default" else token
         if use_token:
             all_headers["Authorization"] = f"token {use_token}"
+            if self.cookies:
+                all_headers.setdefault("Cookie", "; ".join(
+                    f"{k}={v}" for k, v in self.cookies.items()))
         data = raw_body if raw_body is not None else (
             json.dumps(body).encode() if body is not None else None)
         if method in ("PUT", "POST", "PATCH") and data is None:
             data = b""
-        return await AsyncHTTPClient().fetch(
+        response = await AsyncHTTPClient().fetch(
             self.http_url + path, method=method, body=data, headers=all_headers,
             raise_error=False, request_timeout=30,
         )
+        if use_token:
+            for header in response.headers.get_list("Set-Cookie"):
+                name, _, value = header.split(";", 1)[0].partition("=")
+                if name.startswith("username-"):
+                    self.cookies[name] = value
+        return response
 
     async def session(self, path: str, fmt: str = "json", doc_type: str = "notebook",
                       **kwargs: Any) -> HTTPResponse:

@@ -16,6 +16,8 @@ from .codec import Reader, var_bytes, varuint
 from .errors import ProtocolError
 
 _NULL = b"null"
+# Owner of the server's own awareness entry: no connection can claim it.
+_SERVER = object()
 
 
 @dataclass(slots=True)
@@ -101,6 +103,11 @@ class AwarenessTable:
             entry.clock, entry.state = clock, state
             return True
         return False
+
+    def set_server_entry(self, client_id: int, clock: int, state: bytes) -> bytes:
+        """Set the server's own entry; return the update to broadcast."""
+        self._entries[client_id] = _Entry(clock, state, _SERVER, "")
+        return encode_entries([(client_id, clock, state)])
 
     def _claim(self, owner: Hashable, client_id: int) -> None:
         owned = self._owned.setdefault(owner, set())

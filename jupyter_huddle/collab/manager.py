@@ -50,6 +50,9 @@ class _Entry:
     eviction: asyncio.Task[None] | None = None
     # The path registered with the file watcher (renames do not re-register).
     watched_path: str | None = None
+    # Work in progress on the document without any peer (a cell running for a closed
+    # tab): the room is not evicted while leased.
+    leases: int = 0
     idle_since: float | None = None
 
 
@@ -172,6 +175,39 @@ class RoomManager:
         entry.room.join(peer)
         return entry.room
 
+    async def lease(self, room_id: DocumentRoomId) -> Room:
+        """Open (or reuse) a room for server-side work and keep it loaded until released.
+
+        Raises:
+            DocumentNotFound, DocumentLoadError, CapacityError: as ``join``.
+        """
+        await self.start()
+        entry = await self._open(room_id)
+        entry.leases += 1
+        if entry.eviction is not None:
+            entry.eviction.cancel()
+            entry.eviction = None
+        return entry.room
+
+    def pin(self, room_id: DocumentRoomId) -> bool:
+        """Lease a room that is already open (synchronously); False if it is not open."""
+        entry = self._entries.get(room_id)
+        if entry is None:
+            return False
+        entry.leases += 1
+        if entry.eviction is not None:
+            entry.eviction.cancel()
+            entry.eviction = None
+        return True
+
+    def release(self, room_id: DocumentRoomId) -> None:
+        entry = self._entries.get(room_id)
+        if entry is None:
+            return
+        entry.leases = max(entry.leases - 1, 0)
+        if entry.leases == 0 and not entry.room.peers and entry.eviction is None:
+            self._schedule_eviction(entry)
+
     def leave(self, room: Room, peer: Connection) -> None:
         room.leave(peer)
         entry = self._entries.get(room.id)
@@ -243,7 +279,8 @@ class RoomManager:
         """
         if len(self._entries) + len(self._loading) <= self.settings.max_rooms:
             return
-        idle = [(e.idle_since, rid) for rid, e in self._entries.items() if e.idle_since is not None]
+        idle = [(e.idle_since, rid) for rid, e in self._entries.items()
+                if e.idle_since is not None and not e.leases and not e.room.peers]
         if not idle:
             raise CapacityError(f"the server already holds {self.settings.max_rooms} busy rooms")
         _, room_id = min(idle, key=lambda item: item[0] or 0.0)
@@ -259,9 +296,11 @@ class RoomManager:
                 await entry.binding.saver.save_now()
         await asyncio.sleep(delay)
         entry = self._entries.get(room_id)
-        if entry is None or entry.room.peers:
+        if entry is None:
             return
         entry.eviction = None
+        if entry.room.peers or entry.leases:
+            return  # back in use; the last leave or release schedules the next eviction
         if not await self._close_room(room_id):
             entry.eviction = asyncio.create_task(
                 self._evict(room_id, delay=self.settings.room_cleanup_delay_s)

@@ -26,10 +26,12 @@ class ServerOrigin(Enum):
     STORE = "store"
     # Changes made to the file outside Huddle, merged into the live document.
     FILE = "file"
+    # Outputs, counts and execution state written by the server's kernel client.
+    KERNEL = "kernel"
 
     @property
     def marks_dirty(self) -> bool:
-        return self is ServerOrigin.REPAIR
+        return self in (ServerOrigin.REPAIR, ServerOrigin.KERNEL)
 
     @property
     def persisted(self) -> bool:

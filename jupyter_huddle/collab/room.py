@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -57,6 +58,11 @@ class Room:
         self.peers: dict[int, Connection] = {}
         self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection)
         self.save_handler: SaveHandler | None = None
+        # The server's own presence in the room (kernel status, run queue): one awareness
+        # client id of its own, written only here.
+        self._server_client_id = random.getrandbits(31)
+        self._server_clock = 0
+        self._server_state: dict[str, Any] = {}
         self._change_listeners: list[ChangeListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -85,6 +91,10 @@ class Room:
         """Call ``listener(update, origin)`` after every transaction that changed the doc."""
         self._change_listeners.append(listener)
 
+    def remove_change_listener(self, listener: ChangeListener) -> None:
+        if listener in self._change_listeners:
+            self._change_listeners.remove(listener)
+
     # --- peers ----------------------------------------------------------------------------
 
     def join(self, peer: Connection) -> None:
@@ -107,6 +117,22 @@ class Room:
         for peer in list(self.peers.values()):
             if peer is not exclude:
                 peer.send(frame)
+
+    def set_server_state(self, **fields: Any) -> None:
+        """Publish server-owned presence fields to every peer (and to later joiners)."""
+        changed = {k: v for k, v in fields.items() if self._server_state.get(k) != v}
+        if not changed:
+            return
+        self._server_state.update(changed)
+        self._server_clock += 1
+        state = json.dumps({"huddle": self._server_state}, separators=(",", ":")).encode()
+        payload = self.awareness.set_server_entry(self._server_client_id, self._server_clock,
+                                                  state)
+        self.broadcast(codec.encode_awareness(payload))
+
+    @property
+    def server_state(self) -> dict[str, Any]:
+        return dict(self._server_state)
 
     # --- messages -------------------------------------------------------------------------
 

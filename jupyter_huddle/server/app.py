@@ -18,16 +18,31 @@ from .._version import __version__
 from ..collab.manager import RoomManager
 from ..collab.settings import CollabSettings
 from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
+from ..kernels.dispatcher import DispatcherSettings
+from ..kernels.outputs import OutputLimits
+from ..kernels.requests import ExecutionRequest
+from ..kernels.service import ExecutionService, ExecutionSettings
 from .contents_backend import ContentsFileBackend
 from .file_watcher import FileWatcher
+from .handlers.execute import (
+    ExecuteHandler,
+    InputHandler,
+    KernelActionHandler,
+    QueueHandler,
+    RequestHandler,
+)
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
+from .kernel_access import ServerKernels
 
 # Extensions that register the same /api/collaboration routes: running both would leave
 # it to chance which one serves a room.
 CONFLICTING_EXTENSIONS = ("jupyter_server_ydoc", "jupyter_server_documents")
 CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
+KERNEL_ACTIONS_EVENTS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+EXECUTION_SCHEMA_ID = "https://events.jupyter-huddle.dev/huddle/execution/v1"
+EXECUTION_SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "execution.yaml"
 
 
 class HuddleStartupError(SystemExit):
@@ -124,20 +139,57 @@ class HuddleApp(ExtensionApp):
         help="Days the history of a deleted file is kept so the work can be recovered "
         "(default 7).",
     )
+    server_side_execution = Bool(
+        True, config=True,
+        help="Run cells on the server, in the notebook's one kernel, with outputs written "
+        "into the shared document (default True). Also tells JupyterLab's docprovider to "
+        "send its cell runs to Huddle (page config serverSideExecution).",
+    )
+    max_output_bytes = Int(
+        8 * 1024 * 1024, config=True,
+        help="Largest single output, in bytes, written into a notebook (default 8 MiB); a "
+        "larger one is replaced by a notice.",
+    )
+    max_execution_output_bytes = Int(
+        32 * 1024 * 1024, config=True,
+        help="Output bytes one run may write before the rest is dropped with one notice "
+        "(default 32 MiB). The code keeps running.",
+    )
+    output_flush_interval_ms = Float(
+        50.0, config=True,
+        help="Kernel output is written to the document at most once per this many "
+        "milliseconds per cell (default 50): one update per window, not one per print.",
+    )
+    input_grace_s = Float(
+        60.0, config=True,
+        help="Seconds after which anyone allowed to run code may answer an input() prompt "
+        "the user who ran the cell has not answered (default 60).",
+    )
+    kernel_watchdog_interval_s = Float(
+        2.0, config=True,
+        help="How often, in seconds, a running cell checks that its kernel is alive "
+        "(default 2): a dead kernel or lost reply never wedges the queue for longer.",
+    )
+    record_attribution = Bool(
+        False, config=True,
+        help="Also write who last ran each cell into the notebook file (cell metadata "
+        "huddle.last_run_by). Off by default: attribution is live and in server events.",
+    )
     disable_rtc = Bool(
         False, config=True,
         help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
     )
 
     @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
-              "store_commit_interval_ms", "file_poll_interval_s")
+              "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
+              "kernel_watchdog_interval_s")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
             raise _refuse(f"HuddleApp.{proposal['trait'].name} must be > 0, got {value}")
         return value
 
-    @validate("room_cleanup_delay_s", "deleted_retention_days")
+    @validate("room_cleanup_delay_s", "deleted_retention_days", "input_grace_s")
     def _non_negative(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if value < 0:
@@ -145,7 +197,8 @@ class HuddleApp(ExtensionApp):
         return value
 
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
-              "max_awareness_ids_per_connection", "compact_after_updates")
+              "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
+              "max_execution_output_bytes")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -167,6 +220,17 @@ class HuddleApp(ExtensionApp):
             compact_after_updates=self.compact_after_updates,
             file_poll_interval_s=self.file_poll_interval_s,
             deleted_retention_days=self.deleted_retention_days,
+        )
+
+    def execution_settings(self) -> ExecutionSettings:
+        limits = OutputLimits(max_output_bytes=self.max_output_bytes,
+                              max_execution_bytes=self.max_execution_output_bytes,
+                              flush_interval_s=self.output_flush_interval_ms / 1000)
+        return ExecutionSettings(
+            dispatcher=DispatcherSettings(limits=limits,
+                                          watchdog_interval_s=self.kernel_watchdog_interval_s),
+            input_grace_s=self.input_grace_s,
+            record_attribution=self.record_attribution,
         )
 
     def make_store(self) -> UpdateStore:
@@ -202,6 +266,13 @@ class HuddleApp(ExtensionApp):
         self.rooms.file_watch = self.file_watcher
         page_config = web_settings.setdefault("page_config_data", {})
         page_config["disableRTC"] = self.disable_rtc
+        page_config["serverSideExecution"] = self.server_side_execution
+        self.kernels = ServerKernels(self.server.kernel_manager, self.server.session_manager,
+                                     self.backend.path_for)
+        self.execution = ExecutionService(self.rooms, self.kernels, self.execution_settings(),
+                                          self._emit_execution_event)
+        self.server.event_logger.register_event_schema(EXECUTION_SCHEMA_PATH)
+        self._listen_for_kernel_actions()
         self._listen_for_renames()
 
     def _refuse_conflicting_extensions(self) -> None:
@@ -219,6 +290,34 @@ class HuddleApp(ExtensionApp):
                 "needs the jupyter_server_fileid extension: enable it with "
                 "`jupyter server extension enable jupyter_server_fileid`."
             )
+
+    def _emit_execution_event(self, action: str, request: ExecutionRequest) -> None:
+        data: dict[str, Any] = {
+            "action": action, "request_id": request.id, "batch_id": request.batch_id,
+            "username": request.user.username, "document_id": str(request.room_id),
+            "cell_id": request.cell_id, "kernel_id": request.kernel_id,
+            "execution_count": request.execution_count,
+        }
+        if request.reason:
+            data["reason"] = request.reason
+        self.server.event_logger.emit(schema_id=EXECUTION_SCHEMA_ID, data=data)
+
+    def _listen_for_kernel_actions(self) -> None:
+        execution = self.execution
+
+        async def on_kernel_action(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            kernel_id, action = data.get("kernel_id"), data.get("action")
+            if not isinstance(kernel_id, str) or data.get("status") != "success":
+                return
+            if action == "restart":
+                await execution.kernel_restarted(kernel_id, "the kernel restarted")
+            elif action == "shutdown":
+                await execution.kernel_gone(kernel_id, "the kernel was shut down")
+            elif action == "interrupt":
+                execution.interrupted(kernel_id)
+
+        self.server.event_logger.add_listener(schema_id=KERNEL_ACTIONS_EVENTS,
+                                              listener=on_kernel_action)
 
     def _listen_for_renames(self) -> None:
         rooms = self.rooms
@@ -243,8 +342,20 @@ class HuddleApp(ExtensionApp):
              {"backend": self.backend, "manager": self.rooms}),
             (r"/api/collaboration/room/([^/]+)", RoomWebSocketHandler,
              {"manager": self.rooms, "settings": self.rooms.settings}),
+            (r"/api/kernels/([^/]+)/execute", ExecuteHandler, {"service": self.execution}),
+            (r"/api/huddle/queue/([^/]+)", QueueHandler, {"service": self.execution}),
+            (r"/api/huddle/requests/([0-9a-f]{1,64})", RequestHandler,
+             {"service": self.execution}),
+            (r"/api/huddle/requests/([0-9a-f]{1,64})/input", InputHandler,
+             {"service": self.execution}),
+            (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
+             {"service": self.execution}),
             (r"/huddle/?", HomeHandler),
         ])
+
+    async def _shut_down(self) -> None:
+        await self.execution.close()  # running cells go idle, then the rooms save
+        await self.rooms.close_all()
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # Open the store now rather than on the first request (tests start it lazily).
@@ -262,7 +373,7 @@ class HuddleApp(ExtensionApp):
         # inline, that root task would be Jupyter Server's shutdown task, which stops the
         # event loop before the thread's stop callback can run, and the process would hang
         # at exit waiting for the thread.
-        await asyncio.create_task(self.rooms.close_all())
+        await asyncio.create_task(self._shut_down())
         if self.file_watcher is not None:
             await self.file_watcher.stop()
         await asyncio.sleep(0)

@@ -1,0 +1,140 @@
+"""The server's own client of one kernel: sends executions, routes replies by parent.
+
+It has a Session of its own (a distinct ZMQ identity): a client made with the manager's
+session would share the identity of every browser's kernel websocket, and replies would
+go to whichever connected last. Gateway kernels get the manager's remote client instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from jupyter_client.session import Session
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 60.0
+
+
+class ExecutionListener(Protocol):
+    def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None: ...
+
+    def on_reply(self, content: dict[str, Any]) -> None: ...
+
+    def on_input_request(self, content: dict[str, Any]) -> None: ...
+
+
+StatusListener = Callable[[str], None]
+IopubListener = Callable[[str, dict[str, Any]], None]
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class KernelConnection:
+    def __init__(self, kernel_id: str, client: Any, on_status: StatusListener,
+                 on_any_iopub: IopubListener) -> None:
+        self.kernel_id = kernel_id
+        self.client = client
+        self._on_status = on_status
+        self._on_any_iopub = on_any_iopub
+        self._listeners: dict[str, ExecutionListener] = {}
+        self._readers: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(cls, kernel_manager: Any, kernel_id: str, on_status: StatusListener,
+                   on_any_iopub: IopubListener) -> KernelConnection:
+        """Connect to a running kernel.
+
+        Raises:
+            KeyError: no such kernel.
+            TimeoutError, RuntimeError: it did not answer in time.
+        """
+        kernel = kernel_manager.get_kernel(kernel_id)
+        session = getattr(kernel, "session", None)
+        if isinstance(session, Session):
+            client = kernel.client(session=Session(
+                key=session.key, signature_scheme=session.signature_scheme,
+                username="huddle"))
+        else:  # a gateway kernel: its client speaks to the gateway over one websocket
+            client = kernel.client()
+        await _maybe_await(client.start_channels())
+        connection = cls(kernel_id, client, on_status, on_any_iopub)
+        try:
+            # Before the readers start: it reads the shell channel for its own reply.
+            await _maybe_await(client.wait_for_ready(timeout=READY_TIMEOUT_S))
+        except BaseException:
+            await connection.close()
+            raise
+        connection._readers = [
+            asyncio.create_task(connection._read(client.get_iopub_msg, connection._iopub)),
+            asyncio.create_task(connection._read(client.get_shell_msg, connection._shell)),
+            asyncio.create_task(connection._read(client.get_stdin_msg, connection._stdin)),
+        ]
+        return connection
+
+    def execute(self, code: str, listener: ExecutionListener) -> str:
+        msg_id: str = self.client.execute(code, silent=False, store_history=True,
+                                          allow_stdin=True, stop_on_error=False)
+        self._listeners[msg_id] = listener
+        return msg_id
+
+    def forget(self, msg_id: str) -> None:
+        self._listeners.pop(msg_id, None)
+
+    def input(self, value: str) -> None:
+        self.client.input(value)
+
+    async def close(self) -> None:
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        self._readers = []
+        with contextlib.suppress(Exception):
+            await _maybe_await(self.client.stop_channels())
+
+    async def _read(self, get: Callable[[], Any],
+                    handle: Callable[[dict[str, Any]], None]) -> None:
+        while True:
+            try:
+                msg = await get()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a closed channel or an undecodable message
+                log.debug("kernel %s channel read failed: %s", self.kernel_id, err)
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                handle(msg)
+            except Exception:  # one bad message must not stop the channel
+                log.exception("handling a message from kernel %s failed", self.kernel_id)
+
+    def _listener(self, msg: dict[str, Any]) -> ExecutionListener | None:
+        parent = msg.get("parent_header") or {}
+        return self._listeners.get(parent.get("msg_id", ""))
+
+    def _iopub(self, msg: dict[str, Any]) -> None:
+        msg_type = msg.get("msg_type") or msg.get("header", {}).get("msg_type", "")
+        content = msg.get("content") or {}
+        if msg_type == "status":
+            self._on_status(str(content.get("execution_state", "")))
+        self._on_any_iopub(msg_type, content)
+        listener = self._listener(msg)
+        if listener is not None:
+            listener.on_iopub(msg_type, content)
+
+    def _shell(self, msg: dict[str, Any]) -> None:
+        listener = self._listener(msg)
+        if listener is not None and (msg.get("msg_type") or "").endswith("execute_reply"):
+            listener.on_reply(msg.get("content") or {})
+
+    def _stdin(self, msg: dict[str, Any]) -> None:
+        listener = self._listener(msg)
+        if listener is not None and msg.get("msg_type") == "input_request":
+            listener.on_input_request(msg.get("content") or {})

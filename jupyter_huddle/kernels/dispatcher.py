@@ -1,0 +1,258 @@
+"""One dispatcher per kernel: runs requests one at a time, in the order they were queued,
+across every user and every notebook on the kernel.
+
+It owns the server's connection to the kernel and rebuilds it after a restart. Every wait
+for a reply is watched: a kernel that dies, restarts or loses a reply aborts the request
+within ``watchdog_interval_s`` instead of wedging the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..collab.documents.notebook import NotebookDocument
+from .client import KernelConnection
+from .outputs import DisplayRegistry, OutputLimits, OutputWriter
+from .requests import ExecutionRequest, InputPrompt, RequestState
+
+log = logging.getLogger(__name__)
+
+_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "clear_output")
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    limits: OutputLimits = field(default_factory=OutputLimits)
+    # How often a running request checks that its kernel is still alive.
+    watchdog_interval_s: float = 2.0
+    # The kernel said it is idle for our request but the reply never came: give up after.
+    lost_reply_grace_s: float = 5.0
+
+
+class DispatcherHooks(Protocol):
+    """What a dispatcher needs from the execution service."""
+
+    def document(self, request: ExecutionRequest) -> NotebookDocument | None: ...
+
+    def changed(self, request: ExecutionRequest) -> None: ...
+
+    def kernel_status(self, kernel_id: str, status: str) -> None: ...
+
+    async def kernel_alive(self, kernel_id: str) -> bool: ...
+
+    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
+                      on_any_iopub: Callable[[str, dict[str, Any]], None]
+                      ) -> KernelConnection: ...
+
+
+class _Run:
+    """One request in the kernel: collects its messages (an ExecutionListener)."""
+
+    def __init__(self, request: ExecutionRequest, writer: OutputWriter,
+                 hooks: DispatcherHooks) -> None:
+        self.request = request
+        self.writer = writer
+        self.hooks = hooks
+        self.reply: dict[str, Any] | None = None
+        self.idle_at: float | None = None
+        self.abort_reason = ""
+        self.done = asyncio.Event()
+
+    def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
+        if msg_type == "status" and content.get("execution_state") == "idle":
+            self.idle_at = time.monotonic()
+            self._check_done()
+        elif msg_type == "execute_input":
+            self.request.execution_count = content.get("execution_count")
+        elif msg_type in _OUTPUT_TYPES:
+            self.writer.add(msg_type, content)
+
+    def on_reply(self, content: dict[str, Any]) -> None:
+        self.reply = content
+        self.request.pending_input = None
+        self._check_done()
+
+    def on_input_request(self, content: dict[str, Any]) -> None:
+        self.request.pending_input = InputPrompt(str(content.get("prompt", "")),
+                                                 bool(content.get("password", False)))
+        self.hooks.changed(self.request)
+
+    def abort(self, reason: str) -> None:
+        if not self.done.is_set():
+            self.abort_reason = reason
+            self.done.set()
+
+    def _check_done(self) -> None:
+        # Outputs can follow the reply: the run is over once the kernel is idle again.
+        if self.reply is not None and self.idle_at is not None:
+            self.done.set()
+
+
+class KernelDispatcher:
+    def __init__(self, kernel_id: str, hooks: DispatcherHooks,
+                 settings: DispatcherSettings) -> None:
+        self.kernel_id = kernel_id
+        self.hooks = hooks
+        self.settings = settings
+        self.registry = DisplayRegistry()
+        self.queue: list[ExecutionRequest] = []
+        self.running: _Run | None = None
+        self.status = "unknown"
+        self._connection: KernelConnection | None = None
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._work())
+
+    # --- queue ---------------------------------------------------------------------------
+
+    def submit(self, requests: list[ExecutionRequest]) -> None:
+        self.queue.extend(requests)
+        self._wake.set()
+
+    def requests(self) -> list[ExecutionRequest]:
+        current = [self.running.request] if self.running is not None else []
+        return current + list(self.queue)
+
+    def remove_queued(self, predicate: Callable[[ExecutionRequest], bool], state: RequestState,
+                      reason: str) -> list[ExecutionRequest]:
+        """Take matching queued requests out, finished with ``state``."""
+        removed = [r for r in self.queue if predicate(r)]
+        self.queue = [r for r in self.queue if not predicate(r)]
+        for request in removed:
+            request.finish(state, reason)
+            self.hooks.changed(request)
+        return removed
+
+    def abort_running(self, reason: str) -> None:
+        if self.running is not None:
+            self.running.abort(reason)
+
+    async def reset(self, reason: str) -> list[ExecutionRequest]:
+        """The kernel restarted (or went away): abort everything, drop the connection."""
+        aborted = self.remove_queued(lambda r: True, RequestState.ABORTED, reason)
+        self.abort_running(reason)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+        return aborted
+
+    def send_input(self, value: str) -> None:
+        if self._connection is not None:
+            self._connection.input(value)
+
+    async def close(self) -> None:
+        await self.reset("the server is shutting down")
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    # --- work ------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.queue:
+                request = self.queue.pop(0)
+                try:
+                    await self._execute(request)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # never let one request stop the queue
+                    log.exception("running %s on kernel %s failed", request.id, self.kernel_id)
+                    request.finish(RequestState.ABORTED, f"internal error: {err}")
+                    self.hooks.changed(request)
+
+    async def _execute(self, request: ExecutionRequest) -> None:
+        document = self.hooks.document(request)
+        if document is None:
+            request.finish(RequestState.CANCELLED, "the notebook is no longer open")
+            self.hooks.changed(request)
+            return
+        writer = OutputWriter(document, request.cell_id, self.registry, self.settings.limits)
+        if not writer.begin():
+            request.finish(RequestState.CANCELLED, "the cell was deleted")
+            self.hooks.changed(request)
+            return
+        request.state = RequestState.RUNNING
+        request.started_at = time.time()
+        self.hooks.changed(request)
+        run = _Run(request, writer, self.hooks)
+        try:
+            connection = await self._connect()
+        except Exception as err:
+            writer.end(None)
+            request.finish(RequestState.ABORTED, f"the kernel is not available: {err}")
+            self.hooks.changed(request)
+            return
+        msg_id = connection.execute(request.source, run)
+        self.running = run
+        try:
+            await self._wait(run)
+        finally:
+            self.running = None
+            connection.forget(msg_id)
+        self._conclude(run)
+
+    def _conclude(self, run: _Run) -> None:
+        request = run.request
+        reply = run.reply or {}
+        if reply.get("execution_count") is not None:
+            request.execution_count = reply["execution_count"]
+        run.writer.end(request.execution_count if run.reply is not None else None)
+        if run.abort_reason:
+            request.finish(RequestState.ABORTED, run.abort_reason)
+        elif reply.get("status") == "ok":
+            request.finish(RequestState.DONE)
+        else:
+            request.finish(RequestState.ERROR,
+                           f"{reply.get('ename', 'error')}: {reply.get('evalue', '')}".strip())
+        self.hooks.changed(request)
+        if request.state is not RequestState.DONE:
+            # Run All stops at an error, as in JupyterLab: only this batch, not other
+            # users' requests.
+            self.remove_queued(lambda r: r.batch_id == request.batch_id, RequestState.ABORTED,
+                               "an earlier cell in the same run did not finish")
+
+    async def _wait(self, run: _Run) -> None:
+        interval = self.settings.watchdog_interval_s
+        while not run.done.is_set():
+            try:
+                await asyncio.wait_for(run.done.wait(), interval)
+            except TimeoutError:
+                await self._watch(run)
+
+    async def _watch(self, run: _Run) -> None:
+        if not await self.hooks.kernel_alive(self.kernel_id):
+            run.abort("the kernel died")
+            await self.reset("the kernel died")
+            return
+        idle_at = run.idle_at
+        if run.reply is None and idle_at is not None and (
+            time.monotonic() - idle_at > self.settings.lost_reply_grace_s
+        ):
+            run.abort("the kernel finished but its reply was lost")
+
+    async def _connect(self) -> KernelConnection:
+        if self._connection is None:
+            self._connection = await self.hooks.connect(
+                self.kernel_id, self._on_status, self._on_any_iopub)
+        return self._connection
+
+    def _on_status(self, status: str) -> None:
+        if status in ("busy", "idle", "starting") and status != self.status:
+            self.status = status
+            self.hooks.kernel_status(self.kernel_id, status)
+
+    def _on_any_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
+        # Display updates are routed by display id, whoever's execution sent them.
+        if msg_type == "update_display_data":
+            display_id = (content.get("transient") or {}).get("display_id")
+            if display_id:
+                self.registry.queue_update(display_id, content.get("data", {}),
+                                           content.get("metadata", {}),
+                                           self.settings.limits.flush_interval_s)
+

@@ -1,0 +1,308 @@
+"""Kernel output written into the shared document by the server.
+
+One ``OutputWriter`` per execution. Messages are buffered and written in one transaction per
+flush window (``flush_interval_s``), so a cell printing 10 000 lines costs a few dozen
+document updates, not 10 000. Rules (what JupyterLab's output area does, on the server):
+
+- consecutive stream messages of one name extend one output whose ``text`` is a Y.Text,
+  with ``\\r`` and ``\\b`` applied (a progress bar ends as one line);
+- ``clear_output(wait=True)`` clears in the same transaction as the next output, so no
+  peer ever sees an empty frame;
+- ``update_display_data`` replaces, in place, every output carrying that display id, in any
+  cell or notebook on the kernel (``DisplayRegistry``); it never appends;
+- a per-output size cap and a per-execution byte budget end a flood with one notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Array, Map, Text
+
+from ..collab.documents.notebook import NotebookDocument, output_to_ymap
+from ..collab.origins import ServerOrigin
+from . import terminal
+
+log = logging.getLogger(__name__)
+
+
+KERNEL = ServerOrigin.KERNEL
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    # One output larger than this is replaced by a notice (protects every peer's memory).
+    max_output_bytes: int = 8 * 1024 * 1024
+    # What one execution may write in total before its output is cut off with a notice.
+    max_execution_bytes: int = 32 * 1024 * 1024
+    flush_interval_s: float = 0.05
+
+
+def find_cell(document: NotebookDocument, cell_id: str, hint: int = -1) -> tuple[int, Any]:
+    """(index, cell map) of the cell with this id, or (-1, None); tries ``hint`` first."""
+    cells = document.cells
+    if 0 <= hint < len(cells):
+        candidate = cells[hint]
+        if isinstance(candidate, Map) and candidate.get("id") == cell_id:
+            return hint, candidate
+    for index, ycell in enumerate(cells):
+        if isinstance(ycell, Map) and ycell.get("id") == cell_id:
+            return index, ycell
+    return -1, None
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    return len(json.dumps(value, separators=(",", ":"), default=str))
+
+
+@dataclass(eq=False)
+class _DisplayRef:
+    document: NotebookDocument
+    cell_id: str
+    index: int
+    # What we last wrote there: if the output no longer holds it, someone cleared or
+    # replaced it and the reference is dropped.
+    data: Any
+
+
+@dataclass(eq=False)
+class DisplayRegistry:
+    """Outputs by display id, across every cell and notebook of one kernel."""
+
+    refs: dict[str, list[_DisplayRef]] = field(default_factory=dict)
+    # Updates waiting for the next flush, latest per display id: an animation sending 20
+    # frames a second costs the peers one frame per flush window.
+    pending: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    _flush: asyncio.TimerHandle | None = None
+
+    def queue_update(self, display_id: str, data: Any, metadata: Any, delay_s: float) -> None:
+        self.pending[display_id] = (data, metadata)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(delay_s, self.flush)
+
+    def flush(self) -> None:
+        self._flush = None
+        pending, self.pending = self.pending, {}
+        for display_id, (data, metadata) in pending.items():
+            self.update(display_id, data, metadata)
+
+    def add(self, display_id: str, ref: _DisplayRef) -> None:
+        self.refs.setdefault(display_id, []).append(ref)
+
+    def update(self, display_id: str, data: Any, metadata: Any) -> int:
+        """Replace every live output with this id; return how many were replaced."""
+        live = []
+        for ref in self.refs.get(display_id, []):
+            if self._replace(ref, data, metadata):
+                live.append(ref)
+        if live:
+            self.refs[display_id] = live
+        else:
+            self.refs.pop(display_id, None)
+        return len(live)
+
+    def _replace(self, ref: _DisplayRef, data: Any, metadata: Any) -> bool:
+        _, ycell = find_cell(ref.document, ref.cell_id)
+        if ycell is None:
+            return False
+        outputs = ycell.get("outputs")
+        if not isinstance(outputs, Array) or ref.index >= len(outputs):
+            return False
+        youtput = outputs[ref.index]
+        if not isinstance(youtput, Map) or youtput.get("data") != ref.data:
+            return False
+        with ref.document.doc.transaction(origin=KERNEL):
+            youtput["data"] = data
+            youtput["metadata"] = metadata or {}
+        ref.data = data
+        return True
+
+
+class OutputWriter:
+    """Writes one execution's outputs into one cell."""
+
+    def __init__(
+        self,
+        document: NotebookDocument,
+        cell_id: str,
+        registry: DisplayRegistry,
+        limits: OutputLimits,
+        on_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.document = document
+        self.cell_id = cell_id
+        self.registry = registry
+        self.limits = limits
+        self._on_write = on_write
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._cell_index = -1
+        self._clear_next = False
+        # The stream output being extended: (name, output index, text as shown).
+        self._stream: tuple[str, int, str] | None = None
+        self._written_bytes = 0
+        self._truncated = False
+        self.cell_found = True
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def begin(self) -> bool:
+        """Clear the cell's outputs and mark it running and trusted; False if it is gone."""
+        with self.document.doc.transaction(origin=KERNEL):
+            ycell = self._cell()
+            if ycell is None:
+                return False
+            self._clear(ycell)
+            ycell["execution_count"] = None
+            ycell["execution_state"] = "running"
+            metadata = ycell.get("metadata")
+            if isinstance(metadata, Map):
+                metadata["trusted"] = True
+        return True
+
+    def add(self, msg_type: str, content: dict[str, Any]) -> None:
+        """Buffer one iopub message; it is written at the end of the flush window."""
+        self._pending.append((msg_type, content))
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.limits.flush_interval_s, self.flush)
+
+    def flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with self.document.doc.transaction(origin=KERNEL):
+            ycell = self._cell()
+            if ycell is None:
+                return  # deleted while running: the kernel goes on, its output is dropped
+            for msg_type, content in pending:
+                self._apply(ycell, msg_type, content)
+        if self._on_write is not None:
+            self._on_write()
+
+    def end(self, execution_count: int | None) -> None:
+        """Write what is left, the execution count, and mark the cell idle."""
+        self.flush()
+        with self.document.doc.transaction(origin=KERNEL):
+            ycell = self._cell()
+            if ycell is None:
+                return
+            if execution_count is not None:
+                ycell["execution_count"] = execution_count
+            ycell["execution_state"] = "idle"
+
+    def _cell(self) -> Any:
+        self._cell_index, ycell = find_cell(self.document, self.cell_id, self._cell_index)
+        self.cell_found = ycell is not None
+        return ycell
+
+    # --- messages ------------------------------------------------------------------------
+
+    def _apply(self, ycell: Map[Any], msg_type: str, content: dict[str, Any]) -> None:
+        if msg_type == "clear_output":
+            if content.get("wait"):
+                self._clear_next = True
+            else:
+                self._clear(ycell)
+            return
+        if msg_type not in ("stream", "display_data", "execute_result", "error"):
+            return
+        if self._clear_next:
+            self._clear(ycell)
+        if self._truncated:
+            return
+        outputs = ycell.get("outputs")
+        if not isinstance(outputs, Array):
+            outputs = ycell["outputs"] = Array([])
+        if msg_type == "stream":
+            self._stream_output(outputs, content)
+        else:
+            self._rich_output(outputs, msg_type, content)
+
+    def _clear(self, ycell: Map[Any]) -> None:
+        outputs = ycell.get("outputs")
+        if isinstance(outputs, Array):
+            outputs.clear()
+        self._clear_next = False
+        self._stream = None
+
+    def _budget(self, outputs: Array[Any], size: int) -> bool:
+        """Count ``size`` bytes against the execution's budget; False (and one notice)
+        once it is spent."""
+        self._written_bytes += size
+        if self._written_bytes <= self.limits.max_execution_bytes:
+            return True
+        self._truncated = True
+        self._stream = None
+        outputs.append(output_to_ymap({
+            "output_type": "stream", "name": "stderr",
+            "text": f"[output truncated: this run wrote more than "
+                    f"{self.limits.max_execution_bytes} bytes; the rest was dropped. "
+                    "The code keeps running.]\n",
+        }))
+        return False
+
+    def _stream_output(self, outputs: Array[Any], content: dict[str, Any]) -> None:
+        name = str(content.get("name", "stdout"))
+        chunk = str(content.get("text", ""))
+        if not self._budget(outputs, len(chunk)):
+            return
+        stream = self._stream
+        if stream is not None and stream[0] == name and stream[1] == len(outputs) - 1:
+            youtput = outputs[stream[1]]
+            ytext = youtput.get("text") if isinstance(youtput, Map) else None
+            if isinstance(ytext, Text):
+                shown = stream[2] if len(ytext) == len(stream[2].encode()) else str(ytext)
+                start, replacement = terminal.append(shown, chunk)
+                new = shown[:start] + replacement
+                if len(new.encode()) > self.limits.max_output_bytes:
+                    self._cap_stream(ytext, shown)
+                    return
+                offset = len(shown[:start].encode())
+                if offset < len(ytext):
+                    del ytext[offset:len(ytext)]
+                ytext.insert(offset, replacement)
+                self._stream = (name, stream[1], new)
+                return
+        text = terminal.render(chunk)
+        outputs.append(output_to_ymap({"output_type": "stream", "name": name, "text": text}))
+        self._stream = (name, len(outputs) - 1, text)
+
+    def _cap_stream(self, ytext: Text, shown: str) -> None:
+        notice = f"\n[output truncated at {self.limits.max_output_bytes} bytes]\n"
+        ytext.insert(len(ytext), notice)
+        self._stream = None
+        self._truncated = True
+
+    def _rich_output(self, outputs: Array[Any], msg_type: str, content: dict[str, Any]) -> None:
+        self._stream = None
+        output: dict[str, Any] = {"output_type": msg_type}
+        if msg_type == "error":
+            output.update(ename=content.get("ename", ""), evalue=content.get("evalue", ""),
+                          traceback=list(content.get("traceback", [])))
+        else:
+            output.update(data=content.get("data", {}), metadata=content.get("metadata", {}))
+            if msg_type == "execute_result":
+                output["execution_count"] = content.get("execution_count")
+        size = _size(output)
+        if not self._budget(outputs, size):
+            return
+        if size > self.limits.max_output_bytes:
+            output = {"output_type": "stream", "name": "stderr",
+                      "text": f"[output of {size} bytes not shown: over the "
+                              f"{self.limits.max_output_bytes}-byte limit per output]\n"}
+        outputs.append(output_to_ymap(output))
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and "data" in output:
+            self.registry.add(display_id, _DisplayRef(self.document, self.cell_id,
+                                                      len(outputs) - 1, output["data"]))

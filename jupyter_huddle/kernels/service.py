@@ -1,0 +1,419 @@
+"""Server-side execution: one live kernel per notebook, a visible queue, attribution.
+
+The service checks a request against the live document (the source the user saw is what
+runs), queues it on its kernel's dispatcher, keeps the notebook's room loaded while work is
+pending, and publishes the kernel's status and the queue to everyone in the room through
+the server's presence entry. It knows nothing of HTTP: ``server/handlers/execute.py``
+adapts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pycrdt import Map, Text
+
+from ..collab.connection import UserInfo
+from ..collab.errors import CollabError, PermissionDenied
+from ..collab.ids import DocumentRoomId
+from ..collab.room import Room
+from .client import KernelConnection
+from .dispatcher import DispatcherSettings, KernelDispatcher
+from .outputs import KERNEL, find_cell
+from .requests import ExecutionRequest, RequestState, source_hash
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionError(CollabError):
+    """A request that cannot be queued; ``status`` is the HTTP status it maps to."""
+
+    status = 400
+
+
+class UnknownKernel(ExecutionError):
+    status = 404
+
+
+class UnknownDocument(ExecutionError):
+    status = 404
+
+
+class KernelMismatch(ExecutionError):
+    status = 409
+
+
+class StaleSource(ExecutionError):
+    status = 409
+
+
+class UnknownRequest(ExecutionError):
+    status = 404
+
+
+class RoomAccess(Protocol):
+    async def lease(self, room_id: DocumentRoomId) -> Room: ...
+
+    def pin(self, room_id: DocumentRoomId) -> bool: ...
+
+    def release(self, room_id: DocumentRoomId) -> None: ...
+
+    def get(self, room_id: Any) -> Room | None: ...
+
+
+class KernelAccess(Protocol):
+    """The server's kernels and sessions (jupyter_server's managers, adapted)."""
+
+    def exists(self, kernel_id: str) -> bool: ...
+
+    async def kernel_for(self, room_id: DocumentRoomId) -> str | None:
+        """The kernel of the notebook's session (what JupyterLab shows), if any."""
+
+    async def alive(self, kernel_id: str) -> bool: ...
+
+    async def interrupt(self, kernel_id: str) -> None: ...
+
+    async def restart(self, kernel_id: str) -> None: ...
+
+    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
+                      on_any_iopub: Callable[[str, dict[str, Any]], None]
+                      ) -> KernelConnection: ...
+
+
+EventSink = Callable[[str, ExecutionRequest], None]
+
+
+@dataclass(frozen=True)
+class CellRef:
+    cell_id: str
+    # SHA-256 (hex) of the source the user saw; None (JupyterLab's executor sends none)
+    # means "the source as it is now".
+    source_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
+    # How long a mismatching hash may wait for the user's edit to arrive (it travels on the
+    # document socket, the request on HTTP: "type then Shift+Enter" races).
+    source_wait_s: float = 2.0
+    # After this long without an answer from the user who ran it, anyone allowed to
+    # execute may answer an input() prompt (the owner may have left).
+    input_grace_s: float = 60.0
+    # Finished requests kept per notebook for the queue view ("who ran this").
+    history_per_notebook: int = 200
+    record_attribution: bool = False
+
+
+class ExecutionService:
+    def __init__(self, rooms: RoomAccess, kernels: KernelAccess, settings: ExecutionSettings,
+                 on_event: EventSink | None = None) -> None:
+        self.rooms = rooms
+        self.kernels = kernels
+        self.settings = settings
+        self.on_event = on_event
+        self._dispatchers: dict[str, KernelDispatcher] = {}
+        self._requests: dict[str, ExecutionRequest] = {}
+        self._history: dict[DocumentRoomId, list[ExecutionRequest]] = {}
+        # Leases held on rooms, one per request not finished yet.
+        self._leased: dict[str, DocumentRoomId] = {}
+        self._kernel_rooms: dict[str, set[DocumentRoomId]] = {}
+        self._publish_pending: set[DocumentRoomId] = set()
+        self._publish_handle: asyncio.TimerHandle | None = None
+
+    # --- executing -------------------------------------------------------------------------
+
+    async def execute(self, kernel_id: str, room_id: DocumentRoomId, cells: list[CellRef],
+                      user: UserInfo, batch_id: str | None = None) -> list[ExecutionRequest]:
+        """Check and queue cells (in order) to run on the notebook's kernel.
+
+        Raises:
+            UnknownKernel, KernelMismatch, UnknownDocument, ExecutionError, StaleSource: the
+                request is refused and nothing is queued or changed.
+        """
+        if not cells:
+            raise ExecutionError("no cells to run")
+        if not self.kernels.exists(kernel_id):
+            raise UnknownKernel(f"no kernel {kernel_id}")
+        bound = await self.kernels.kernel_for(room_id)
+        if bound != kernel_id:
+            raise KernelMismatch(
+                f"kernel {kernel_id} is not this notebook's kernel"
+                + (f" ({bound})" if bound else " (it has no kernel session)"))
+        try:
+            room = await self.rooms.lease(room_id)
+        except CollabError as err:
+            raise UnknownDocument(f"cannot open {room_id}: {err}") from err
+        try:
+            sources = [await self._checked_source(room, ref) for ref in cells]
+        except BaseException:
+            self.rooms.release(room_id)
+            raise
+        batch = batch_id or uuid.uuid4().hex
+        requests = [ExecutionRequest(room_id, ref.cell_id, source, user, kernel_id, batch)
+                    for ref, source in zip(cells, sources, strict=True)]
+        self._queue(room, requests)
+        self.rooms.release(room_id)  # each request now holds its own lease
+        return requests
+
+    async def _checked_source(self, room: Room, ref: CellRef) -> str:
+        document = room.document
+        if document is None or not hasattr(document, "cells"):
+            raise UnknownDocument(f"{room.id} is not a notebook")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.source_wait_s
+        while True:
+            _, ycell = find_cell(document, ref.cell_id)  # type: ignore[arg-type]
+            if ycell is None:
+                raise ExecutionError(f"no cell {ref.cell_id} in {room.id}")
+            if ycell.get("cell_type") != "code":
+                raise ExecutionError(f"cell {ref.cell_id} is not a code cell")
+            source_text = ycell.get("source")
+            source = str(source_text) if isinstance(source_text, Text) else str(
+                source_text or "")
+            if ref.source_hash is None or source_hash(source) == ref.source_hash:
+                return source
+            if loop.time() >= deadline:
+                raise StaleSource(f"cell {ref.cell_id} changed since you ran it; its source "
+                                  "is not the one you saw")
+            await self._next_change(room, deadline - loop.time())
+
+    @staticmethod
+    async def _next_change(room: Room, timeout: float) -> None:
+        changed = asyncio.Event()
+
+        def listener(_update: bytes, _origin: object) -> None:
+            changed.set()
+
+        room.add_change_listener(listener)
+        try:
+            await asyncio.wait_for(changed.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            room.remove_change_listener(listener)
+
+    def _queue(self, room: Room, requests: list[ExecutionRequest]) -> None:
+        room_id = requests[0].room_id
+        dispatcher = self._dispatcher(requests[0].kernel_id)
+        cells = {(r.cell_id, r.user.username) for r in requests}
+        # Re-running a cell replaces your own earlier queued run of it (not someone else's).
+        dispatcher.remove_queued(
+            lambda r: r.room_id == room_id and (r.cell_id, r.user.username) in cells,
+            RequestState.CANCELLED, "replaced by a newer run of the same cell")
+        with room.doc.transaction(origin=KERNEL):
+            for request in requests:
+                _, ycell = find_cell(room.document, request.cell_id)  # type: ignore[arg-type]
+                if isinstance(ycell, Map):
+                    ycell["execution_state"] = "running"
+        for request in requests:
+            self._requests[request.id] = request
+            if self.rooms.pin(room_id):  # kept loaded until the request finishes
+                self._leased[request.id] = room_id
+            self._kernel_rooms.setdefault(request.kernel_id, set()).add(room_id)
+            self._history.setdefault(room_id, []).append(request)
+            self._emit("requested", request)
+        dispatcher.submit(requests)
+        self._schedule_publish(room_id)
+
+    # --- cancel, interrupt, restart, input --------------------------------------------------
+
+    def request(self, request_id: str) -> ExecutionRequest:
+        try:
+            return self._requests[request_id]
+        except KeyError:
+            raise UnknownRequest(f"no request {request_id}") from None
+
+    def cancel(self, request_id: str, user: UserInfo, may_cancel_others: bool) -> None:
+        """Cancel a queued request (a running one is interrupted instead).
+
+        Raises:
+            UnknownRequest, PermissionDenied, ExecutionError.
+        """
+        request = self.request(request_id)
+        if request.user.username != user.username and not may_cancel_others:
+            raise PermissionDenied("only its author or a kernel manager may cancel a request")
+        if request.state is not RequestState.QUEUED:
+            raise ExecutionError(f"request {request_id} is {request.state.value}, not queued")
+        self._dispatcher(request.kernel_id).remove_queued(
+            lambda r: r is request, RequestState.CANCELLED, f"cancelled by {user.username}")
+
+    async def interrupt(self, kernel_id: str, user: UserInfo) -> None:
+        """Interrupt the running request and abort what was queued before now."""
+        if not self.kernels.exists(kernel_id):
+            raise UnknownKernel(f"no kernel {kernel_id}")
+        now = time.time()
+        dispatcher = self._dispatchers.get(kernel_id)
+        if dispatcher is not None:
+            dispatcher.remove_queued(lambda r: r.enqueued_at <= now, RequestState.ABORTED,
+                                     f"interrupted by {user.username}")
+        await self.kernels.interrupt(kernel_id)
+
+    async def restart(self, kernel_id: str, user: UserInfo) -> None:
+        if not self.kernels.exists(kernel_id):
+            raise UnknownKernel(f"no kernel {kernel_id}")
+        await self.kernel_restarted(kernel_id, f"the kernel was restarted by {user.username}")
+        self.kernel_status(kernel_id, "restarting")
+        await self.kernels.restart(kernel_id)
+        self.kernel_status(kernel_id, "idle")
+
+    def interrupted(self, kernel_id: str) -> None:
+        """Someone interrupted the kernel (any route): what was queued before goes too."""
+        now = time.time()
+        dispatcher = self._dispatchers.get(kernel_id)
+        if dispatcher is not None:
+            dispatcher.remove_queued(lambda r: r.enqueued_at <= now, RequestState.ABORTED,
+                                     "the kernel was interrupted")
+
+    async def kernel_restarted(self, kernel_id: str, reason: str) -> None:
+        """The kernel restarted (by anyone, or by itself after a crash): abort everything
+        and connect afresh for the next request (ports may have changed)."""
+        dispatcher = self._dispatchers.get(kernel_id)
+        if dispatcher is not None:
+            await dispatcher.reset(reason)
+
+    async def kernel_gone(self, kernel_id: str, reason: str) -> None:
+        dispatcher = self._dispatchers.pop(kernel_id, None)
+        if dispatcher is not None:
+            await dispatcher.close()
+        self.kernel_status(kernel_id, "dead")
+
+    def answer_input(self, request_id: str, user: UserInfo, value: str,
+                     may_execute: bool) -> None:
+        """Answer the ``input()`` prompt of a running request.
+
+        Raises:
+            UnknownRequest, ExecutionError (no prompt pending), PermissionDenied.
+        """
+        request = self.request(request_id)
+        prompt = request.pending_input
+        if request.state is not RequestState.RUNNING or prompt is None:
+            raise ExecutionError(f"request {request_id} is not waiting for input")
+        if request.user.username != user.username:
+            waited = time.time() - prompt.asked_at
+            if not may_execute or waited < self.settings.input_grace_s:
+                raise PermissionDenied(
+                    f"this prompt is for {request.user.display_name or request.user.username}")
+        request.pending_input = None
+        self._dispatcher(request.kernel_id).send_input(value)
+        self.changed(request)
+
+    # --- views -------------------------------------------------------------------------------
+
+    def queue_of(self, room_id: DocumentRoomId) -> list[dict[str, Any]]:
+        """Queued and running requests of a notebook, in run order, then recent history."""
+        active = [r.public() for d in self._dispatchers.values() for r in d.requests()
+                  if r.room_id == room_id]
+        return active
+
+    def history_of(self, room_id: DocumentRoomId) -> list[dict[str, Any]]:
+        return [r.public() for r in self._history.get(room_id, []) if r.state.finished]
+
+    # --- dispatcher hooks ----------------------------------------------------------------------
+
+    def document(self, request: ExecutionRequest) -> Any:
+        room = self.rooms.get(request.room_id)
+        return room.document if room is not None else None
+
+    def changed(self, request: ExecutionRequest) -> None:
+        if request.state.finished:
+            self._finished(request)
+        elif request.state is RequestState.RUNNING and request.started_at is not None:
+            self._emit("started", request)
+        self._schedule_publish(request.room_id)
+
+    def _finished(self, request: ExecutionRequest) -> None:
+        room = self.rooms.get(request.room_id)
+        if room is not None and request.started_at is None:
+            # Never ran: its cell was marked running when it was queued.
+            with room.doc.transaction(origin=KERNEL):
+                _, ycell = find_cell(room.document, request.cell_id)  # type: ignore[arg-type]
+                if isinstance(ycell, Map) and not self._still_queued(request):
+                    ycell["execution_state"] = "idle"
+        if room is not None and self.settings.record_attribution and request.started_at:
+            self._record_attribution(room, request)
+        self._emit(request.state.value, request)
+        history = self._history.get(request.room_id, [])
+        if len(history) > self.settings.history_per_notebook:
+            del history[: len(history) - self.settings.history_per_notebook]
+        room_id = self._leased.pop(request.id, None)
+        self._requests.pop(request.id, None)
+        if room_id is not None:
+            self.rooms.release(room_id)
+
+    def _still_queued(self, request: ExecutionRequest) -> bool:
+        """Another request for the same cell is still waiting or running."""
+        return any(r is not request and r.room_id == request.room_id
+                   and r.cell_id == request.cell_id and not r.state.finished
+                   for r in self._requests.values())
+
+    def _record_attribution(self, room: Room, request: ExecutionRequest) -> None:
+        with room.doc.transaction(origin=KERNEL):
+            _, ycell = find_cell(room.document, request.cell_id)  # type: ignore[arg-type]
+            metadata = ycell.get("metadata") if isinstance(ycell, Map) else None
+            if isinstance(metadata, Map):
+                metadata["huddle"] = {"last_run_by": request.user.username,
+                                      "last_run_at": request.finished_at}
+
+    def kernel_status(self, kernel_id: str, status: str) -> None:
+        for room_id in self._kernel_rooms.get(kernel_id, set()):
+            room = self.rooms.get(room_id)
+            if room is not None:
+                room.set_server_state(kernel={"id": kernel_id, "status": status})
+
+    async def kernel_alive(self, kernel_id: str) -> bool:
+        return await self.kernels.alive(kernel_id)
+
+    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
+                      on_any_iopub: Callable[[str, dict[str, Any]], None]) -> KernelConnection:
+        return await self.kernels.connect(kernel_id, on_status, on_any_iopub)
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _dispatcher(self, kernel_id: str) -> KernelDispatcher:
+        dispatcher = self._dispatchers.get(kernel_id)
+        if dispatcher is None:
+            dispatcher = KernelDispatcher(kernel_id, self, self.settings.dispatcher)
+            self._dispatchers[kernel_id] = dispatcher
+        return dispatcher
+
+    def _emit(self, action: str, request: ExecutionRequest) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(action, request)
+            except Exception:  # the audit trail must not break execution
+                log.exception("emitting the %s event for %s failed", action, request.id)
+
+    def _schedule_publish(self, room_id: DocumentRoomId) -> None:
+        """Publish the queue to the room's peers, at most once per flush window."""
+        self._publish_pending.add(room_id)
+        if self._publish_handle is None:
+            delay = self.settings.dispatcher.limits.flush_interval_s
+            self._publish_handle = asyncio.get_running_loop().call_later(delay, self._publish)
+
+    def _publish(self) -> None:
+        self._publish_handle = None
+        pending, self._publish_pending = self._publish_pending, set()
+        for room_id in pending:
+            room = self.rooms.get(room_id)
+            if room is None:
+                continue
+            runs = {r["cell_id"]: {k: r[k] for k in ("requested_by", "state", "finished_at",
+                                                      "execution_count") if k in r}
+                    for r in self.history_of(room_id)}
+            room.set_server_state(queue=self.queue_of(room_id), runs=runs)
+
+    async def close(self) -> None:
+        """Server shutdown: abort everything (cells go idle), close the kernel clients."""
+        for dispatcher in list(self._dispatchers.values()):
+            await dispatcher.close()
+        self._dispatchers.clear()
+        if self._publish_handle is not None:
+            self._publish_handle.cancel()
+            self._publish()

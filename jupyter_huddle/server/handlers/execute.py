@@ -1,0 +1,165 @@
+"""REST routes of server-side execution (all logic is in ``kernels.service``).
+
+- ``POST /api/kernels/{kernel_id}/execute``: JupyterLab's server-side executor body
+  ``{cell_id, document_id}``, or Huddle's ``{document_id, cells: [{cell_id, source_hash}],
+  batch_id?}`` (several cells in order, each with the SHA-256 of the source the user saw).
+  202 with the queued requests.
+- ``GET /api/huddle/queue/{document_id}``: what is queued and running, and recent runs.
+- ``DELETE /api/huddle/requests/{request_id}``: cancel a queued request.
+- ``POST /api/huddle/requests/{request_id}/input``: ``{value}`` answers an ``input()``.
+- ``POST /api/huddle/kernels/{kernel_id}/interrupt`` and ``.../restart``.
+
+Execute, cancelling your own request and answering your own prompt need ``execute`` on
+``kernels``; interrupt, restart and cancelling others' requests need ``write``; reading the
+queue needs ``read``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ...collab.connection import UserInfo
+from ...collab.errors import CollabError, InvalidRoomId, PermissionDenied
+from ...collab.ids import DocumentRoomId, parse_room_id
+from ...kernels.service import CellRef, ExecutionError, ExecutionService
+
+MAX_CELLS_PER_REQUEST = 5000
+
+
+class ExecutionHandler(APIHandler):
+    auth_resource = "kernels"
+
+    def initialize(self, service: ExecutionService) -> None:
+        self.service = service
+
+    def require(self, action: str) -> None:
+        if not self.authorizer.is_authorized(self, self.current_user, action, "kernels"):
+            raise web.HTTPError(403, f"you need {action!r} permission on kernels")
+
+    def allowed(self, action: str) -> bool:
+        return bool(self.authorizer.is_authorized(self, self.current_user, action, "kernels"))
+
+    @property
+    def user_info(self) -> UserInfo:
+        user = self.current_user
+        return UserInfo(str(user.username),
+                        str(getattr(user, "display_name", "") or user.username),
+                        getattr(user, "color", None))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            body = self.get_json_body()
+        except web.HTTPError:
+            raise web.HTTPError(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        return body
+
+    def fail(self, err: CollabError) -> web.HTTPError:
+        if isinstance(err, PermissionDenied):
+            return web.HTTPError(403, str(err))
+        status = err.status if isinstance(err, ExecutionError) else 400
+        return web.HTTPError(status, str(err))
+
+
+def parse_document_id(raw: Any) -> DocumentRoomId:
+    if not isinstance(raw, str):
+        raise web.HTTPError(400, "document_id must be a string like json:notebook:<file id>")
+    try:
+        room_id = parse_room_id(raw)
+    except InvalidRoomId as err:
+        raise web.HTTPError(400, f"bad document_id: {err}") from err
+    if not isinstance(room_id, DocumentRoomId) or room_id.type != "notebook":
+        raise web.HTTPError(400, "document_id must name a notebook (json:notebook:<file id>)")
+    return room_id
+
+
+def parse_cells(body: dict[str, Any]) -> list[CellRef]:
+    raw = body.get("cells")
+    if raw is None:
+        raw = [{"cell_id": body.get("cell_id")}]
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_CELLS_PER_REQUEST:
+        raise web.HTTPError(400, f"cells must be a list of 1 to {MAX_CELLS_PER_REQUEST} cells")
+    cells = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("cell_id"), str):
+            raise web.HTTPError(400, "each cell needs a cell_id string")
+        source_hash = item.get("source_hash")
+        if source_hash is not None and not isinstance(source_hash, str):
+            raise web.HTTPError(400, "source_hash must be a string (SHA-256, hex)")
+        cells.append(CellRef(item["cell_id"], source_hash))
+    return cells
+
+
+class ExecuteHandler(ExecutionHandler):
+    @web.authenticated
+    async def post(self, kernel_id: str) -> None:
+        self.require("execute")
+        body = self.body()
+        room_id = parse_document_id(body.get("document_id"))
+        cells = parse_cells(body)
+        batch_id = body.get("batch_id")
+        if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 100):
+            raise web.HTTPError(400, "batch_id must be a short string")
+        try:
+            requests = await self.service.execute(kernel_id, room_id, cells, self.user_info,
+                                                  batch_id)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(202)
+        self.finish({"batch_id": requests[0].batch_id,
+                     "requests": [r.public() for r in requests]})
+
+
+class QueueHandler(ExecutionHandler):
+    @web.authenticated
+    def get(self, document_id: str) -> None:
+        self.require("read")
+        room_id = parse_document_id(document_id)
+        self.finish({"queue": self.service.queue_of(room_id),
+                     "history": self.service.history_of(room_id)})
+
+
+class RequestHandler(ExecutionHandler):
+    @web.authenticated
+    def delete(self, request_id: str) -> None:
+        self.require("execute")
+        try:
+            self.service.cancel(request_id, self.user_info, self.allowed("write"))
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(204)
+        self.finish()
+
+
+class InputHandler(ExecutionHandler):
+    @web.authenticated
+    def post(self, request_id: str) -> None:
+        self.require("execute")
+        value = self.body().get("value")
+        if not isinstance(value, str):
+            raise web.HTTPError(400, "value must be a string")
+        try:
+            self.service.answer_input(request_id, self.user_info, value, may_execute=True)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(204)
+        self.finish()
+
+
+class KernelActionHandler(ExecutionHandler):
+    @web.authenticated
+    async def post(self, kernel_id: str, action: str) -> None:
+        self.require("write")
+        try:
+            if action == "interrupt":
+                await self.service.interrupt(kernel_id, self.user_info)
+            else:
+                await self.service.restart(kernel_id, self.user_info)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(204)
+        self.finish()

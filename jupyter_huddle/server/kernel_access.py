@@ -1,0 +1,58 @@
+"""The execution service's view of Jupyter Server's kernels and sessions.
+
+Stock managers only (local kernels by default, the Gateway client when configured): the
+notebook's kernel is whatever the session API says for its path, looked up at execute time,
+so a binding survives a room being evicted and reloaded, and a JupyterLab user of the same
+notebook is on the same kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jupyter_server.utils import ensure_async
+from tornado.web import HTTPError
+
+from ..collab.ids import DocumentRoomId
+from ..kernels.client import KernelConnection
+
+
+class ServerKernels:
+    def __init__(self, kernel_manager: Any, session_manager: Any,
+                 path_for: Callable[[str], Any]) -> None:
+        self.kernel_manager = kernel_manager
+        self.session_manager = session_manager
+        self._path_for = path_for
+
+    def exists(self, kernel_id: str) -> bool:
+        return kernel_id in self.kernel_manager
+
+    async def kernel_for(self, room_id: DocumentRoomId) -> str | None:
+        path = await self._path_for(room_id.file_id)
+        if path is None:
+            return None
+        try:
+            model = await ensure_async(self.session_manager.get_session(path=path))
+        except (HTTPError, KeyError, ValueError):
+            return None
+        kernel = (model or {}).get("kernel") or {}
+        kernel_id = kernel.get("id")
+        return str(kernel_id) if kernel_id else None
+
+    async def alive(self, kernel_id: str) -> bool:
+        if kernel_id not in self.kernel_manager:
+            return False
+        kernel = self.kernel_manager.get_kernel(kernel_id)
+        return bool(await ensure_async(kernel.is_alive()))
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await ensure_async(self.kernel_manager.interrupt_kernel(kernel_id))
+
+    async def restart(self, kernel_id: str) -> None:
+        await ensure_async(self.kernel_manager.restart_kernel(kernel_id))
+
+    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
+                      on_any_iopub: Callable[[str, dict[str, Any]], None]) -> KernelConnection:
+        return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
+                                           on_any_iopub)
