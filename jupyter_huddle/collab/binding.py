@@ -91,7 +91,9 @@ class FileBinding:
         """
         history = await self.store.load(self.key)
         snapshot = await self.backend.load(self.path, self.room_id.type)
+        stored_state = b"\x00"  # what the log holds: nothing, or the replayed history
         if history is not None and history.updates and self._replay(history):
+            stored_state = self.document.doc.get_state()
             self.record = replace(history.record, path=self.path)
             if snapshot.hash != history.record.saved_hash:
                 log.info("%s changed on disk while the server was down: merging it", self.path)
@@ -104,10 +106,15 @@ class FileBinding:
             if history is not None and history.updates:
                 self.record = DocumentRecord(self.key, new_epoch(), path=self.path)
             self.document.load(snapshot.content, ServerOrigin.LOAD)
-            self.store.append(self.key, self.document.doc.get_update())
             content = self.document.export()
             self.record = replace(self.record, saved_hash=snapshot.hash,
                                   saved_digest=self.document.digest(content))
+        self.document.settle_execution(ServerOrigin.LOAD)
+        # Log whatever loading added (the file's content, a merge, settled cells): the room's
+        # change listener is not attached yet.
+        added = self.document.doc.get_update(stored_state)
+        if added != b"\x00\x00":
+            self.store.append(self.key, added)
         await self.store.put_record(self.record)
         self.document.set_state(ServerOrigin.LOAD, path=self.path, dirty=self.saver.dirty,
                                 hash=snapshot.hash)

@@ -33,6 +33,10 @@ StatusListener = Callable[[str], None]
 IopubListener = Callable[[str, dict[str, Any]], None]
 
 
+def _is_gateway(kernel: Any) -> bool:
+    return any(cls.__name__.startswith("Gateway") for cls in type(kernel).__mro__)
+
+
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -58,12 +62,14 @@ class KernelConnection:
         """
         kernel = kernel_manager.get_kernel(kernel_id)
         session = getattr(kernel, "session", None)
-        if isinstance(session, Session):
+        if _is_gateway(kernel) or not isinstance(session, Session):
+            # A gateway kernel: its client multiplexes every channel over one websocket to
+            # the gateway, with a session of its own.
+            client = kernel.client()
+        else:
             client = kernel.client(session=Session(
                 key=session.key, signature_scheme=session.signature_scheme,
                 username="huddle"))
-        else:  # a gateway kernel: its client speaks to the gateway over one websocket
-            client = kernel.client()
         await _maybe_await(client.start_channels())
         connection = cls(kernel_id, client, on_status, on_any_iopub)
         try:

@@ -45,6 +45,9 @@ class DispatcherHooks(Protocol):
 
     async def kernel_alive(self, kernel_id: str) -> bool: ...
 
+    async def still_bound(self, request: ExecutionRequest) -> bool:
+        """Whether the request's kernel is still its notebook's kernel."""
+
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[str, dict[str, Any]], None]
                       ) -> KernelConnection: ...
@@ -105,6 +108,7 @@ class KernelDispatcher:
         self.status = "unknown"
         self._connection: KernelConnection | None = None
         self._wake = asyncio.Event()
+        self._closing = False
         self._task = asyncio.create_task(self._work())
 
     # --- queue ---------------------------------------------------------------------------
@@ -131,13 +135,17 @@ class KernelDispatcher:
         if self.running is not None:
             self.running.abort(reason)
 
-    async def reset(self, reason: str) -> list[ExecutionRequest]:
-        """The kernel restarted (or went away): abort everything, drop the connection."""
+    async def reset(self, reason: str, status: str | None = None) -> list[ExecutionRequest]:
+        """The kernel restarted (or went away): abort everything, drop the connection
+        (a restarted kernel may listen on new ports), and publish ``status``."""
         aborted = self.remove_queued(lambda r: True, RequestState.ABORTED, reason)
         self.abort_running(reason)
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+        if status is not None:
+            self.status = status
+            self.hooks.kernel_status(self.kernel_id, status)
         return aborted
 
     def send_input(self, value: str) -> None:
@@ -145,17 +153,24 @@ class KernelDispatcher:
             self._connection.input(value)
 
     async def close(self) -> None:
+        """Abort everything and stop, letting the running request conclude (its cell goes
+        idle) before the worker ends."""
+        self._closing = True
         await self.reset("the server is shutting down")
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+        except TimeoutError:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     # --- work ------------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while self.queue:
+            while self.queue and not self._closing:
                 request = self.queue.pop(0)
                 try:
                     await self._execute(request)
@@ -170,6 +185,10 @@ class KernelDispatcher:
         document = self.hooks.document(request)
         if document is None:
             request.finish(RequestState.CANCELLED, "the notebook is no longer open")
+            self.hooks.changed(request)
+            return
+        if not await self.hooks.still_bound(request):
+            request.finish(RequestState.ABORTED, "the notebook's kernel changed")
             self.hooks.changed(request)
             return
         writer = OutputWriter(document, request.cell_id, self.registry, self.settings.limits)
@@ -228,7 +247,7 @@ class KernelDispatcher:
     async def _watch(self, run: _Run) -> None:
         if not await self.hooks.kernel_alive(self.kernel_id):
             run.abort("the kernel died")
-            await self.reset("the kernel died")
+            await self.reset("the kernel died", status="dead")
             return
         idle_at = run.idle_at
         if run.reply is None and idle_at is not None and (

@@ -258,8 +258,8 @@ class ExecutionService:
     async def restart(self, kernel_id: str, user: UserInfo) -> None:
         if not self.kernels.exists(kernel_id):
             raise UnknownKernel(f"no kernel {kernel_id}")
-        await self.kernel_restarted(kernel_id, f"the kernel was restarted by {user.username}")
         self.kernel_status(kernel_id, "restarting")
+        await self.kernel_restarted(kernel_id, f"the kernel was restarted by {user.username}")
         await self.kernels.restart(kernel_id)
         self.kernel_status(kernel_id, "idle")
 
@@ -276,7 +276,7 @@ class ExecutionService:
         and connect afresh for the next request (ports may have changed)."""
         dispatcher = self._dispatchers.get(kernel_id)
         if dispatcher is not None:
-            await dispatcher.reset(reason)
+            await dispatcher.reset(reason, status="idle")
 
     async def kernel_gone(self, kernel_id: str, reason: str) -> None:
         dispatcher = self._dispatchers.pop(kernel_id, None)
@@ -369,6 +369,9 @@ class ExecutionService:
 
     async def kernel_alive(self, kernel_id: str) -> bool:
         return await self.kernels.alive(kernel_id)
+
+    async def still_bound(self, request: ExecutionRequest) -> bool:
+        return await self.kernels.kernel_for(request.room_id) == request.kernel_id
 
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[str, dict[str, Any]], None]) -> KernelConnection:

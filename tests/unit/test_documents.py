@@ -128,3 +128,11 @@ def test_text_state_and_source_roots():
     doc.load("héllo", LOAD)
     doc.set_state(ServerOrigin.LOAD, path="x.txt", dirty=False)
     assert doc.state.to_py() == {"path": "x.txt", "dirty": False}
+
+
+def test_running_cells_are_settled_when_a_notebook_is_opened_again():
+    doc = NotebookDocument()
+    doc.load(sample_notebook(), LOAD)
+    doc.cells[0]["execution_state"] = "running"
+    doc.settle_execution(LOAD)
+    assert doc.cells[0]["execution_state"] == "idle"

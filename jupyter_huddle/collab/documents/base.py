@@ -58,6 +58,9 @@ class SharedDocument(ABC):
         """Merge normalized file content into the live document, the disk winning where
         both sides changed the same part."""
 
+    def settle_execution(self, origin: object) -> None:  # noqa: B027 - optional hook
+        """Clear execution state left over from a previous server (notebooks only)."""
+
     def repair(self, origin: object) -> None:  # noqa: B027 - optional hook
         """Fix what clients may leave broken (a notebook with no cells); cheap enough to run
         after every client update."""

@@ -112,6 +112,14 @@ class NotebookDocument(SharedDocument):
             self.cells.extend([cell_to_ymap(c) for c in cells])
         self.baseline = nb
 
+    def settle_execution(self, origin: object) -> None:
+        """No execution survives the server: cells left "running" (by a crash, or a run
+        cut off at shutdown) are idle when the notebook is opened again."""
+        with self.doc.transaction(origin=origin):
+            for ycell in self.cells:
+                if isinstance(ycell, Map) and ycell.get("execution_state") == "running":
+                    ycell["execution_state"] = "idle"
+
     def repair(self, origin: object) -> None:
         if not self._cells_changed:
             return
