@@ -35,10 +35,18 @@ class ServerKernels:
         try:
             model = await ensure_async(self.session_manager.get_session(path=path))
         except (HTTPError, KeyError, ValueError):
-            return None
+            model = await self._session_by_placeholder(room_id.file_id)
         kernel = (model or {}).get("kernel") or {}
         kernel_id = kernel.get("id")
         return str(kernel_id) if kernel_id else None
+
+    async def _session_by_placeholder(self, file_id: str) -> Any:
+        """JupyterLab with collaboration first creates a notebook's session under a
+        placeholder path holding the file id, and renames it a moment later."""
+        for model in await ensure_async(self.session_manager.list_sessions()):
+            if file_id in str(model.get("path", "")):
+                return model
+        return None
 
     async def alive(self, kernel_id: str) -> bool:
         if kernel_id not in self.kernel_manager:

@@ -112,9 +112,21 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def module_artifacts(module: Any, artifacts: Path) -> Path:
+    """Where a test module's artifacts go: ``tests/artifacts/e2e/``, or a folder of it named
+    by the module's ``ARTIFACTS_SUBDIR`` (so that two modules' logs do not overwrite each
+    other's)."""
+    subdir = getattr(module, "ARTIFACTS_SUBDIR", None)
+    if not subdir:
+        return artifacts
+    path = artifacts / subdir
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def lab_server(
-    tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, request: pytest.FixtureRequest
 ) -> Iterator[ServerProcess]:
     """Stock ``jupyter lab`` with Huddle as its collaboration backend."""
     base = tmp_path_factory.mktemp("lab")
@@ -143,7 +155,8 @@ def lab_server(
         yield server
     finally:
         server.stop(timeout=SERVER_STOP_TIMEOUT_S)
-        shutil.copyfile(server.log_path, artifacts / "server.log")
+        shutil.copyfile(server.log_path,
+                        module_artifacts(request.module, artifacts) / "server.log")
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +184,8 @@ class UserPage:
     # (time.time(), "sent"|"received", websocket url, payload)
     ws_frames: list[tuple[float, str, str, bytes]] = field(default_factory=list)
     ws_closed: list[str] = field(default_factory=list)
+    # (time.time(), method, url, request body or None, response status or None if it failed)
+    http: list[tuple[float, str, str, str | None, int | None]] = field(default_factory=list)
 
     def ui_records(self) -> dict[str, list[str]]:
         try:
@@ -202,8 +217,19 @@ class Users:
         context = self.browser.new_context(viewport={"width": 1400, "height": 900})
         context.set_default_timeout(20_000)
         context.add_init_script(WATCH_UI_SCRIPT)
-        page = context.new_page()
-        user = UserPage(name, context, page)
+        user = UserPage(name, context, None)
+        self.users.append(user)
+        self._attach(user, context.new_page())
+        return user
+
+    def reopen(self, user: UserPage) -> UserPage:
+        """A new page (tab) in the user's context, in place of its closed one: same
+        identity; console, websocket and HTTP capture go on in the same lists."""
+        self._attach(user, user.context.new_page())
+        return user
+
+    def _attach(self, user: UserPage, page: Any) -> None:
+        user.page = page
 
         def on_console(msg: Any) -> None:
             line = f"[{msg.type}] {msg.text}"
@@ -224,11 +250,25 @@ class Users:
             ws.on("framereceived", frame("received"))
             ws.on("close", lambda _ws: user.ws_closed.append(url))
 
+        def body(request: Any) -> str | None:
+            try:
+                return request.post_data  # type: ignore[no-any-return]
+            except UnicodeDecodeError:  # a binary body
+                return "<binary>"
+
+        def on_response(response: Any) -> None:
+            request = response.request
+            user.http.append((time.time(), request.method, request.url, body(request),
+                              response.status))
+
+        def on_request_failed(request: Any) -> None:
+            user.http.append((time.time(), request.method, request.url, body(request), None))
+
         page.on("console", on_console)
         page.on("pageerror", lambda exc: user.errors.append(f"[pageerror] {exc}"))
         page.on("websocket", on_websocket)
-        self.users.append(user)
-        return user
+        page.on("response", on_response)
+        page.on("requestfailed", on_request_failed)
 
     def screenshot(self, user: UserPage, step: str) -> Path:
         path = self.artifacts / f"{step}-{user.name}.png"
@@ -253,6 +293,9 @@ class Users:
                 f"{stamp:.3f} {direction:8} {url.rsplit('/', 1)[-1][:60]} "
                 f"{len(payload)}B {payload[:48]!r}"
                 for stamp, direction, url, payload in list(user.ws_frames)))
+            (self.artifacts / f"http-{user.name}.log").write_text("\n".join(
+                f"{stamp:.3f} {status} {method} {url} {body or ''}"[:400]
+                for stamp, method, url, body, status in list(user.http)))
             try:
                 user.context.close()
             except Exception as exc:
@@ -260,12 +303,13 @@ class Users:
 
 
 @pytest.fixture
-def users(browser: Any, artifacts: Path) -> Iterator[Users]:
-    created = Users(browser, artifacts)
+def users(browser: Any, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Users]:
+    folder = module_artifacts(request.module, artifacts)
+    created = Users(browser, folder)
     try:
         yield created
     finally:
-        (artifacts / "report.txt").write_text(created.report())
+        (folder / "report.txt").write_text(created.report())
         created.close()
 
 
