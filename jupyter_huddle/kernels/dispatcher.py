@@ -32,6 +32,9 @@ class DispatcherSettings:
     watchdog_interval_s: float = 2.0
     # The kernel said it is idle for our request but the reply never came: give up after.
     lost_reply_grace_s: float = 5.0
+    # How long a request waits for its kernel to come back (an auto-restart after a crash
+    # takes a few seconds) before it is aborted.
+    connect_timeout_s: float = 30.0
 
 
 class DispatcherHooks(Protocol):
@@ -198,22 +201,28 @@ class KernelDispatcher:
             return
         request.state = RequestState.RUNNING
         request.started_at = time.time()
-        self.hooks.changed(request)
+        request.source_changed = writer.cell_source() != request.source
         run = _Run(request, writer, self.hooks)
+        self.running = run  # listed as running while the client connects, too
+        self.hooks.changed(request)
         try:
-            connection = await self._connect()
-        except Exception as err:
-            writer.end(None)
-            request.finish(RequestState.ABORTED, f"the kernel is not available: {err}")
-            self.hooks.changed(request)
-            return
-        msg_id = connection.execute(request.source, run)
-        self.running = run
-        try:
-            await self._wait(run)
+            try:
+                connection = await self._connect_when_back()
+            except Exception as err:
+                writer.end(None)
+                request.finish(RequestState.ABORTED, f"the kernel is not available: {err}")
+                self.hooks.changed(request)
+                return
+            if run.done.is_set():  # aborted (restart, interrupt...) while connecting
+                self._conclude(run)
+                return
+            msg_id = connection.execute(request.source, run)
+            try:
+                await self._wait(run)
+            finally:
+                connection.forget(msg_id)
         finally:
             self.running = None
-            connection.forget(msg_id)
         self._conclude(run)
 
     def _conclude(self, run: _Run) -> None:
@@ -254,6 +263,18 @@ class KernelDispatcher:
             time.monotonic() - idle_at > self.settings.lost_reply_grace_s
         ):
             run.abort("the kernel finished but its reply was lost")
+
+    async def _connect_when_back(self) -> KernelConnection:
+        """Connect, waiting (bounded) for a kernel that is restarting after a crash."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.connect_timeout_s
+        while True:
+            try:
+                return await self._connect()
+            except Exception:
+                if loop.time() >= deadline or self._closing:
+                    raise
+            await asyncio.sleep(self.settings.watchdog_interval_s / 2)
 
     async def _connect(self) -> KernelConnection:
         if self._connection is None:

@@ -208,7 +208,15 @@ class OutputWriter:
 
     # --- messages ------------------------------------------------------------------------
 
+    def cell_source(self) -> str | None:
+        """The cell's source as it is now (None if the cell is gone)."""
+        ycell = self._cell()
+        source = ycell.get("source") if ycell is not None else None
+        return str(source) if source is not None else None
+
     def _apply(self, ycell: Map[Any], msg_type: str, content: dict[str, Any]) -> None:
+        if self._truncated:
+            return  # the notice stays the last word of this run, even past a clear
         if msg_type == "clear_output":
             if content.get("wait"):
                 self._clear_next = True
@@ -219,8 +227,6 @@ class OutputWriter:
             return
         if self._clear_next:
             self._clear(ycell)
-        if self._truncated:
-            return
         outputs = ycell.get("outputs")
         if not isinstance(outputs, Array):
             outputs = ycell["outputs"] = Array([])
@@ -275,8 +281,13 @@ class OutputWriter:
                 self._stream = (name, stream[1], new)
                 return
         text = terminal.render(chunk)
+        cap = self.limits.max_output_bytes
+        if len(text.encode()) > cap:
+            text = text.encode()[:cap].decode(errors="ignore")
+            text += f"\n[output truncated at {cap} bytes]\n"
+            self._truncated = True
         outputs.append(output_to_ymap({"output_type": "stream", "name": name, "text": text}))
-        self._stream = (name, len(outputs) - 1, text)
+        self._stream = None if self._truncated else (name, len(outputs) - 1, text)
 
     def _cap_stream(self, ytext: Text, shown: str) -> None:
         notice = f"\n[output truncated at {self.limits.max_output_bytes} bytes]\n"
@@ -295,12 +306,14 @@ class OutputWriter:
             if msg_type == "execute_result":
                 output["execution_count"] = content.get("execution_count")
         size = _size(output)
-        if not self._budget(outputs, size):
-            return
         if size > self.limits.max_output_bytes:
+            # Not written, so not charged: only the notice counts against the budget.
             output = {"output_type": "stream", "name": "stderr",
                       "text": f"[output of {size} bytes not shown: over the "
                               f"{self.limits.max_output_bytes}-byte limit per output]\n"}
+            size = _size(output)
+        if not self._budget(outputs, size):
+            return
         outputs.append(output_to_ymap(output))
         display_id = (content.get("transient") or {}).get("display_id")
         if display_id and "data" in output:

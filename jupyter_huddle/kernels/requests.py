@@ -59,6 +59,8 @@ class ExecutionRequest:
     finished_at: float | None = None
     execution_count: int | None = None
     pending_input: InputPrompt | None = None
+    # Someone edited the cell between the request and its run (the snapshot ran).
+    source_changed: bool = False
 
     def finish(self, state: RequestState, reason: str = "") -> None:
         if self.state.finished:
@@ -87,6 +89,8 @@ class ExecutionRequest:
             info["reason"] = self.reason
         if self.execution_count is not None:
             info["execution_count"] = self.execution_count
+        if self.source_changed:
+            info["source_changed"] = True
         if self.pending_input is not None:
             info["input"] = {"prompt": self.pending_input.prompt,
                              "password": self.pending_input.password}

@@ -202,6 +202,8 @@ class ExecutionService:
     def _queue(self, room: Room, requests: list[ExecutionRequest]) -> None:
         room_id = requests[0].room_id
         dispatcher = self._dispatcher(requests[0].kernel_id)
+        for request in requests:  # known first, so a replaced run does not flash idle
+            self._requests[request.id] = request
         cells = {(r.cell_id, r.user.username) for r in requests}
         # Re-running a cell replaces your own earlier queued run of it (not someone else's).
         dispatcher.remove_queued(
@@ -213,7 +215,6 @@ class ExecutionService:
                 if isinstance(ycell, Map):
                     ycell["execution_state"] = "running"
         for request in requests:
-            self._requests[request.id] = request
             if self.rooms.pin(room_id):  # kept loaded until the request finishes
                 self._leased[request.id] = room_id
             self._kernel_rooms.setdefault(request.kernel_id, set()).add(room_id)
