@@ -66,6 +66,9 @@ class _Run:
         self.hooks = hooks
         self.reply: dict[str, Any] | None = None
         self.idle_at: float | None = None
+        # False while waiting for the kernel (connecting, or its auto-restart): a restart
+        # then is what the run was waiting for, not a reason to abort it.
+        self.sent = False
         self.abort_reason = ""
         self.done = asyncio.Event()
 
@@ -135,7 +138,7 @@ class KernelDispatcher:
         return removed
 
     def abort_running(self, reason: str) -> None:
-        if self.running is not None:
+        if self.running is not None and (self.running.sent or self._closing):
             self.running.abort(reason)
 
     async def reset(self, reason: str, status: str | None = None) -> list[ExecutionRequest]:
@@ -217,6 +220,7 @@ class KernelDispatcher:
                 self._conclude(run)
                 return
             msg_id = connection.execute(request.source, run)
+            run.sent = True
             try:
                 await self._wait(run)
             finally:

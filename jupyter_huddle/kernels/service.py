@@ -232,7 +232,7 @@ class ExecutionService:
             raise UnknownRequest(f"no request {request_id}") from None
 
     def cancel(self, request_id: str, user: UserInfo, may_cancel_others: bool) -> None:
-        """Cancel a queued request (a running one is interrupted instead).
+        """Cancel a queued request (to stop a running one, interrupt the kernel).
 
         Raises:
             UnknownRequest, PermissionDenied, ExecutionError.
