@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import zmq
+import zmq.asyncio
 from jupyter_client.session import Session
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,10 @@ async def _maybe_await(value: Any) -> Any:
 
 class KernelConnection:
     def __init__(self, kernel_id: str, client: Any, on_status: StatusListener,
-                 on_any_iopub: IopubListener) -> None:
+                 on_any_iopub: IopubListener, context: Any = None) -> None:
         self.kernel_id = kernel_id
         self.client = client
+        self._context = context
         self._on_status = on_status
         self._on_any_iopub = on_any_iopub
         self._listeners: dict[str, ExecutionListener] = {}
@@ -62,16 +65,24 @@ class KernelConnection:
         """
         kernel = kernel_manager.get_kernel(kernel_id)
         session = getattr(kernel, "session", None)
+        context = None
         if _is_gateway(kernel) or not isinstance(session, Session):
             # A gateway kernel: its client multiplexes every channel over one websocket to
             # the gateway, with a session of its own.
             client = kernel.client()
         else:
+            # Unbounded receive queues: when a cell floods output faster than the server
+            # reads it, ZMQ would otherwise have the kernel drop messages for us past 1000
+            # (outputs lost, and a lost final "idle" would leave the run hanging). The
+            # kernel's flood then queues in memory here, bounded by the output caps in
+            # effect as we write it out.
+            context = zmq.asyncio.Context()
+            context.setsockopt(zmq.RCVHWM, 0)
             client = kernel.client(session=Session(
                 key=session.key, signature_scheme=session.signature_scheme,
-                username="huddle"))
+                username="huddle"), context=context)
         await _maybe_await(client.start_channels())
-        connection = cls(kernel_id, client, on_status, on_any_iopub)
+        connection = cls(kernel_id, client, on_status, on_any_iopub, context)
         try:
             # Before the readers start: it reads the shell channel for its own reply.
             await _maybe_await(client.wait_for_ready(timeout=READY_TIMEOUT_S))
@@ -104,6 +115,9 @@ class KernelConnection:
         self._readers = []
         with contextlib.suppress(Exception):
             await _maybe_await(self.client.stop_channels())
+        if self._context is not None:
+            self._context.destroy(linger=0)
+            self._context = None
 
     async def _read(self, get: Callable[[], Any],
                     handle: Callable[[dict[str, Any]], None]) -> None:

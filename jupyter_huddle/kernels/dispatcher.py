@@ -65,6 +65,7 @@ class _Run:
         self.writer = writer
         self.hooks = hooks
         self.reply: dict[str, Any] | None = None
+        self.reply_at: float | None = None
         self.idle_at: float | None = None
         # False while waiting for the kernel (connecting, or its auto-restart): a restart
         # then is what the run was waiting for, not a reason to abort it.
@@ -83,6 +84,7 @@ class _Run:
 
     def on_reply(self, content: dict[str, Any]) -> None:
         self.reply = content
+        self.reply_at = time.monotonic()
         self.request.pending_input = None
         self._check_done()
 
@@ -262,11 +264,11 @@ class KernelDispatcher:
             run.abort("the kernel died")
             await self.reset("the kernel died", status="dead")
             return
-        idle_at = run.idle_at
-        if run.reply is None and idle_at is not None and (
-            time.monotonic() - idle_at > self.settings.lost_reply_grace_s
-        ):
+        now, grace = time.monotonic(), self.settings.lost_reply_grace_s
+        if run.reply is None and run.idle_at is not None and now - run.idle_at > grace:
             run.abort("the kernel finished but its reply was lost")
+        elif run.idle_at is None and run.reply_at is not None and now - run.reply_at > grace:
+            run.done.set()  # replied, but its final "idle" never came: it is over anyway
 
     async def _connect_when_back(self) -> KernelConnection:
         """Connect, waiting (bounded) for a kernel that is restarting after a crash."""

@@ -125,6 +125,30 @@ class DisplayRegistry:
         return True
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """A stream output being extended: everything but its last line is final."""
+
+    name: str
+    index: int
+    prefix_bytes: int  # UTF-8 bytes of the complete lines before ``last_line``
+    last_line: str
+
+    @property
+    def size(self) -> int:
+        return self.prefix_bytes + len(self.last_line.encode())
+
+    @classmethod
+    def of(cls, name: str, index: int, text: str) -> _Stream:
+        return cls(name, index, 0, "").advanced(text)
+
+    def advanced(self, tail: str) -> _Stream:
+        """After the last line was replaced by ``tail`` (which may hold new lines)."""
+        cut = tail.rfind("\n") + 1
+        return _Stream(self.name, self.index, self.prefix_bytes + len(tail[:cut].encode()),
+                       tail[cut:])
+
+
 class OutputWriter:
     """Writes one execution's outputs into one cell."""
 
@@ -145,10 +169,11 @@ class OutputWriter:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._cell_index = -1
         self._clear_next = False
-        # The stream output being extended: (name, output index, text as shown).
-        self._stream: tuple[str, int, str] | None = None
+        # The stream output being extended.
+        self._stream: _Stream | None = None
         self._written_bytes = 0
         self._truncated = False
+        self._last_flush = 0.0
         self.cell_found = True
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -168,10 +193,15 @@ class OutputWriter:
         return True
 
     def add(self, msg_type: str, content: dict[str, Any]) -> None:
-        """Buffer one iopub message; it is written at the end of the flush window."""
+        """Buffer one iopub message. The first one after a quiet spell is written at once
+        (a ``print(1)`` shows without waiting); a burst is written once per window."""
         self._pending.append((msg_type, content))
-        if self._flush_handle is None:
-            loop = asyncio.get_running_loop()
+        if self._flush_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_flush >= self.limits.flush_interval_s:
+            self.flush()
+        else:
             self._flush_handle = loop.call_later(self.limits.flush_interval_s, self.flush)
 
     def flush(self) -> None:
@@ -180,6 +210,7 @@ class OutputWriter:
             self._flush_handle = None
         if not self._pending:
             return
+        self._last_flush = asyncio.get_running_loop().time()
         pending, self._pending = self._pending, []
         with self.document.doc.transaction(origin=KERNEL):
             ycell = self._cell()
@@ -264,21 +295,11 @@ class OutputWriter:
         if not self._budget(outputs, len(chunk)):
             return
         stream = self._stream
-        if stream is not None and stream[0] == name and stream[1] == len(outputs) - 1:
-            youtput = outputs[stream[1]]
+        if stream is not None and stream.name == name and stream.index == len(outputs) - 1:
+            youtput = outputs[stream.index]
             ytext = youtput.get("text") if isinstance(youtput, Map) else None
-            if isinstance(ytext, Text):
-                shown = stream[2] if len(ytext) == len(stream[2].encode()) else str(ytext)
-                start, replacement = terminal.append(shown, chunk)
-                new = shown[:start] + replacement
-                if len(new.encode()) > self.limits.max_output_bytes:
-                    self._cap_stream(ytext, shown)
-                    return
-                offset = len(shown[:start].encode())
-                if offset < len(ytext):
-                    del ytext[offset:len(ytext)]
-                ytext.insert(offset, replacement)
-                self._stream = (name, stream[1], new)
+            if isinstance(ytext, Text) and len(ytext) == stream.size:
+                self._extend(stream, ytext, chunk)
                 return
         text = terminal.render(chunk)
         cap = self.limits.max_output_bytes
@@ -287,13 +308,24 @@ class OutputWriter:
             text += f"\n[output truncated at {cap} bytes]\n"
             self._truncated = True
         outputs.append(output_to_ymap({"output_type": "stream", "name": name, "text": text}))
-        self._stream = None if self._truncated else (name, len(outputs) - 1, text)
+        self._stream = None if self._truncated else _Stream.of(name, len(outputs) - 1, text)
 
-    def _cap_stream(self, ytext: Text, shown: str) -> None:
-        notice = f"\n[output truncated at {self.limits.max_output_bytes} bytes]\n"
-        ytext.insert(len(ytext), notice)
-        self._stream = None
-        self._truncated = True
+    def _extend(self, stream: _Stream, ytext: Text, chunk: str) -> None:
+        """Add a chunk to the shown stream. Only its last line can change (a \r or \b in the
+        chunk redraws it), so the cost is the chunk's, however long the output already is."""
+        start, replacement = terminal.append(stream.last_line, chunk)
+        tail = stream.last_line[:start] + replacement
+        if stream.prefix_bytes + len(tail.encode()) > self.limits.max_output_bytes:
+            ytext.insert(len(ytext), f"\n[output truncated at "
+                                     f"{self.limits.max_output_bytes} bytes]\n")
+            self._stream = None
+            self._truncated = True
+            return
+        offset = stream.prefix_bytes + len(stream.last_line[:start].encode())
+        if offset < len(ytext):
+            del ytext[offset:len(ytext)]
+        ytext.insert(offset, replacement)
+        self._stream = stream.advanced(tail)
 
     def _rich_output(self, outputs: Array[Any], msg_type: str, content: dict[str, Any]) -> None:
         self._stream = None

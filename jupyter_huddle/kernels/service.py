@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from pycrdt import Map, Text
 
 from ..collab.connection import UserInfo
+from ..collab.documents.notebook import NotebookDocument
 from ..collab.errors import CollabError, PermissionDenied
 from ..collab.ids import DocumentRoomId
 from ..collab.room import Room
@@ -29,6 +30,30 @@ from .outputs import KERNEL, find_cell
 from .requests import ExecutionRequest, RequestState, source_hash
 
 log = logging.getLogger(__name__)
+
+# Presence is sent to every peer on every change: keep it small and not too frequent.
+PRESENCE_INTERVAL_S = 0.1
+PRESENCE_QUEUE = 50
+PRESENCE_RUNS = 200
+
+
+def _brief(request: ExecutionRequest) -> dict[str, Any]:
+    """A request as shown in presence (the REST queue view has the full record)."""
+    brief: dict[str, Any] = {
+        "request_id": request.id,
+        "cell_id": request.cell_id,
+        "state": request.state.value,
+        "requested_by": {"username": request.user.username,
+                         "display_name": request.user.display_name or request.user.username},
+    }
+    if request.execution_count is not None:
+        brief["execution_count"] = request.execution_count
+    if request.pending_input is not None:
+        brief["input"] = {"prompt": request.pending_input.prompt,
+                          "password": request.pending_input.password}
+    if request.reason:
+        brief["reason"] = request.reason[:200]
+    return brief
 
 
 class ExecutionError(CollabError):
@@ -124,8 +149,10 @@ class ExecutionService:
         # Leases held on rooms, one per request not finished yet.
         self._leased: dict[str, DocumentRoomId] = {}
         self._kernel_rooms: dict[str, set[DocumentRoomId]] = {}
+        self._kernel_status: dict[str, str] = {}
         self._publish_pending: set[DocumentRoomId] = set()
         self._publish_handle: asyncio.TimerHandle | None = None
+        self._last_publish = 0.0
 
     # --- executing -------------------------------------------------------------------------
 
@@ -151,7 +178,7 @@ class ExecutionService:
         except CollabError as err:
             raise UnknownDocument(f"cannot open {room_id}: {err}") from err
         try:
-            sources = [await self._checked_source(room, ref) for ref in cells]
+            sources = await self._checked_sources(room, cells)
         except BaseException:
             self.rooms.release(room_id)
             raise
@@ -162,27 +189,34 @@ class ExecutionService:
         self.rooms.release(room_id)  # each request now holds its own lease
         return requests
 
-    async def _checked_source(self, room: Room, ref: CellRef) -> str:
+    async def _checked_sources(self, room: Room, refs: list[CellRef]) -> list[str]:
+        """The sources to run, each checked against the hash the user sent."""
         document = room.document
-        if document is None or not hasattr(document, "cells"):
+        if not isinstance(document, NotebookDocument):
             raise UnknownDocument(f"{room.id} is not a notebook")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.source_wait_s
         while True:
-            _, ycell = find_cell(document, ref.cell_id)  # type: ignore[arg-type]
-            if ycell is None:
-                raise ExecutionError(f"no cell {ref.cell_id} in {room.id}")
-            if ycell.get("cell_type") != "code":
-                raise ExecutionError(f"cell {ref.cell_id} is not a code cell")
-            source_text = ycell.get("source")
-            source = str(source_text) if isinstance(source_text, Text) else str(
-                source_text or "")
-            if ref.source_hash is None or source_hash(source) == ref.source_hash:
-                return source
+            cells = {c.get("id"): c for c in document.cells if isinstance(c, Map)}
+            sources = [self._source(cells, room, ref) for ref in refs]
+            stale = [ref for ref, source in zip(refs, sources, strict=True)
+                     if ref.source_hash is not None and source_hash(source) != ref.source_hash]
+            if not stale:
+                return sources
             if loop.time() >= deadline:
-                raise StaleSource(f"cell {ref.cell_id} changed since you ran it; its source "
-                                  "is not the one you saw")
+                raise StaleSource(f"cell {stale[0].cell_id} changed since you ran it; its "
+                                  "source is not the one you saw")
             await self._next_change(room, deadline - loop.time())
+
+    @staticmethod
+    def _source(cells: dict[Any, Any], room: Room, ref: CellRef) -> str:
+        ycell = cells.get(ref.cell_id)
+        if ycell is None:
+            raise ExecutionError(f"no cell {ref.cell_id} in {room.id}")
+        if ycell.get("cell_type") != "code":
+            raise ExecutionError(f"cell {ref.cell_id} is not a code cell")
+        text = ycell.get("source")
+        return str(text) if isinstance(text, Text) else str(text or "")
 
     @staticmethod
     async def _next_change(room: Room, timeout: float) -> None:
@@ -209,10 +243,10 @@ class ExecutionService:
         dispatcher.remove_queued(
             lambda r: r.room_id == room_id and (r.cell_id, r.user.username) in cells,
             RequestState.CANCELLED, "replaced by a newer run of the same cell")
+        wanted = {r.cell_id for r in requests}
         with room.doc.transaction(origin=KERNEL):
-            for request in requests:
-                _, ycell = find_cell(room.document, request.cell_id)  # type: ignore[arg-type]
-                if isinstance(ycell, Map):
+            for ycell in room.document.cells:  # type: ignore[union-attr]
+                if isinstance(ycell, Map) and ycell.get("id") in wanted:
                     ycell["execution_state"] = "running"
         for request in requests:
             if self.rooms.pin(room_id):  # kept loaded until the request finishes
@@ -363,10 +397,9 @@ class ExecutionService:
                                       "last_run_at": request.finished_at}
 
     def kernel_status(self, kernel_id: str, status: str) -> None:
+        self._kernel_status[kernel_id] = status
         for room_id in self._kernel_rooms.get(kernel_id, set()):
-            room = self.rooms.get(room_id)
-            if room is not None:
-                room.set_server_state(kernel={"id": kernel_id, "status": status})
+            self._schedule_publish(room_id)
 
     async def kernel_alive(self, kernel_id: str) -> bool:
         return await self.kernels.alive(kernel_id)
@@ -395,23 +428,41 @@ class ExecutionService:
                 log.exception("emitting the %s event for %s failed", action, request.id)
 
     def _schedule_publish(self, room_id: DocumentRoomId) -> None:
-        """Publish the queue to the room's peers, at most once per flush window."""
+        """Publish to the room's peers: at once after a quiet spell, then at most once per
+        ``PRESENCE_INTERVAL_S`` (a Run All of 200 cells changes the queue 400 times; every
+        peer gets a handful of small frames, not 400 copies of the whole queue)."""
         self._publish_pending.add(room_id)
-        if self._publish_handle is None:
-            delay = self.settings.dispatcher.limits.flush_interval_s
-            self._publish_handle = asyncio.get_running_loop().call_later(delay, self._publish)
+        if self._publish_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_publish + PRESENCE_INTERVAL_S - loop.time()
+        self._publish_handle = loop.call_later(max(wait, 0.0), self._publish)
 
     def _publish(self) -> None:
         self._publish_handle = None
+        self._last_publish = asyncio.get_running_loop().time()
         pending, self._publish_pending = self._publish_pending, set()
         for room_id in pending:
             room = self.rooms.get(room_id)
-            if room is None:
-                continue
-            runs = {r["cell_id"]: {k: r[k] for k in ("requested_by", "state", "finished_at",
-                                                      "execution_count") if k in r}
-                    for r in self.history_of(room_id)}
-            room.set_server_state(queue=self.queue_of(room_id), runs=runs)
+            if room is not None:
+                room.set_server_state(**self._presence(room_id))
+
+    def _presence(self, room_id: DocumentRoomId) -> dict[str, Any]:
+        """The server's presence fields for one notebook, kept small (sent to every peer)."""
+        active = [r for d in self._dispatchers.values() for r in d.requests()
+                  if r.room_id == room_id]
+        finished = [r for r in self._history.get(room_id, []) if r.state.finished]
+        runs = {r.cell_id: _brief(r) for r in finished[-PRESENCE_RUNS:]}
+        fields: dict[str, Any] = {
+            "queue": [_brief(r) for r in active[:PRESENCE_QUEUE]],
+            "queued_more": max(len(active) - PRESENCE_QUEUE, 0),
+            "runs": runs,
+        }
+        kernel_id = next((r.kernel_id for r in reversed(self._history.get(room_id, []))),
+                         None)
+        if kernel_id is not None and kernel_id in self._kernel_status:
+            fields["kernel"] = {"id": kernel_id, "status": self._kernel_status[kernel_id]}
+        return fields
 
     async def close(self) -> None:
         """Server shutdown: abort everything (cells go idle), close the kernel clients."""

@@ -265,3 +265,20 @@ async def test_run_survives_every_client_leaving(huddle, write_notebook, jp_root
     async with huddle.open("away.ipynb") as reopened:
         assert text_of(reopened, 0) == "done while away\n"
         assert reopened.cells[0]["execution_state"] == "idle"
+
+
+async def test_flushed_flood_arrives_whole_even_when_the_server_lags(huddle, write_notebook):
+    """20 000 flushed lines: past ZMQ's default queue of 1000 the kernel would drop output
+    for a lagging reader (and a dropped final status would hang the run)."""
+    write_notebook("flood.ipynb", ["for i in range(20000): print(f'{i:05d}' + 'x' * 40, "
+                                   "flush=True)", "print('next')"])
+    kernel_id = await start_session(huddle, "flood.ipynb")
+    room, _ = await huddle.room_id("flood.ipynb")
+    async with huddle.open("flood.ipynb") as client:
+        ids = [c["id"] for c in client.cells]
+        assert (await execute(huddle, kernel_id, room, *ids)).code == 202
+        await wait_idle(client, 1, timeout=120)
+        lines = text_of(client, 0).splitlines()
+        assert len(lines) == 20000
+        assert lines[-1].startswith("19999")
+        assert text_of(client, 1) == "next\n"
