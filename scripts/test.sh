@@ -13,10 +13,15 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get install -y -qq chromium </dev/null >/dev/null
 fi
 
+# The web app's packages (the editable install below builds the app with them).
+npm ci --prefix frontend --no-audit --no-fund --loglevel=error </dev/null
 python3 -m pip install -q -e ".[test,lab]" </dev/null
 
 # Node peers for the interop tests (npm's yjs + y-websocket, as JupyterLab uses them).
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error </dev/null
+
+# The web app's unit tests (type check + node --test).
+npm test --prefix frontend --silent </dev/null
 
 # The browser and Node tiers skip themselves when their tools are missing; here, where
 # the tools were just installed, a skip would hide a broken setup: make it a failure.

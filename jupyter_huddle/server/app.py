@@ -350,7 +350,7 @@ class HuddleApp(ExtensionApp):
              {"service": self.execution}),
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
              {"service": self.execution}),
-            (r"/huddle/?", HomeHandler),
+            *HomeHandler.web_app_routes(),
         ])
 
     async def _shut_down(self) -> None:

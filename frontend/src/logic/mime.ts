@@ -1,0 +1,44 @@
+/** Which representation of a rich output to show, and plain-text helpers for outputs. */
+
+/** Most to least preferred, as Jupyter front ends do. */
+export const MIME_ORDER = [
+  'application/javascript',
+  'text/html',
+  'text/markdown',
+  'text/latex',
+  'image/svg+xml',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'application/json',
+  'text/plain',
+] as const;
+
+export type Mime = (typeof MIME_ORDER)[number];
+
+export function pickMime(data: Record<string, unknown> | undefined | null): Mime | null {
+  if (!data) return null;
+  return MIME_ORDER.find((m) => data[m] !== undefined && data[m] !== null) ?? null;
+}
+
+/** nbformat's "multiline string": a string, or a list of strings to concatenate. */
+export function joinText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : '')).join('');
+  return '';
+}
+
+/** Whether a text output is long enough to be collapsed behind "show more". */
+export function isLong(text: string, maxLines = 60, maxChars = 10_000): boolean {
+  if (text.length > maxChars) return true;
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+    if (++lines > maxLines) return true;
+  }
+  return false;
+}
+
+/** A base64 image payload without the line breaks nbformat allows in it. */
+export function base64Payload(value: unknown): string {
+  return joinText(value).replace(/\s+/g, '');
+}

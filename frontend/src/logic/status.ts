@@ -1,0 +1,45 @@
+/** What the status bar says about the document's connection, from the socket's facts. */
+
+export type ConnectionStatus =
+  | 'connecting' // first connection, not yet synced
+  | 'live' // connected and synced
+  | 'reconnecting' // was live, socket lost; edits are kept and merge on reconnect
+  | 'offline' // the browser says there is no network
+  | 'stale' // the server's history is not the one this tab has: reload
+  | 'gone' // the file was deleted or does not exist
+  | 'failed'; // the server cannot serve this document
+
+export type TerminalClose = 'stale' | 'gone' | 'failed';
+
+export interface ConnectionFacts {
+  socket: 'connecting' | 'connected' | 'disconnected';
+  synced: boolean;
+  everSynced: boolean;
+  online: boolean;
+  terminal: TerminalClose | null;
+}
+
+/** Close codes after which reconnecting cannot help (see README "Close codes"). */
+export function terminalClose(code: number): TerminalClose | null {
+  if (code === 1003) return 'stale'; // unknown_session: the server's history was rebuilt
+  if (code === 4404 || code === 4410) return 'gone';
+  if (code >= 4400 && code < 4500) return 'failed';
+  return null;
+}
+
+export function connectionStatus(f: ConnectionFacts): ConnectionStatus {
+  if (f.terminal) return f.terminal;
+  if (!f.online) return 'offline';
+  if (f.socket === 'connected' && f.synced) return 'live';
+  return f.everSynced ? 'reconnecting' : 'connecting';
+}
+
+export const STATUS_TEXT: Record<ConnectionStatus, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting… (your edits are kept)',
+  offline: 'Offline (your edits are kept)',
+  stale: 'This page is out of date',
+  gone: 'This notebook no longer exists',
+  failed: 'The server cannot open this notebook',
+};

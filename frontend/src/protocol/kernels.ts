@@ -1,0 +1,110 @@
+/**
+ * Running code: the notebook's kernel session (Jupyter's session API), Huddle's
+ * execute/interrupt/restart/input routes, and who the user is (`/api/me`).
+ */
+import { apiUrl, type HttpClient } from './http';
+
+export interface Identity {
+  username: string;
+  name: string;
+  display_name: string;
+  initials: string | null;
+  color: string | null;
+}
+
+interface SessionModel {
+  id: string;
+  path: string;
+  name: string;
+  kernel: { id: string; name: string } | null;
+}
+
+export interface CellToRun {
+  cellId: string;
+  source: string;
+}
+
+export interface QueuedRequest {
+  request_id: string;
+  cell_id: string;
+  state: string;
+}
+
+/** SHA-256 of the UTF-8 text, hex: the `source_hash` the execute route checks. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The session of `path` among `sessions`, if any (JupyterLab may also name it by file id). */
+export function findSession(
+  sessions: SessionModel[],
+  path: string,
+  fileId: string,
+): SessionModel | null {
+  return (
+    sessions.find((s) => s.path === path && s.kernel) ??
+    sessions.find((s) => s.path.includes(fileId) && s.kernel) ??
+    null
+  );
+}
+
+export class KernelsApi {
+  constructor(private readonly http: HttpClient) {}
+
+  private url(...segments: string[]): string {
+    return apiUrl(this.http.baseUrl, ...segments);
+  }
+
+  async me(): Promise<Identity> {
+    const reply = await this.http.request<{ identity: Identity }>('GET', this.url('api/me'));
+    return reply.identity;
+  }
+
+  /** The kernel id of the notebook's existing session, or null. */
+  async existingKernel(path: string, fileId: string): Promise<string | null> {
+    const sessions = await this.http.request<SessionModel[]>('GET', this.url('api/sessions'));
+    return findSession(sessions, path, fileId)?.kernel?.id ?? null;
+  }
+
+  /** The kernel id of the notebook's session, starting one if there is none. */
+  async ensureKernel(path: string, fileId: string, kernelName: string): Promise<string> {
+    const existing = await this.existingKernel(path, fileId);
+    if (existing) return existing;
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const session = await this.http.request<SessionModel>('POST', this.url('api/sessions'), {
+      path,
+      type: 'notebook',
+      name,
+      kernel: { name: kernelName },
+    });
+    if (!session.kernel) throw new Error('the server started no kernel');
+    return session.kernel.id;
+  }
+
+  async execute(kernelId: string, documentId: string, cells: CellToRun[]): Promise<QueuedRequest[]> {
+    const refs = await Promise.all(
+      cells.map(async (c) => ({ cell_id: c.cellId, source_hash: await sha256Hex(c.source) })),
+    );
+    const reply = await this.http.request<{ requests: QueuedRequest[] }>(
+      'POST',
+      this.url('api/kernels', kernelId, 'execute'),
+      { document_id: documentId, cells: refs },
+    );
+    return reply.requests;
+  }
+
+  async interrupt(kernelId: string): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/kernels', kernelId, 'interrupt'));
+  }
+
+  async restart(kernelId: string): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/kernels', kernelId, 'restart'));
+  }
+
+  async answerInput(requestId: string, value: string): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/requests', requestId, 'input'), {
+      value,
+    });
+  }
+}

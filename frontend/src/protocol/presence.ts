@@ -1,0 +1,153 @@
+/**
+ * Presence as the app sees it, decoded from awareness states: the people here (each
+ * connection's `user` and active cell), and the server's entry `{"huddle": {queue, runs,
+ * kernel}}` that publishes what runs, what waits, who ran each cell and the kernel status.
+ */
+
+export interface Person {
+  username: string;
+  displayName: string;
+}
+
+export interface Collaborator extends Person {
+  clientId: number;
+  color: string;
+  initials: string;
+  activeCellId: string | null;
+  isMe: boolean;
+}
+
+export interface InputPrompt {
+  prompt: string;
+  password: boolean;
+}
+
+export interface QueueItem {
+  requestId: string;
+  cellId: string;
+  state: 'queued' | 'running';
+  requestedBy: Person;
+  input: InputPrompt | null;
+}
+
+export interface RunInfo {
+  requestedBy: Person;
+  state: string;
+  executionCount: number | null;
+}
+
+export interface KernelInfo {
+  id: string;
+  status: string;
+}
+
+export interface ServerPresence {
+  queue: QueueItem[];
+  runs: Map<string, RunInfo>;
+  kernel: KernelInfo | null;
+}
+
+/** The field of this app's own presence that names the cell a person is in. */
+export const ACTIVE_CELL_FIELD = 'activeCellId';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
+
+function person(raw: unknown): Person {
+  const p = isObject(raw) ? raw : {};
+  const username = str(p['username'], 'unknown');
+  return { username, displayName: str(p['display_name']) || username };
+}
+
+function queueItem(raw: unknown): QueueItem | null {
+  if (!isObject(raw) || typeof raw['cell_id'] !== 'string') return null;
+  const state = raw['state'] === 'running' ? 'running' : raw['state'] === 'queued' ? 'queued' : null;
+  if (!state) return null;
+  const input = isObject(raw['input'])
+    ? { prompt: str(raw['input']['prompt']), password: raw['input']['password'] === true }
+    : null;
+  return {
+    requestId: str(raw['request_id']),
+    cellId: raw['cell_id'],
+    state,
+    requestedBy: person(raw['requested_by']),
+    input,
+  };
+}
+
+function runInfo(raw: unknown): RunInfo | null {
+  if (!isObject(raw)) return null;
+  const count = raw['execution_count'];
+  return {
+    requestedBy: person(raw['requested_by']),
+    state: str(raw['state']),
+    executionCount: typeof count === 'number' ? count : null,
+  };
+}
+
+export const EMPTY_SERVER_PRESENCE: ServerPresence = { queue: [], runs: new Map(), kernel: null };
+
+/** The server's entry among the awareness states (the one with a `huddle` object). */
+export function parseServerPresence(states: Map<number, unknown>): ServerPresence {
+  for (const state of states.values()) {
+    if (!isObject(state) || !isObject(state['huddle'])) continue;
+    const huddle = state['huddle'];
+    const queue = Array.isArray(huddle['queue'])
+      ? huddle['queue'].map(queueItem).filter((q): q is QueueItem => q !== null)
+      : [];
+    const runs = new Map<string, RunInfo>();
+    if (isObject(huddle['runs'])) {
+      for (const [cellId, raw] of Object.entries(huddle['runs'])) {
+        const info = runInfo(raw);
+        if (info) runs.set(cellId, info);
+      }
+    }
+    const k = huddle['kernel'];
+    const kernel = isObject(k) && typeof k['id'] === 'string'
+      ? { id: k['id'], status: str(k['status'], 'unknown') }
+      : null;
+    return { queue, runs, kernel };
+  }
+  return EMPTY_SERVER_PRESENCE;
+}
+
+/** Everyone with a `user`, one entry per connection, me first, then by name. */
+export function parseCollaborators(states: Map<number, unknown>, myClientId: number): Collaborator[] {
+  const people: Collaborator[] = [];
+  for (const [clientId, state] of states) {
+    if (!isObject(state) || !isObject(state['user'])) continue;
+    const user = state['user'];
+    const username = str(user['username']) || str(user['name'], `client ${clientId}`);
+    const displayName = str(user['display_name']) || str(user['name']) || username;
+    const active = state[ACTIVE_CELL_FIELD];
+    people.push({
+      clientId,
+      username,
+      displayName,
+      color: str(user['color'], '#888888'),
+      initials: str(user['initials']) || displayName.slice(0, 1).toUpperCase(),
+      activeCellId: typeof active === 'string' ? active : null,
+      isMe: clientId === myClientId,
+    });
+  }
+  return people.sort(
+    (a, b) => Number(b.isMe) - Number(a.isMe) || a.displayName.localeCompare(b.displayName),
+  );
+}
+
+/** The queue entry of one cell (its running or first queued request), if any. */
+export function queueEntryOf(presence: ServerPresence, cellId: string): QueueItem | null {
+  return (
+    presence.queue.find((q) => q.cellId === cellId && q.state === 'running') ??
+    presence.queue.find((q) => q.cellId === cellId) ??
+    null
+  );
+}
+
+/** 1-based position among the waiting (queued) requests, or 0. */
+export function queuePosition(presence: ServerPresence, requestId: string): number {
+  const waiting = presence.queue.filter((q) => q.state === 'queued');
+  return waiting.findIndex((q) => q.requestId === requestId) + 1;
+}

@@ -1,0 +1,28 @@
+/** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
+ * about saves, read-only refusals and changes made to the file outside Huddle. */
+
+export type RawNotice =
+  | { type: 'save'; responseTo: number; status: 'success' | 'failed' }
+  | { type: 'read_only' }
+  | { type: 'file_changed'; conflicts: string[]; backup: string | null }
+  | { type: 'other'; text: string };
+
+export function parseRaw(text: string): RawNotice {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { type: 'other', text };
+  }
+  if (typeof value !== 'object' || value === null) return { type: 'other', text };
+  const v = value as Record<string, unknown>;
+  if (v['type'] === 'save' && typeof v['responseTo'] === 'number') {
+    return { type: 'save', responseTo: v['responseTo'], status: v['status'] === 'success' ? 'success' : 'failed' };
+  }
+  if (v['type'] === 'error' && v['reason'] === 'read_only') return { type: 'read_only' };
+  if (v['type'] === 'file_changed') {
+    const conflicts = Array.isArray(v['conflicts']) ? v['conflicts'].filter((c): c is string => typeof c === 'string') : [];
+    return { type: 'file_changed', conflicts, backup: typeof v['backup'] === 'string' ? v['backup'] : null };
+  }
+  return { type: 'other', text };
+}

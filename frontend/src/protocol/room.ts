@@ -1,0 +1,167 @@
+/**
+ * One notebook's live document: the collaboration session (`PUT
+ * /api/collaboration/session/<path>`), a y-websocket connection to its room, and
+ * `@jupyter/ydoc`'s `YNotebook` on top. Views get the model, typed presence and a status;
+ * the wire format stays in here.
+ */
+import { YNotebook } from '@jupyter/ydoc';
+import * as decoding from 'lib0/decoding';
+import { WebsocketProvider } from 'y-websocket';
+import type { Awareness } from 'y-protocols/awareness';
+
+import { Emitter } from '../logic/emitter';
+import { connectionStatus, terminalClose, type ConnectionFacts, type ConnectionStatus } from '../logic/status';
+import type { HttpClient } from './http';
+import {
+  ACTIVE_CELL_FIELD,
+  parseCollaborators,
+  parseServerPresence,
+  type Collaborator,
+  type ServerPresence,
+} from './presence';
+import { parseRaw, type RawNotice } from './raw';
+
+const MESSAGE_RAW = 2;
+
+export interface SessionModel {
+  fileId: string;
+  sessionId: string;
+}
+
+export interface LocalUser {
+  username: string;
+  name: string;
+  display_name: string;
+  initials: string;
+  color: string;
+  colorLight: string;
+}
+
+export async function openSession(http: HttpClient, path: string): Promise<SessionModel> {
+  const url = `${http.baseUrl}api/collaboration/session/${encodeURIComponent(path)}`;
+  return http.request<SessionModel>('PUT', url, { format: 'json', type: 'notebook' });
+}
+
+/** ws(s)://host<base>api/collaboration/room, for a page served from `location`. */
+export function roomServerUrl(location: { protocol: string; host: string }, baseUrl: string): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}${baseUrl}api/collaboration/room`;
+}
+
+export class NotebookRoom {
+  readonly notebook: YNotebook;
+  readonly documentId: string;
+  readonly statusChanged = new Emitter<ConnectionStatus>();
+  readonly presenceChanged = new Emitter<void>();
+  readonly notices = new Emitter<RawNotice>();
+  readonly stateChanged = new Emitter<void>();
+  private readonly provider: WebsocketProvider;
+  private facts: ConnectionFacts = {
+    socket: 'connecting', synced: false, everSynced: false, online: true, terminal: null,
+  };
+  private readonly onOnline = (): void => this.update({ online: navigator.onLine });
+  private syncedResolve: () => void = () => {};
+  readonly synced: Promise<void> = new Promise((resolve) => (this.syncedResolve = resolve));
+
+  constructor(
+    readonly path: string,
+    readonly session: SessionModel,
+    serverUrl: string,
+  ) {
+    this.documentId = `json:notebook:${session.fileId}`;
+    this.notebook = new YNotebook({ disableDocumentWideUndoRedo: true });
+    this.facts.online = navigator.onLine;
+    this.provider = new WebsocketProvider(serverUrl, this.documentId, this.notebook.ydoc, {
+      awareness: this.notebook.awareness,
+      params: { sessionId: session.sessionId },
+      disableBc: true, // every tab goes through the server, which orders and persists
+      maxBackoffTime: 5000,
+    });
+    this.provider.shouldReconnect = (event: CloseEvent) => terminalClose(event.code) === null;
+    this.provider.messageHandlers[MESSAGE_RAW] = (_encoder, decoder) => {
+      this.notices.emit(parseRaw(decoding.readVarString(decoder)));
+    };
+    this.wire();
+  }
+
+  static async open(http: HttpClient, path: string, serverUrl: string): Promise<NotebookRoom> {
+    return new NotebookRoom(path, await openSession(http, path), serverUrl);
+  }
+
+  private wire(): void {
+    this.provider.on('status', ({ status }) => this.update({ socket: status }));
+    this.provider.on('sync', (synced: boolean) => {
+      this.update(synced ? { synced, everSynced: true } : { synced });
+      if (synced) this.syncedResolve();
+    });
+    this.provider.on('connection-close', (event: CloseEvent | null) => {
+      const terminal = event ? terminalClose(event.code) : null;
+      if (terminal) this.update({ terminal });
+    });
+    this.notebook.awareness.on('change', () => this.presenceChanged.emit());
+    this.notebook.ystate.observe(() => this.stateChanged.emit());
+    window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOnline);
+  }
+
+  private update(changes: Partial<ConnectionFacts>): void {
+    const before = this.status;
+    this.facts = { ...this.facts, ...changes };
+    if (this.status !== before) this.statusChanged.emit(this.status);
+  }
+
+  get status(): ConnectionStatus {
+    return connectionStatus(this.facts);
+  }
+
+  get awareness(): Awareness {
+    return this.notebook.awareness;
+  }
+
+  get clientId(): number {
+    return this.notebook.ydoc.clientID;
+  }
+
+  /** Whether the document has changes not yet saved to disk (the server's `state.dirty`). */
+  get dirty(): boolean {
+    return this.notebook.ystate.get('dirty') === true;
+  }
+
+  setUser(user: LocalUser): void {
+    this.awareness.setLocalStateField('user', user);
+  }
+
+  setActiveCell(cellId: string | null): void {
+    if (this.awareness.getLocalState()?.[ACTIVE_CELL_FIELD] !== cellId) {
+      this.awareness.setLocalStateField(ACTIVE_CELL_FIELD, cellId);
+    }
+  }
+
+  collaborators(): Collaborator[] {
+    return parseCollaborators(this.awareness.getStates(), this.clientId);
+  }
+
+  serverPresence(): ServerPresence {
+    return parseServerPresence(this.awareness.getStates());
+  }
+
+  /** Drop the socket for a while (tests and the "go offline" control); edits are kept. */
+  disconnect(): void {
+    this.provider.disconnect();
+  }
+
+  connect(): void {
+    this.provider.connect();
+  }
+
+  destroy(): void {
+    window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOnline);
+    this.statusChanged.clear();
+    this.presenceChanged.clear();
+    this.notices.clear();
+    this.stateChanged.clear();
+    this.provider.destroy();
+    this.notebook.dispose();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Running a notebook's cells: which kernel is the notebook's (Jupyter's session for its
+ * path, started on the first run), and Huddle's execute / interrupt / restart / input routes.
+ * Errors are thrown for the page to show.
+ */
+import { ApiError } from './http';
+import type { CellToRun, KernelsApi } from './kernels';
+
+export interface RunTarget {
+  path: string;
+  fileId: string;
+  documentId: string;
+}
+
+export class NotebookRunner {
+  private kernelId: string | null = null;
+
+  constructor(
+    private readonly kernels: KernelsApi,
+    private readonly target: RunTarget,
+    private readonly kernelName: () => string,
+  ) {}
+
+  get kernel(): string | null {
+    return this.kernelId;
+  }
+
+  /** The server's presence names the kernel the notebook's runs go to. */
+  adopt(kernelId: string): void {
+    this.kernelId = kernelId;
+  }
+
+  /** The notebook's kernel if it already has one (none is started). */
+  async find(): Promise<string | null> {
+    this.kernelId = await this.kernels.existingKernel(this.target.path, this.target.fileId);
+    return this.kernelId;
+  }
+
+  private async ensure(onStart: () => void): Promise<string> {
+    if (this.kernelId) return this.kernelId;
+    onStart();
+    const { path, fileId } = this.target;
+    this.kernelId = await this.kernels.ensureKernel(path, fileId, this.kernelName());
+    return this.kernelId;
+  }
+
+  /** Queues `cells` in order (one batch: an error stops the rest). */
+  async run(cells: CellToRun[], onStart: () => void = () => {}, retried = false): Promise<void> {
+    if (!cells.length) return;
+    try {
+      await this.kernels.execute(await this.ensure(onStart), this.target.documentId, cells);
+    } catch (err) {
+      const kernelChanged = err instanceof ApiError && (err.status === 404 || err.status === 409) && /kernel/i.test(err.message);
+      if (!kernelChanged || retried) throw err;
+      this.kernelId = null; // the session's kernel changed or is gone: ask again, once
+      await this.run(cells, onStart, true);
+    }
+  }
+
+  /** False when there is no kernel to act on. */
+  async interrupt(): Promise<boolean> {
+    if (!this.kernelId) return false;
+    await this.kernels.interrupt(this.kernelId);
+    return true;
+  }
+
+  async restart(): Promise<boolean> {
+    if (!this.kernelId) return false;
+    await this.kernels.restart(this.kernelId);
+    return true;
+  }
+
+  async answer(requestId: string, value: string): Promise<void> {
+    await this.kernels.answerInput(requestId, value);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * One cell. Cheap until it comes near the viewport: a plain <pre> of its source stands in
+ * for the editor, so a long notebook opens fast. Near the viewport ("mounted") it gets its
+ * CodeMirror editor (or rendered Markdown) and its outputs.
+ */
+import type { YCellType, YCodeCell } from '@jupyter/ydoc';
+import type { Awareness } from 'y-protocols/awareness';
+
+import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
+import { h } from './dom';
+import { createEditor, type CellEditor, type EditorKeys } from './editor';
+import { renderMarkdown } from './markdown';
+import { renderOutputs } from './outputs';
+
+export interface CellContext {
+  awareness: Awareness;
+  myUsername: string;
+  keysFor(cell: CellView): EditorKeys;
+  focused(cell: CellView): void;
+  requestEdit(cell: CellView): void;
+  answerInput(requestId: string, value: string): void;
+}
+
+export interface RunView {
+  entry: QueueItem | null;
+  position: number;
+  last: RunInfo | null;
+}
+
+export class CellView {
+  readonly element: HTMLElement;
+  private readonly prompt: HTMLElement;
+  private readonly input: HTMLElement;
+  private readonly runLine: HTMLElement;
+  private readonly outputs: HTMLElement;
+  private readonly peers: HTMLElement;
+  private editor: CellEditor | null = null;
+  private mounted = false;
+  private editing = false;
+  private outputsStale = true;
+  private sourceStale = true;
+  private frame = 0;
+  private stdin: { requestId: string; el: HTMLElement } | null = null;
+  // What was last shown, so that the presence updates of every keystroke touch no DOM.
+  private peersKey = '';
+  private runKey = '';
+  private readonly onSource = (): void => this.schedule();
+  private readonly onChanged = (_: unknown, change: Record<string, unknown>): void => {
+    if (change['outputsChange'] || change['streamOutputChange']) {
+      this.outputsStale = true;
+      this.schedule();
+    }
+    if (change['executionCountChange'] || change['executionStateChange']) this.renderPrompt();
+  };
+
+  constructor(
+    readonly model: YCellType,
+    private readonly ctx: CellContext,
+  ) {
+    this.prompt = h('div', { className: 'hd-prompt', 'aria-hidden': 'true' });
+    this.peers = h('div', { className: 'hd-cell-peers' });
+    this.input = h('div', { className: 'hd-input' });
+    this.runLine = h('div', { className: 'hd-run', 'aria-live': 'polite' });
+    this.outputs = h('div', { className: 'hd-outputs' });
+    this.element = h(
+      'div',
+      { className: `hd-cell hd-cell-${model.cell_type}`, 'data-cell-id': model.id, 'data-cell-type': model.cell_type },
+      h('div', { className: 'hd-gutter' }, this.prompt, this.peers),
+      h('div', { className: 'hd-cell-body' }, this.input, this.runLine, this.outputs),
+    );
+    this.element.addEventListener('mousedown', () => this.ctx.focused(this));
+    this.element.addEventListener('dblclick', () => {
+      if (this.model.cell_type === 'markdown' && !this.editing) this.ctx.requestEdit(this);
+    });
+    model.ysource.observe(this.onSource);
+    model.changed.connect(this.onChanged);
+    this.renderPrompt();
+    this.renderInput();
+  }
+
+  get id(): string {
+    return this.model.id;
+  }
+
+  get isMounted(): boolean {
+    return this.mounted;
+  }
+
+  get isEditing(): boolean {
+    return this.editing;
+  }
+
+  get hasFocus(): boolean {
+    return this.editor?.view.hasFocus ?? false;
+  }
+
+  private schedule(): void {
+    this.sourceStale = true;
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.renderInput();
+      if (this.mounted && this.outputsStale) this.renderOutputs();
+    });
+  }
+
+  private renderPrompt(): void {
+    if (this.model.cell_type !== 'code') {
+      this.prompt.textContent = '';
+      return;
+    }
+    const cell = this.model as YCodeCell;
+    const running = cell.executionState === 'running';
+    this.prompt.textContent = `[${running ? '*' : (cell.execution_count ?? ' ')}]:`;
+    this.element.classList.toggle('hd-running', running);
+  }
+
+  private wantsEditor(): boolean {
+    return this.mounted && (this.model.cell_type !== 'markdown' || this.editing);
+  }
+
+  private renderInput(): void {
+    if (this.wantsEditor()) {
+      if (!this.editor) {
+        this.input.replaceChildren();
+        this.editor = createEditor(this.input, this.model.ysource, this.ctx.awareness,
+          this.model.cell_type, this.ctx.keysFor(this), () => this.ctx.focused(this));
+      }
+      return;
+    }
+    this.editor?.destroy();
+    this.editor = null;
+    if (!this.sourceStale && this.input.firstChild) return;
+    this.sourceStale = false;
+    const source = this.model.ysource.toString();
+    if (this.model.cell_type === 'markdown' && this.mounted) {
+      const rendered = h('div', { className: 'hd-markdown hd-rendered' });
+      rendered.innerHTML = source.trim() ? renderMarkdown(source) : '<p class="hd-placeholder">Empty Markdown cell: double-click or press Enter to edit</p>';
+      this.input.replaceChildren(rendered);
+    } else {
+      this.input.replaceChildren(h('pre', { className: 'hd-preview' }, source || ' '));
+    }
+  }
+
+  private renderOutputs(): void {
+    if (this.model.cell_type !== 'code') return;
+    this.outputsStale = false;
+    renderOutputs(this.outputs, (this.model as YCodeCell).getOutputs() as unknown as Record<string, unknown>[]);
+  }
+
+  /** Near the viewport or not: mount or drop the editor and outputs. */
+  setNear(near: boolean): void {
+    if (near === this.mounted) return;
+    if (!near && (this.hasFocus || this.element.classList.contains('hd-active'))) return;
+    this.mounted = near;
+    this.sourceStale = true;
+    this.renderInput();
+    if (near && this.outputsStale) this.renderOutputs();
+  }
+
+  setActive(active: boolean): void {
+    this.element.classList.toggle('hd-active', active);
+    if (active && !this.mounted) this.setNear(true);
+  }
+
+  setEditing(editing: boolean): void {
+    if (editing === this.editing) return;
+    this.editing = editing;
+    this.element.classList.toggle('hd-editing', editing);
+    this.sourceStale = true;
+    this.renderInput();
+  }
+
+  focusEditor(at: 'start' | 'end' | 'keep' = 'keep'): void {
+    if (!this.mounted) this.setNear(true);
+    const view = this.editor?.view;
+    if (!view) return;
+    if (at !== 'keep') {
+      const pos = at === 'start' ? 0 : view.state.doc.length;
+      view.dispatch({ selection: { anchor: pos } });
+    }
+    view.focus();
+  }
+
+  blurEditor(): void {
+    this.editor?.view.contentDOM.blur();
+  }
+
+  setPeers(people: Collaborator[]): void {
+    const key = people.map((p) => `${p.clientId}:${p.color}:${p.initials}`).join();
+    if (key === this.peersKey) return;
+    this.peersKey = key;
+    this.peers.replaceChildren(
+      ...people.map((p) => h('span', { className: 'hd-peer-chip', title: `${p.displayName} is here`, style: `background:${p.color}` }, p.initials)),
+    );
+    this.element.style.setProperty('--hd-peer-color', people[0]?.color ?? 'transparent');
+    this.element.classList.toggle('hd-has-peers', people.length > 0);
+  }
+
+  setRun(run: RunView): void {
+    const key = JSON.stringify(run);
+    if (key === this.runKey) return;
+    this.runKey = key;
+    if (this.model.cell_type !== 'code') {
+      this.runLine.replaceChildren();
+      return;
+    }
+    this.runLine.replaceChildren(...this.runParts(run));
+  }
+
+  private runParts({ entry, position, last }: RunView): (HTMLElement | string)[] {
+    if (entry) {
+      const who = entry.requestedBy.displayName;
+      if (entry.input) {
+        if (entry.requestedBy.username === this.ctx.myUsername) return [this.inputBox(entry)];
+        return [h('span', { className: 'hd-run-waiting' }, `Waiting for input from ${who}`)];
+      }
+      if (entry.state === 'running') return [h('span', { className: 'hd-run-running' }, `Running · asked by ${who}`)];
+      return [h('span', { className: 'hd-run-queued' }, `Queued${position ? ` (#${position})` : ''} · asked by ${who}`)];
+    }
+    if (last) {
+      const failed = last.state === 'error' || last.state === 'aborted';
+      return [h('span', { className: failed ? 'hd-run-last hd-run-failed' : 'hd-run-last' },
+        `${failed ? `Run ${last.state === 'error' ? 'failed' : 'aborted'}` : 'Ran'} · by ${last.requestedBy.displayName}`)];
+    }
+    return [];
+  }
+
+  private inputBox(entry: QueueItem): HTMLElement {
+    // The same prompt keeps its box (and what is typed in it) across presence updates.
+    if (this.stdin?.requestId === entry.requestId) return this.stdin.el;
+    const prompt = entry.input?.prompt ?? '';
+    const field = h('input', {
+      className: 'hd-stdin',
+      type: entry.input?.password ? 'password' : 'text',
+      'aria-label': prompt || 'Input for the running cell',
+      autocomplete: 'off',
+    });
+    field.addEventListener('keydown', (event) => {
+      event.stopPropagation();
+      if (event.key === 'Enter') {
+        field.disabled = true;
+        this.ctx.answerInput(entry.requestId, field.value);
+      }
+    });
+    queueMicrotask(() => field.focus());
+    const el = h('label', { className: 'hd-stdin-row' }, h('span', {}, prompt || 'Input:'), field);
+    this.stdin = { requestId: entry.requestId, el };
+    return el;
+  }
+
+  destroy(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.model.ysource.unobserve(this.onSource);
+    this.model.changed.disconnect(this.onChanged);
+    this.editor?.destroy();
+    this.editor = null;
+    this.element.remove();
+  }
+}

@@ -1,0 +1,87 @@
+/** A cell's CodeMirror 6 editor, bound to the cell's shared text with y-codemirror.next
+ * (remote cursors and selections with name flags come from the awareness `user`). */
+import { defaultKeymap, indentWithTab } from '@codemirror/commands';
+import { markdownLanguage } from '@codemirror/lang-markdown';
+import { python } from '@codemirror/lang-python';
+import { LanguageSupport, bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { EditorState, Prec, type Extension } from '@codemirror/state';
+import { EditorView, drawSelection, keymap, type KeyBinding } from '@codemirror/view';
+import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
+import type { Awareness } from 'y-protocols/awareness';
+import * as Y from 'yjs';
+
+export interface EditorKeys {
+  escape(): void;
+  run(): void;
+  runAdvance(): void;
+  runInsert(): void;
+  /** Leave the cell upwards/downwards; false if there is no cell there. */
+  leave(direction: -1 | 1): boolean;
+}
+
+function language(cellType: string): Extension {
+  if (cellType === 'code') return python();
+  // The bare Markdown language: `markdown()` would also bundle HTML, CSS and JavaScript
+  // parsers (~120 KB) for embedded HTML, which notebook Markdown rarely needs.
+  if (cellType === 'markdown') return new LanguageSupport(markdownLanguage);
+  return [];
+}
+
+function notebookKeys(keys: EditorKeys): KeyBinding[] {
+  const edge = (direction: -1 | 1) => (view: EditorView): boolean => {
+    const { main } = view.state.selection;
+    if (!main.empty) return false;
+    const line = view.state.doc.lineAt(main.head);
+    const atEdge = direction < 0 ? line.number === 1 : line.number === view.state.doc.lines;
+    return atEdge && keys.leave(direction);
+  };
+  return [
+    { key: 'Escape', run: () => (keys.escape(), true) },
+    { key: 'Shift-Enter', run: () => (keys.runAdvance(), true) },
+    { key: 'Mod-Enter', run: () => (keys.run(), true) },
+    { key: 'Alt-Enter', run: () => (keys.runInsert(), true) },
+    { key: 'ArrowUp', run: edge(-1) },
+    { key: 'ArrowDown', run: edge(1) },
+  ];
+}
+
+export interface CellEditor {
+  view: EditorView;
+  destroy(): void;
+}
+
+export function createEditor(
+  parent: HTMLElement,
+  text: Y.Text,
+  awareness: Awareness,
+  cellType: string,
+  keys: EditorKeys,
+  onFocus: () => void,
+): CellEditor {
+  // Undo only this user's edits to this cell: the binding's own origin is tracked.
+  const undoManager = new Y.UndoManager(text);
+  const state = EditorState.create({
+    doc: text.toString(),
+    extensions: [
+      Prec.highest(keymap.of(notebookKeys(keys))),
+      keymap.of([...yUndoManagerKeymap, indentWithTab, ...defaultKeymap]),
+      drawSelection(),
+      indentOnInput(),
+      bracketMatching(),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      language(cellType),
+      EditorView.lineWrapping,
+      EditorView.contentAttributes.of({ 'aria-label': `${cellType} cell` }),
+      EditorView.domEventHandlers({ focus: () => (onFocus(), false) }),
+      yCollab(text, awareness, { undoManager }),
+    ],
+  });
+  const view = new EditorView({ state, parent });
+  return {
+    view,
+    destroy: () => {
+      view.destroy();
+      undoManager.destroy();
+    },
+  };
+}

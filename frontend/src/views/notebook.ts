@@ -1,0 +1,398 @@
+/**
+ * The notebook page: header (name, connection, save state, kernel, people), toolbar,
+ * banners, and the cell list; Jupyter's keyboard model; cell commands as @jupyter/ydoc
+ * does them; running through the shared kernel.
+ */
+import type { SharedCell, YNotebook } from '@jupyter/ydoc';
+
+import { lightColor, initialsOf, userColor } from '../logic/colors';
+import { CommandKeys, type Command } from '../logic/keys';
+import { STATUS_TEXT, type ConnectionStatus } from '../logic/status';
+import type { Identity, KernelsApi } from '../protocol/kernels';
+import type { RawNotice } from '../protocol/raw';
+import { NotebookRunner } from '../protocol/runner';
+import type { NotebookRoom } from '../protocol/room';
+import type { CellView } from './cell';
+import { CellList } from './cells';
+import { h, toast } from './dom';
+import type { EditorKeys } from './editor';
+import { PeopleBar } from './people';
+
+type CellType = 'code' | 'markdown' | 'raw';
+type CellJson = SharedCell.Cell & { cell_type: CellType; source: string };
+type Mode = 'command' | 'edit';
+
+export interface NotebookDeps {
+  room: NotebookRoom;
+  kernels: KernelsApi;
+  me: Identity;
+  filesUrl: string;
+  navigateFiles(event: MouseEvent): void;
+}
+
+export class NotebookPage {
+  readonly element: HTMLElement;
+  private readonly list: CellList;
+  private readonly people: PeopleBar;
+  private readonly status = h('span', { className: 'hd-status', role: 'status' });
+  private readonly save = h('span', { className: 'hd-save' });
+  private readonly kernelLabel = h('span', { className: 'hd-kernel' }, 'No kernel');
+  private readonly banner = h('div', { className: 'hd-banners' });
+  private readonly keys = new CommandKeys();
+  private mode: Mode = 'command';
+  private readonly runner: NotebookRunner;
+  private clipboard: CellJson[] = [];
+  private deleted: { index: number; cells: CellJson[] }[] = [];
+  private readonly onKey = (event: KeyboardEvent): void => this.commandKey(event);
+
+  constructor(private readonly deps: NotebookDeps) {
+    const { room, me } = deps;
+    const color = userColor(me.username, me.color);
+    room.setUser({
+      username: me.username,
+      name: me.display_name || me.name || me.username,
+      display_name: me.display_name || me.name || me.username,
+      initials: me.initials || initialsOf(me.display_name || me.username),
+      color,
+      colorLight: lightColor(color),
+    });
+    this.list = new CellList(room.notebook, {
+      awareness: room.awareness,
+      myUsername: me.username,
+      keysFor: (cell) => this.editorKeys(cell),
+      focused: (cell) => this.select(cell, cell.hasFocus ? 'edit' : 'command'),
+      requestEdit: (cell) => this.edit(cell),
+      answerInput: (id, value) => void this.answer(id, value),
+    }, (id) => room.setActiveCell(id));
+    this.runner = new NotebookRunner(deps.kernels,
+      { path: room.path, fileId: room.session.fileId, documentId: room.documentId }, () => this.kernelName());
+    this.people = new PeopleBar((clientId) => this.jumpTo(clientId));
+    const name = room.path.slice(room.path.lastIndexOf('/') + 1);
+    this.element = h('div', { className: 'hd-notebook-page' },
+      h('header', { className: 'hd-header' },
+        h('a', { className: 'hd-logo', href: deps.filesUrl, onclick: deps.navigateFiles, title: 'All files' }, 'Huddle'),
+        h('h1', { className: 'hd-title', title: room.path }, name),
+        this.status, this.save, this.kernelLabel, this.people.element),
+      this.toolbar(), this.banner,
+      h('main', { className: 'hd-notebook', tabindex: '-1' }, this.list.element));
+    room.statusChanged.on((s) => this.showStatus(s));
+    room.stateChanged.on(() => this.showSave());
+    room.presenceChanged.on(() => this.schedulePresence());
+    room.notices.on((n) => this.notice(n));
+    document.addEventListener('keydown', this.onKey);
+    this.showStatus(room.status);
+    this.showSave();
+    void this.findKernel();
+  }
+
+  private get notebook(): YNotebook {
+    return this.deps.room.notebook;
+  }
+
+  private toolbar(): HTMLElement {
+    const button = (label: string, text: string, action: () => void): HTMLButtonElement =>
+      h('button', { type: 'button', 'aria-label': label, title: label, onclick: () => { action(); this.refocus(); } }, text);
+    return h('nav', { className: 'hd-toolbar', 'aria-label': 'Notebook actions' },
+      button('Run cell and advance (Shift+Enter)', '▶ Run', () => this.exec('runAdvance')),
+      button('Run all cells', '▶▶ Run all', () => void this.runAll()),
+      button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernelAction('interrupt')),
+      button('Restart the kernel', '↻ Restart', () => void this.kernelAction('restart')),
+      h('span', { className: 'hd-sep' }),
+      button('Insert a code cell below (B)', '+ Code', () => this.insert(1, 'code')),
+      button('Insert a Markdown cell below', '+ Markdown', () => this.insert(1, 'markdown')),
+      button('Move the cell up', '↑', () => this.move(-1)),
+      button('Move the cell down', '↓', () => this.move(1)),
+      button('Delete the cell (D, D)', '✕ Delete', () => this.exec('delete')));
+  }
+
+  // --- status ------------------------------------------------------------------------------
+
+  private showStatus(status: ConnectionStatus): void {
+    this.status.textContent = STATUS_TEXT[status];
+    this.status.dataset['status'] = status;
+    this.showSave();
+    // After a terminal close nothing typed here could reach the server: stop editing.
+    this.list.element.inert = status === 'stale' || status === 'gone' || status === 'failed';
+    if (status === 'stale') {
+      this.showBanner('stale', 'The server rebuilt this notebook\'s history; this page\'s copy is out of date. Reload to continue (edits made since the last sync may be lost).', 'Reload', () => location.reload());
+    } else if (status === 'gone') {
+      this.showBanner('gone', 'This notebook was deleted or moved away.', 'Back to files', () => location.assign(this.deps.filesUrl));
+    } else if (status === 'failed') {
+      this.showBanner('failed', 'The server could not open this notebook.', 'Reload', () => location.reload());
+    }
+  }
+
+  private showBanner(kind: string, text: string, action?: string, onAction?: () => void): void {
+    this.banner.querySelector(`[data-kind="${kind}"]`)?.remove();
+    this.banner.append(h('div', { className: `hd-banner hd-banner-${kind}`, 'data-kind': kind, role: 'alert' },
+      h('span', {}, text),
+      action && onAction ? h('button', { type: 'button', onclick: onAction }, action) : null));
+  }
+
+  private showSave(): void {
+    const { room } = this.deps;
+    // The server's `state.dirty` says nothing about edits that have not reached it yet.
+    const synced = room.status === 'live';
+    const dirty = room.dirty;
+    this.save.textContent = !synced ? 'Not synced' : dirty ? 'Saving…' : 'Saved';
+    this.save.dataset['dirty'] = String(dirty || !synced);
+  }
+
+  private notice(notice: RawNotice): void {
+    if (notice.type === 'read_only') this.showBanner('readonly', 'You can read this notebook but not change it: your edits are not saved.');
+    if (notice.type === 'file_changed') {
+      const text = notice.conflicts.length
+        ? `The file was changed outside Huddle; ${notice.conflicts.length} cell(s) edited here were replaced${notice.backup ? ` (your version is in ${notice.backup})` : ''}.`
+        : 'The file was changed outside Huddle; the changes were merged.';
+      toast(text);
+    }
+  }
+
+  private presenceFrame = 0;
+
+  /** Presence changes with every cursor move of everyone: show it at most once a frame. */
+  private schedulePresence(): void {
+    if (this.presenceFrame) return;
+    this.presenceFrame = requestAnimationFrame(() => {
+      this.presenceFrame = 0;
+      this.showPresence();
+    });
+  }
+
+  private showPresence(): void {
+    const people = this.deps.room.collaborators();
+    const server = this.deps.room.serverPresence();
+    this.people.show(people);
+    this.list.showPresence(people, server);
+    if (server.kernel) {
+      this.runner.adopt(server.kernel.id);
+      this.kernelLabel.textContent = `Kernel: ${server.kernel.status}`;
+    }
+    const queued = server.queue.length;
+    this.kernelLabel.dataset['queue'] = String(queued);
+    if (queued) this.kernelLabel.textContent = `Kernel: busy · ${queued} in queue`;
+  }
+
+  private jumpTo(clientId: number): void {
+    const person = this.deps.room.collaborators().find((p) => p.clientId === clientId);
+    const view = person?.activeCellId ? this.list.cells.find((c) => c.id === person.activeCellId) : null;
+    if (!view) return;
+    view.element.scrollIntoView({ block: 'center' });
+    view.element.classList.add('hd-flash');
+    setTimeout(() => view.element.classList.remove('hd-flash'), 1200);
+  }
+
+  // --- selection and modes -------------------------------------------------------------------
+
+  private select(cell: CellView, mode: Mode): void {
+    this.list.setActive(cell.id);
+    this.mode = mode;
+  }
+
+  private edit(cell: CellView, at: 'start' | 'end' | 'keep' = 'keep'): void {
+    this.list.setActive(cell.id);
+    this.mode = 'edit';
+    cell.setEditing(true);
+    cell.focusEditor(at);
+  }
+
+  private command(): void {
+    this.mode = 'command';
+    this.list.activeView?.blurEditor();
+    this.refocus();
+  }
+
+  private refocus(): void {
+    if (this.mode === 'command') this.element.querySelector<HTMLElement>('.hd-notebook')?.focus({ preventScroll: true });
+  }
+
+  private activate(index: number, mode: Mode): void {
+    const view = this.list.cells[Math.max(0, Math.min(index, this.list.cells.length - 1))];
+    if (!view) return;
+    this.list.setActive(view.id);
+    this.list.scrollToActive();
+    if (mode === 'edit' && view.model.cell_type !== 'markdown') this.edit(view, 'start');
+    else this.command();
+  }
+
+  private editorKeys(cell: CellView): EditorKeys {
+    return {
+      escape: () => this.command(),
+      run: () => this.exec('run', cell),
+      runAdvance: () => this.exec('runAdvance', cell),
+      runInsert: () => this.exec('runInsert', cell),
+      leave: (direction) => {
+        const index = this.list.indexOf(cell.id) + direction;
+        const next = this.list.cells[index];
+        if (!next) return false;
+        this.list.setActive(next.id);
+        this.list.scrollToActive();
+        this.edit(next, direction < 0 ? 'end' : 'start');
+        return true;
+      },
+    };
+  }
+
+  private commandKey(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement | null;
+    if (this.mode !== 'command' || target?.closest('.cm-editor, input, textarea, select, button, a, [contenteditable]')) return;
+    if (!this.element.isConnected) return;
+    const command = this.keys.handle(event, performance.now());
+    if (!command) return;
+    event.preventDefault();
+    this.exec(command);
+  }
+
+  // --- commands --------------------------------------------------------------------------------
+
+  exec(command: Command, cell: CellView | null = this.list.activeView): void {
+    const index = cell ? this.list.indexOf(cell.id) : -1;
+    if (!cell || index < 0) return;
+    switch (command) {
+      case 'edit': return this.edit(cell);
+      case 'run': return void this.run([cell], index, false, false);
+      case 'runAdvance': return void this.run([cell], index, true, false);
+      case 'runInsert': return void this.run([cell], index, true, true);
+      case 'insertAbove': return this.insert(0, 'code');
+      case 'insertBelow': return this.insert(1, 'code');
+      case 'delete': return this.remove(index, 'delete');
+      case 'cut': return this.remove(index, 'cut');
+      case 'copy': this.clipboard = [this.cellJson(index)]; return toast('Cell copied');
+      case 'paste': return this.paste(index + 1);
+      case 'undoDelete': return this.undoDelete();
+      case 'toCode': return this.changeType(index, 'code');
+      case 'toMarkdown': return this.changeType(index, 'markdown');
+      case 'toRaw': return this.changeType(index, 'raw');
+      case 'up': return this.activate(index - 1, 'command');
+      case 'down': return this.activate(index + 1, 'command');
+      case 'first': return this.activate(0, 'command');
+      case 'last': return this.activate(this.list.cells.length - 1, 'command');
+      case 'interrupt': return void this.kernelAction('interrupt');
+    }
+  }
+
+  private cellJson(index: number): CellJson {
+    const json = this.notebook.getCell(index).toJSON();
+    return { cell_type: json.cell_type as CellType, source: String(json.source ?? ''), metadata: json.metadata };
+  }
+
+  private insert(offset: 0 | 1, type: CellType, source = ''): void {
+    const at = Math.max(0, this.list.activeIndex) + (this.list.cells.length ? offset : 0);
+    const model = this.notebook.insertCell(at, { cell_type: type, source });
+    this.list.setActive(model.id);
+    this.list.scrollToActive();
+    this.command();
+  }
+
+  private remove(index: number, why: 'delete' | 'cut'): void {
+    const cells = [this.cellJson(index)];
+    if (why === 'cut') this.clipboard = cells;
+    this.deleted.push({ index, cells });
+    this.notebook.deleteCell(index);
+    this.activate(Math.min(index, this.list.cells.length - 1), 'command');
+  }
+
+  private undoDelete(): void {
+    const last = this.deleted.pop();
+    if (!last) return;
+    const at = Math.min(last.index, this.notebook.cells.length);
+    this.notebook.insertCells(at, last.cells.map((c) => ({ ...c })));
+    this.activate(at, 'command');
+  }
+
+  private paste(at: number): void {
+    if (!this.clipboard.length) return;
+    this.notebook.insertCells(at, this.clipboard.map((c) => ({ ...c })));
+    this.activate(at, 'command');
+  }
+
+  /** Same id, source and metadata, new type: one transaction, as JupyterLab does it. */
+  private changeType(index: number, type: CellType): void {
+    const old = this.notebook.getCell(index);
+    if (old.cell_type === type) return;
+    const json = { ...this.cellJson(index), id: old.id, cell_type: type };
+    this.notebook.transact(() => {
+      this.notebook.deleteCell(index);
+      this.notebook.insertCell(index, json);
+    });
+    this.activate(index, 'command');
+  }
+
+  private move(direction: -1 | 1): void {
+    const index = this.list.activeIndex;
+    const to = index + direction;
+    if (index < 0 || to < 0 || to >= this.list.cells.length) return;
+    this.notebook.moveCell(index, to);
+    this.list.setActive(this.notebook.getCell(to).id);
+    this.list.scrollToActive();
+  }
+
+  // --- running -----------------------------------------------------------------------------------
+
+  private async run(cells: CellView[], index: number, advance: boolean, insert: boolean): Promise<void> {
+    for (const cell of cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
+    const wasEditing = this.mode === 'edit';
+    if (advance) {
+      if (insert || index + 1 >= this.list.cells.length) {
+        this.list.setActive(cells[cells.length - 1]!.id);
+        this.insert(1, 'code');
+        if (wasEditing && this.list.activeView) this.edit(this.list.activeView, 'start');
+      } else {
+        this.activate(index + 1, wasEditing ? 'edit' : 'command');
+      }
+    }
+    await this.execute(cells.filter((c) => c.model.cell_type === 'code'));
+  }
+
+  async runAll(): Promise<void> {
+    for (const cell of this.list.cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
+    await this.execute(this.list.cells.filter((c) => c.model.cell_type === 'code'));
+  }
+
+  private kernelName(): string {
+    const spec = this.notebook.getMetadata('kernelspec') as { name?: unknown } | undefined;
+    return typeof spec?.name === 'string' && spec.name ? spec.name : 'python3';
+  }
+
+  private async findKernel(): Promise<void> {
+    try {
+      const kernel = await this.runner.find();
+      if (!this.deps.room.serverPresence().kernel) this.kernelLabel.textContent = kernel ? 'Kernel: idle' : 'No kernel (starts on first run)';
+    } catch (err) {
+      this.kernelLabel.textContent = 'Kernel: unknown';
+      console.warn('listing sessions failed', err);
+    }
+  }
+
+  private async execute(cells: CellView[]): Promise<void> {
+    const toRun = cells.map((c) => ({ cellId: c.id, source: c.model.ysource.toString() }));
+    await this.runner.run(toRun, () => (this.kernelLabel.textContent = 'Kernel: starting…'))
+      .catch((err: unknown) => toast(`Could not run: ${message(err)}`, 'error'));
+  }
+
+  private async kernelAction(action: 'interrupt' | 'restart'): Promise<void> {
+    try {
+      const done = await (action === 'interrupt' ? this.runner.interrupt() : this.runner.restart());
+      toast(!done ? 'No kernel is running' : action === 'interrupt' ? 'Kernel interrupted' : 'Kernel restarted');
+    } catch (err) {
+      toast(`Could not ${action}: ${message(err)}`, 'error');
+    }
+  }
+
+  private async answer(requestId: string, value: string): Promise<void> {
+    await this.runner.answer(requestId, value)
+      .catch((err: unknown) => toast(`Could not send the input: ${message(err)}`, 'error'));
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.presenceFrame);
+    document.removeEventListener('keydown', this.onKey);
+    this.list.destroy();
+    this.deps.room.destroy();
+    this.element.remove();
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

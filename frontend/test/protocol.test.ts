@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+
+import { parentPath, siblingPath, sortEntries, type Entry } from '../src/protocol/contents';
+import { apiUrl, readCookie } from '../src/protocol/http';
+import { findSession, sha256Hex } from '../src/protocol/kernels';
+import {
+  parseCollaborators,
+  parseServerPresence,
+  queueEntryOf,
+  queuePosition,
+} from '../src/protocol/presence';
+import { parseRaw } from '../src/protocol/raw';
+import { roomServerUrl } from '../src/protocol/room';
+
+test('sha256Hex matches the server\'s source_hash, also for non-ASCII', async () => {
+  for (const text of ['', 'print(1)', 'x = "héllo 👋"\n']) {
+    assert.equal(await sha256Hex(text), createHash('sha256').update(text, 'utf8').digest('hex'));
+  }
+});
+
+test('cookies and API URLs', () => {
+  assert.equal(readCookie('a=1; _xsrf=2|ab%7Ccd; b=3', '_xsrf'), '2|ab|cd');
+  assert.equal(readCookie('a=1', '_xsrf'), null);
+  assert.equal(apiUrl('/base/', 'api/contents', 'dir a/n#1.ipynb'), '/base/api/contents/dir%20a/n%231.ipynb');
+  assert.equal(apiUrl('/', 'api/contents', ''), '/api/contents');
+});
+
+test('room URL follows the page scheme', () => {
+  assert.equal(roomServerUrl({ protocol: 'https:', host: 'h:1' }, '/b/'), 'wss://h:1/b/api/collaboration/room');
+  assert.equal(roomServerUrl({ protocol: 'http:', host: 'h' }, '/'), 'ws://h/api/collaboration/room');
+});
+
+test('contents helpers', () => {
+  const e = (name: string, type: Entry['type']): Entry => ({ name, path: name, type, last_modified: '' });
+  assert.deepEqual(sortEntries([e('b.ipynb', 'notebook'), e('Z', 'directory'), e('a.txt', 'file')]).map((x) => x.name), ['Z', 'a.txt', 'b.ipynb']);
+  assert.equal(parentPath('a/b/c.ipynb'), 'a/b');
+  assert.equal(parentPath('c.ipynb'), '');
+  assert.equal(siblingPath('a/b.ipynb', 'c.ipynb'), 'a/c.ipynb');
+  assert.equal(siblingPath('b.ipynb', 'c.ipynb'), 'c.ipynb');
+});
+
+test('sessions: by path, else by file id (JupyterLab\'s placeholder path)', () => {
+  const s = (path: string, kernel: string | null) => ({ id: path, path, name: '', kernel: kernel ? { id: kernel, name: 'python3' } : null });
+  assert.equal(findSession([s('x.ipynb', 'k1'), s('a.ipynb', 'k2')], 'a.ipynb', 'f')?.kernel?.id, 'k2');
+  assert.equal(findSession([s('RTC:f-123', 'k3')], 'a.ipynb', 'f-123')?.kernel?.id, 'k3');
+  assert.equal(findSession([s('a.ipynb', null)], 'a.ipynb', 'f'), null);
+});
+
+test('server presence: queue, runs, kernel, input prompt', () => {
+  const states = new Map<number, unknown>([
+    [1, { user: { username: 'ada', display_name: 'Ada', color: '#111111' }, activeCellId: 'c1' }],
+    [2, { huddle: {
+      kernel: { id: 'k', status: 'busy' },
+      queue: [
+        { request_id: 'r1', cell_id: 'c1', state: 'running', requested_by: { username: 'ada', display_name: 'Ada' }, input: { prompt: 'Name?', password: false } },
+        { request_id: 'r2', cell_id: 'c2', state: 'queued', requested_by: { username: 'bob' } },
+        { request_id: 'r3', cell_id: 'c3', state: 'queued', requested_by: { username: 'bob' } },
+        { junk: true },
+      ],
+      runs: { c0: { requested_by: { username: 'bob', display_name: 'Bob' }, state: 'done', execution_count: 4 } },
+    } }],
+  ]);
+  const server = parseServerPresence(states);
+  assert.deepEqual(server.kernel, { id: 'k', status: 'busy' });
+  assert.equal(server.queue.length, 3);
+  assert.deepEqual(queueEntryOf(server, 'c1')?.input, { prompt: 'Name?', password: false });
+  assert.equal(queueEntryOf(server, 'c2')?.requestedBy.displayName, 'bob');
+  assert.equal(queuePosition(server, 'r3'), 2);
+  assert.equal(queuePosition(server, 'r1'), 0);
+  assert.equal(server.runs.get('c0')?.requestedBy.displayName, 'Bob');
+  assert.equal(server.runs.get('c0')?.executionCount, 4);
+  assert.equal(parseServerPresence(new Map()).queue.length, 0);
+});
+
+test('collaborators: people only (not the server), me first', () => {
+  const states = new Map<number, unknown>([
+    [5, { user: { username: 'zed', name: 'Zed' } }],
+    [7, { user: { username: 'me', display_name: 'Me', initials: 'ME', color: '#222222' }, activeCellId: 'x' }],
+    [9, { huddle: { queue: [] } }],
+    [10, null],
+  ]);
+  const people = parseCollaborators(states, 7);
+  assert.deepEqual(people.map((p) => [p.username, p.isMe, p.activeCellId]), [['me', true, 'x'], ['zed', false, null]]);
+  assert.equal(people[1]?.displayName, 'Zed');
+  assert.equal(people[1]?.initials, 'Z');
+});
+
+test('RAW notices', () => {
+  assert.deepEqual(parseRaw('{"type":"save","responseTo":3,"status":"success"}'), { type: 'save', responseTo: 3, status: 'success' });
+  assert.deepEqual(parseRaw('{"type":"error","reason":"read_only"}'), { type: 'read_only' });
+  assert.deepEqual(parseRaw('{"type":"file_changed","conflicts":["a",1],"backup":"x.ipynb"}'), { type: 'file_changed', conflicts: ['a'], backup: 'x.ipynb' });
+  assert.equal(parseRaw('not json').type, 'other');
+});
+
+test('runner: starts the kernel once, asks again once when the kernel is gone', async () => {
+  const { NotebookRunner } = await import('../src/protocol/runner');
+  const { ApiError } = await import('../src/protocol/http');
+  const calls: string[] = [];
+  let kernels = 0;
+  let failNext = false;
+  const api = {
+    existingKernel: async () => null,
+    ensureKernel: async () => (calls.push('ensure'), `k${++kernels}`),
+    execute: async (kernelId: string) => {
+      calls.push(`execute ${kernelId}`);
+      if (failNext) {
+        failNext = false;
+        throw new ApiError(404, `unknown kernel ${kernelId}`);
+      }
+      return [];
+    },
+  };
+  const runner = new NotebookRunner(api as never, { path: 'a.ipynb', fileId: 'f', documentId: 'json:notebook:f' }, () => 'python3');
+  assert.equal(await runner.interrupt(), false, 'no kernel yet');
+  await runner.run([{ cellId: 'c', source: 'x' }]);
+  await runner.run([{ cellId: 'c', source: 'x' }]);
+  failNext = true;
+  await runner.run([{ cellId: 'c', source: 'x' }]);
+  assert.deepEqual(calls, ['ensure', 'execute k1', 'execute k1', 'execute k1', 'ensure', 'execute k2']);
+  api.execute = async () => {
+    throw new ApiError(409, 'the source changed');
+  };
+  await assert.rejects(runner.run([{ cellId: 'c', source: 'x' }]), /source changed/);
+});
