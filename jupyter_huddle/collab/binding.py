@@ -66,6 +66,9 @@ class FileBinding:
         )
         # Tells the room's peers what happened to their file (conflicts, deletion).
         self.notify: Notify | None = None
+        # A failed save is shown to everyone (state.save_error), and cleared once saved.
+        self.saver.on_result = lambda error: self.document.set_state(
+            ServerOrigin.SAVE_STATE, save_error=error)
         # Saving and reading the disk for changes exclude each other: otherwise our own
         # save, seen half-way, would look like someone else's change.
         self._disk_lock = asyncio.Lock()

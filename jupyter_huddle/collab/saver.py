@@ -41,6 +41,8 @@ class SaveScheduler:
         self._lock = asyncio.Lock()
         self._failures = 0
         self.last_error: str | None = None
+        # Told the outcome of every save attempt (None: saved), to show it to the peers.
+        self.on_result: Callable[[str | None], None] | None = None
 
     @property
     def dirty(self) -> bool:
@@ -85,6 +87,11 @@ class SaveScheduler:
         backoff: float = self._retry_delay_s * 2.0 ** max(self._failures - 1, 0)
         return min(backoff, _MAX_RETRY_DELAY_S)
 
+    def _report(self, error: str | None) -> None:
+        self.last_error = error
+        if self.on_result is not None:
+            self.on_result(error)
+
     async def save_now(self) -> None:
         """Save if there are unsaved changes, after any save in flight.
 
@@ -105,10 +112,15 @@ class SaveScheduler:
                     # A bug or a document broken in a way nobody foresaw: report it as a
                     # failed save (retried, shown to clients) instead of killing the saver.
                     log.exception("saving %s failed unexpectedly", self._name)
-                    raise SaveError(f"could not save: {err!r}") from err
-                log.warning("saving %s failed (attempt %d): %s", self._name, self._failures, err)
-                raise
+                    err = SaveError(f"could not save: {err!r}")
+                else:
+                    log.warning("saving %s failed (attempt %d): %s", self._name,
+                                self._failures, err)
+                self._report(str(err))
+                raise err from None
             self._failures = 0
+            if self.last_error is not None:
+                self._report(None)
             self.last_error = None
             self._saved_generation = generation
             if self.dirty:

@@ -31,6 +31,7 @@ from .handlers.execute import (
     QueueHandler,
     RequestHandler,
 )
+from .handlers.export import ExportHandler
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
@@ -343,6 +344,7 @@ class HuddleApp(ExtensionApp):
             (r"/api/collaboration/room/([^/]+)", RoomWebSocketHandler,
              {"manager": self.rooms, "settings": self.rooms.settings}),
             (r"/api/kernels/([^/]+)/execute", ExecuteHandler, {"service": self.execution}),
+            (r"/api/huddle/export/([^/]+)", ExportHandler, {"manager": self.rooms}),
             (r"/api/huddle/queue/([^/]+)", QueueHandler, {"service": self.execution}),
             (r"/api/huddle/requests/([0-9a-f]{1,64})", RequestHandler,
              {"service": self.execution}),

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import nbformat
+import pytest
 from pycrdt import Map, Text
 
 from tests.support.yclient import awareness_update
@@ -244,11 +245,15 @@ async def test_failed_save_is_reported_and_retried(huddle, write_notebook, jp_ro
         client.source(0).insert(0, "lost? ")
 
         assert await client.save(request_id=1) == "failed"
+        # every peer is told why (the web app shows "Save failed: ...")
+        await client.wait_for(lambda: bool(client.state.get("save_error")))
+        assert "dir/f.ipynb" in client.state.get("save_error")
         # Restore the folder: the autosave retry writes the edit.
         (jp_root_dir / "dir").unlink()
         (jp_root_dir / "dir.moved").rename(jp_root_dir / "dir")
         await client.wait_for(
             lambda: read_nb(jp_root_dir, "dir/f.ipynb").cells[0].source == "lost? x", timeout=15)
+        await client.wait_for(lambda: client.state.get("save_error") is None)
 
 
 async def test_cells_from_clients_keep_jupyterlab_schema(huddle, write_notebook, jp_root_dir):
@@ -263,3 +268,28 @@ async def test_cells_from_clients_keep_jupyterlab_schema(huddle, write_notebook,
     nb = read_nb(jp_root_dir, "schema.ipynb")
     assert [c.cell_type for c in nb.cells] == ["code", "markdown"]
     assert nb.cells[1].id == "new-cell"
+
+
+@pytest.mark.parametrize(("fmt", "needle", "mime"), [
+    ("ipynb", '"live edit = 1"', "application/x-ipynb+json"),
+    ("html", ">live<", "text/html"),  # syntax-highlighted: one token per span
+    ("markdown", "live edit = 1", "text/markdown"),
+    ("python", "live edit = 1", "text/x-python"),
+])
+async def test_export_converts_the_live_document(huddle, write_notebook, jp_root_dir, fmt,
+                                                 needle, mime):
+    write_notebook("exp.ipynb", ["x"])
+    room, _ = await huddle.room_id("exp.ipynb")
+    async with huddle.open("exp.ipynb") as client, huddle.open("exp.ipynb") as witness:
+        with client.doc.transaction():
+            text = client.source(0)
+            del text[0:1]
+            text.insert(0, "live edit = 1")
+        await witness.wait_for(lambda: str(witness.source(0)) == "live edit = 1")
+        response = await huddle.request("GET", f"api/huddle/export/{room}?format={fmt}")
+        assert response.code == 200
+        assert response.headers["Content-Type"].startswith(mime)
+        assert "exp." in response.headers["Content-Disposition"]
+        assert needle in response.body.decode()
+    bad = await huddle.request("GET", f"api/huddle/export/{room}?format=pdf")
+    assert bad.code == 400

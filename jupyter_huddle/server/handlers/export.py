@@ -1,0 +1,74 @@
+"""``GET /api/huddle/export/{document_id}?format=ipynb|html|markdown|python``: download
+the live notebook, converted by nbconvert from the shared document (what everyone sees now,
+unsaved edits and outputs of running cells included), not from a possibly stale file."""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from typing import Any
+from urllib.parse import quote
+
+import nbformat
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ...collab.errors import CollabError
+from ...collab.manager import RoomManager
+from .execute import parse_document_id
+
+# format -> (nbconvert exporter name or None for the notebook itself, MIME type, extension)
+FORMATS: dict[str, tuple[str | None, str, str]] = {
+    "ipynb": (None, "application/x-ipynb+json", ".ipynb"),
+    "html": ("html", "text/html", ".html"),
+    "markdown": ("markdown", "text/markdown", ".md"),
+    "python": ("python", "text/x-python", ".py"),
+}
+
+
+def convert(content: dict[str, Any], fmt: str) -> str:
+    """The notebook as text in ``fmt`` (CPU-bound: run it in a thread)."""
+    from nbconvert.exporters import get_exporter
+
+    notebook = nbformat.from_dict(content)  # type: ignore[no-untyped-call]
+    exporter_name = FORMATS[fmt][0]
+    if exporter_name is None:
+        return str(nbformat.writes(notebook))  # type: ignore[no-untyped-call]
+    exporter = get_exporter(exporter_name)()  # type: ignore[no-untyped-call]
+    body, _resources = exporter.from_notebook_node(notebook)
+    return str(body)
+
+
+class ExportHandler(APIHandler):
+    auth_resource = "contents"
+
+    def initialize(self, manager: RoomManager) -> None:
+        self.manager = manager
+
+    @web.authenticated
+    async def get(self, document_id: str) -> None:
+        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
+            raise web.HTTPError(403, "you may not read this notebook")
+        room_id = parse_document_id(document_id)
+        fmt = self.get_query_argument("format", "ipynb")
+        if fmt not in FORMATS:
+            raise web.HTTPError(400, f"format must be one of {', '.join(FORMATS)}")
+        try:
+            room = await self.manager.lease(room_id)
+        except CollabError as err:
+            raise web.HTTPError(404, f"cannot open {document_id}: {err}") from err
+        try:
+            content = room.document.export()  # type: ignore[union-attr]
+            path = await self.manager.backend.path_for(room_id.file_id) or "notebook.ipynb"
+        finally:
+            self.manager.release(room_id)
+        try:
+            body = await asyncio.to_thread(convert, content, fmt)
+        except Exception as err:  # nbconvert raises many kinds; report, never a bare 500
+            self.log.exception("exporting %s as %s failed", path, fmt)
+            raise web.HTTPError(500, f"could not convert the notebook to {fmt}: {err}") from err
+        _, mime, ext = FORMATS[fmt]
+        stem = posixpath.splitext(posixpath.basename(path))[0] or "notebook"
+        self.set_header("Content-Disposition",
+                        f"attachment; filename*=UTF-8''{quote(stem + ext)}")
+        self.finish(body, set_content_type=f"{mime}; charset=UTF-8")
