@@ -24,6 +24,7 @@ from .close_codes import CloseCode
 from .connection import Connection
 from .documents.base import SharedDocument
 from .errors import ProtocolError
+from .guard import ProtectedRoots
 from .ids import RoomId
 from .origins import ServerOrigin, event_origin
 from .settings import CollabSettings
@@ -65,6 +66,11 @@ class Room:
         self._server_state: dict[str, Any] = {}
         self._change_listeners: list[ChangeListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        roots = document.protected_roots if document is not None else ()
+        self._guard = ProtectedRoots(self.doc, roots) if roots else None
+        # While a guarded update is checked, its transactions wait here instead of going
+        # out: peers get the net result, never a forged change and then its undo.
+        self._held: list[tuple[bytes, object]] | None = None
         self._running = False
         self._subscription = self.doc.observe(self._on_transaction)
 
@@ -100,6 +106,8 @@ class Room:
     def join(self, peer: Connection) -> None:
         """Add a peer and start the sync: our state vector, then everyone's presence."""
         self.peers[peer.id] = peer
+        if self._guard is not None:
+            self._guard.track(peer)
         peer.send(codec.encode_sync_step1(self.doc.get_state()))
         presence = self.awareness.snapshot()
         if presence is not None:
@@ -176,18 +184,51 @@ class Room:
                     message="You have read-only access; your edit was not applied.",
                 ))
             return
+        if self._guard is None:
+            self._apply(peer, update)
+        else:
+            self._apply_guarded(peer, update, self._guard)
+        self.document.repair(ServerOrigin.REPAIR)
+
+    def _apply(self, peer: Connection, update: bytes) -> None:
         try:
             with self.doc.transaction(origin=peer):
                 self.doc.apply_update(update)
         except Exception as err:  # yrs raises plain errors for corrupt updates
             raise ProtocolError(f"update rejected: {err}") from err
-        self.document.repair(ServerOrigin.REPAIR)
+
+    def _apply_guarded(self, peer: Connection, update: bytes, guard: ProtectedRoots) -> None:
+        before = self.doc.get_state()
+        self._held = []
+        try:
+            self._apply(peer, update)
+            refused = guard.revert()
+        finally:
+            held, self._held = self._held, None
+        if not refused:
+            for held_update, origin in held:
+                self._emit(held_update, origin)
+            return
+        log.warning("room %s refused a change to %s from %r", self.id, guard.names, peer)
+        peer.send(_raw_json(type="error", reason="protected",
+                            message="Comments are changed through the comments API only; "
+                                    "that change was undone."))
+        self.broadcast(codec.encode_sync_update(self.doc.get_update(before)))
+        for held_update, origin in held:
+            for listener in self._change_listeners:
+                listener(held_update, origin)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update
         if update == codec.EMPTY_UPDATE:
             return
         origin = event_origin(self.doc, event)
+        if self._held is not None:
+            self._held.append((update, origin))
+            return
+        self._emit(update, origin)
+
+    def _emit(self, update: bytes, origin: object) -> None:
         frame = codec.encode_sync_update(update)
         exclude = origin if isinstance(origin, Connection) else None
         self.broadcast(frame, exclude=exclude)

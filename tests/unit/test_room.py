@@ -4,7 +4,7 @@ import asyncio
 
 import nbformat
 import pytest
-from pycrdt import Array, Text
+from pycrdt import Array, Map, Text
 
 from jupyter_huddle.collab.close_codes import CloseCode
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
@@ -131,3 +131,22 @@ async def test_awareness_room_ignores_document_updates():
         peer = MemoryPeer(room).join()
         peer.doc.get("t", type=Text).insert(0, "stash")
         assert str(room.doc.get("t", type=Text)) == ""
+
+
+async def test_peers_cannot_write_the_comments_root():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        with room.doc.transaction(origin=ServerOrigin.REPAIR):
+            room.doc.get("comments", type=Map)["t0"] = Map({"body": "real"})
+        mallory, other = MemoryPeer(room, "m").join(), MemoryPeer(room, "o").join()
+        with mallory.doc.transaction():
+            mallory.doc.get("comments", type=Map)["t1"] = Map({"body": "forged"})
+            del mallory.doc.get("comments", type=Map)["t0"]
+            source(mallory, 0).insert(0, "legit ")
+        other.pump()
+        mallory.pump()
+        for peer in (other, mallory):
+            assert peer.doc.get("comments", type=Map).to_py() == {"t0": {"body": "real"}}
+            assert str(source(peer, 0)) == "legit x"
+        assert room.doc.get("comments", type=Map).to_py() == {"t0": {"body": "real"}}
+        assert mallory.raw[-1]["reason"] == "protected"
+        assert other.raw == []

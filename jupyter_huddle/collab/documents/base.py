@@ -32,6 +32,8 @@ class SharedDocument(ABC):
     kind: DocumentType
     # The schema version JupyterLab's docprovider records per document kind.
     version: str
+    # Roots only the server writes (see collab/guard.py).
+    protected_roots: tuple[str, ...] = ()
 
     def __init__(self, doc: Doc[Any] | None = None) -> None:
         self.doc: Doc[Any] = doc if doc is not None else Doc()

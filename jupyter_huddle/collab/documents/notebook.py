@@ -85,6 +85,9 @@ def with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class NotebookDocument(SharedDocument):
     kind = "notebook"
     version = "2.0.0"
+    # Review threads live in their own root (stock JupyterLab ignores it); the server
+    # writes them for the comments API, stamping who and when.
+    protected_roots = ("comments",)
 
     def __init__(self, doc: Doc[Any] | None = None) -> None:
         super().__init__(doc)
