@@ -28,10 +28,12 @@ class ServerOrigin(Enum):
     FILE = "file"
     # Outputs, counts and execution state written by the server's kernel client.
     KERNEL = "kernel"
+    # Review threads written for the comments API (saved into the file's metadata too).
+    COMMENTS = "comments"
 
     @property
     def marks_dirty(self) -> bool:
-        return self in (ServerOrigin.REPAIR, ServerOrigin.KERNEL)
+        return self in (ServerOrigin.REPAIR, ServerOrigin.KERNEL, ServerOrigin.COMMENTS)
 
     @property
     def persisted(self) -> bool:

@@ -96,6 +96,9 @@ class NotebookDocument(SharedDocument):
         # The content as last loaded or saved, ids included: export restores number types
         # from it (see values.py).
         self.baseline: dict[str, Any] = {}
+        self.comments: Map[Any] = self.doc.get("comments", type=Map)
+        # Write review threads into the saved file's metadata (HuddleApp.save_comments).
+        self.comments_in_metadata = True
         # Set when cells are inserted or deleted (not on edits inside cells), so repair
         # looks for duplicates only then.
         self._cells_changed = False
@@ -108,11 +111,17 @@ class NotebookDocument(SharedDocument):
         nb = _copy_json(content)
         cells = with_unique_ids(list(nb.get("cells") or [])) or [empty_code_cell()]
         nb["cells"] = cells
+        # Saved review threads go to their own root, not into the shared metadata.
+        metadata, saved_comments = split_comments(nb.get("metadata") or {})
         with self.doc.transaction(origin=origin):
             self.meta["nbformat"] = nb.get("nbformat", DEFAULT_NBFORMAT)
             self.meta["nbformat_minor"] = nb.get("nbformat_minor", DEFAULT_NBFORMAT_MINOR)
-            self.meta["metadata"] = Map(dict(nb.get("metadata") or {}))
+            self.meta["metadata"] = Map(dict(metadata))
             self.cells.extend([cell_to_ymap(c) for c in cells])
+        if saved_comments is not None:
+            from ..comments import Comments  # comments build on this module
+
+            Comments(self).load_metadata(saved_comments)
         self.baseline = nb
 
     def settle_execution(self, origin: object) -> None:
@@ -218,11 +227,15 @@ class NotebookDocument(SharedDocument):
                 raw = {"cell_type": "raw", "source": canonical_json(raw), "metadata": {}}
             cell = restore_numbers(raw, base_cells.get(raw.get("id"), MISSING))
             cells.append(_clean_cell(cell, keep_id=(nbformat, minor) >= (4, 5)))
+        metadata = restore_numbers(meta.get("metadata") or {},
+                                   self.baseline.get("metadata", MISSING))
+        if self.comments_in_metadata and len(self.comments):
+            from ..comments import Comments  # comments build on this module
+
+            metadata = with_comments(metadata, Comments(self).to_metadata())
         return {
             "cells": cells,
-            "metadata": restore_numbers(
-                meta.get("metadata") or {}, self.baseline.get("metadata", MISSING)
-            ),
+            "metadata": metadata,
             "nbformat": nbformat,
             "nbformat_minor": minor,
         }
@@ -250,7 +263,11 @@ class NotebookDocument(SharedDocument):
         from .merge import apply_notebook, merge_notebooks  # merge builds on this module
 
         base = json.loads(base_digest) if base_digest else {}
-        result = merge_notebooks(base, self.export(), theirs)
+        # The comments root is the truth about threads: the file's copy is not merged.
+        theirs = {**theirs, "metadata": split_comments(theirs.get("metadata") or {})[0]}
+        ours = self.export()
+        ours["metadata"] = split_comments(ours["metadata"])[0]
+        result = merge_notebooks(base, ours, theirs)
         apply_notebook(self, result.content, origin)
         self.baseline = theirs
         overwritten = None
@@ -290,14 +307,35 @@ def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
     """Per-cell digests of a notebook as saved: enough to tell, in a three-way merge, which
     cells changed since, without keeping the whole saved content."""
     cells = [c for c in nb.get("cells", []) if "id" in c]
+    metadata, comments = split_comments(nb.get("metadata") or {})
     return {
-        "metadata": hashlib.sha1(canonical_json(nb.get("metadata") or {}).encode(),
+        "metadata": hashlib.sha1(canonical_json(metadata).encode(),
+                                 usedforsecurity=False).hexdigest(),
+        "comments": hashlib.sha1(canonical_json(comments).encode(),
                                  usedforsecurity=False).hexdigest(),
         "cells": {c["id"]: cell_digest(c) for c in cells},
         # Moving cells changes the notebook, not any cell.
         "order": [c["id"] for c in cells],
         "format": [nb.get("nbformat"), nb.get("nbformat_minor")],
     }
+
+
+def split_comments(metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """(notebook metadata without saved review threads, the threads or None)."""
+    huddle = metadata.get("huddle")
+    if not isinstance(huddle, dict) or "comments" not in huddle:
+        return metadata, None
+    rest = {k: v for k, v in huddle.items() if k != "comments"}
+    plain_metadata = {k: v for k, v in metadata.items() if k != "huddle"}
+    if rest:
+        plain_metadata["huddle"] = rest
+    return plain_metadata, huddle["comments"]
+
+
+def with_comments(metadata: dict[str, Any], threads: list[dict[str, Any]]) -> dict[str, Any]:
+    huddle = metadata.get("huddle")
+    return {**metadata, "huddle": {**(huddle if isinstance(huddle, dict) else {}),
+                                   "comments": threads}}
 
 
 def _clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:

@@ -1,0 +1,392 @@
+"""Review threads anchored to cells and text ranges, kept in the notebook's ``comments`` root.
+
+Only the server writes that root (``collab/guard.py`` undoes a peer's attempt), so every
+message carries the author and time the server stamped. A text anchor is a pair of CRDT
+relative positions (pycrdt ``StickyIndex``, the same JSON as Yjs ``RelativePosition``), so
+the range moves with everyone's edits; the quoted text is kept too, so a thread whose text
+was deleted is still shown (detached), and one whose cell was deleted is kept (orphaned).
+
+Offsets that cross this API are in UTF-16 code units, what browsers count; pycrdt counts
+UTF-8 bytes, so every offset is converted at the edge of this module.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Array, Assoc, Map, StickyIndex, Text
+
+from .connection import UserInfo
+from .documents.notebook import NotebookDocument
+from .documents.values import plain
+from .errors import CollabError
+from .origins import ServerOrigin
+
+COMMENTS = ServerOrigin.COMMENTS
+MAX_BODY_CHARS = 20_000  # one message; a 1 MB body is refused, not truncated
+MAX_QUOTE_CHARS = 2_000
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]{0,63})")
+
+
+class CommentError(CollabError):
+    status = 400
+
+
+class UnknownThread(CommentError):
+    status = 404
+
+
+class NotAuthor(CommentError):
+    status = 403
+
+
+class TooLarge(CommentError):
+    status = 413
+
+
+# --- offsets ----------------------------------------------------------------------------
+
+
+def utf16_to_index(text: str, offset: int) -> int:
+    """Python index of a UTF-16 offset into ``text``.
+
+    Raises:
+        CommentError: the offset is outside the text or inside a surrogate pair.
+    """
+    units = 0
+    for index, char in enumerate(text):
+        if units == offset:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > offset:
+            raise CommentError(f"offset {offset} splits a character")
+    if units == offset:
+        return len(text)
+    raise CommentError(f"offset {offset} is outside the text ({units} UTF-16 units)")
+
+
+def index_to_utf16(text: str, index: int) -> int:
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text[:index])
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def _index_of_byte(text: str, byte_offset: int) -> int:
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
+# --- anchors ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnchorRequest:
+    cell_id: str
+    kind: str = "text"  # text | cell | output
+    start: int | None = None  # UTF-16 offsets into the cell's source, for "text"
+    end: int | None = None
+    output_index: int | None = None
+
+
+def _cell(document: NotebookDocument, cell_id: str) -> Map[Any] | None:
+    for ycell in document.cells:
+        if isinstance(ycell, Map) and ycell.get("id") == cell_id:
+            return ycell
+    return None
+
+
+def make_anchor(document: NotebookDocument, request: AnchorRequest) -> dict[str, Any]:
+    """The stored anchor: positions that follow edits, plus the quoted text.
+
+    Raises:
+        CommentError: unknown cell, kind, or a range outside the cell's text.
+    """
+    ycell = _cell(document, request.cell_id)
+    if ycell is None:
+        raise CommentError(f"no cell {request.cell_id}")
+    anchor: dict[str, Any] = {"cell_id": request.cell_id, "kind": request.kind, "quote": ""}
+    if request.kind == "cell":
+        return anchor
+    if request.kind == "output":
+        outputs = ycell.get("outputs")
+        count = len(outputs) if isinstance(outputs, Array) else 0
+        if request.output_index is None or not 0 <= request.output_index < count:
+            raise CommentError(f"cell {request.cell_id} has no output {request.output_index}")
+        return {**anchor, "output_index": request.output_index}
+    if request.kind != "text":
+        raise CommentError("anchor kind must be text, cell or output")
+    source = ycell.get("source")
+    if not isinstance(source, Text) or request.start is None or request.end is None:
+        raise CommentError("a text anchor needs start and end offsets in a cell's source")
+    text = str(source)
+    start, end = utf16_to_index(text, request.start), utf16_to_index(text, request.end)
+    if start > end:
+        raise CommentError("start must not be after end")
+    # The range grows with text typed at its edges' insides and not outside them.
+    first = StickyIndex.new(source, _byte_offset(text, start), Assoc.AFTER)
+    last = StickyIndex.new(source, _byte_offset(text, end), Assoc.BEFORE)
+    return {**anchor, "start": first.to_json(), "end": last.to_json(),
+            "quote": text[start:end][:MAX_QUOTE_CHARS]}
+
+
+def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any]) -> dict[str, Any]:
+    """Where an anchor is now: state attached | detached | orphaned, and UTF-16 offsets."""
+    ycell = _cell(document, str(anchor.get("cell_id")))
+    if ycell is None:
+        return {"state": "orphaned"}
+    if anchor.get("kind") != "text":
+        return {"state": "attached"}
+    source = ycell.get("source")
+    if not isinstance(source, Text):
+        return {"state": "detached"}
+    text = str(source)
+    try:
+        start = StickyIndex.from_json(anchor["start"], source).get_index()
+        end = StickyIndex.from_json(anchor["end"], source).get_index()
+    except Exception:  # a position from another history (the file was rebuilt)
+        return {"state": "detached"}
+    first, last = _index_of_byte(text, start), _index_of_byte(text, end)
+    if last <= first and anchor.get("quote"):
+        return {"state": "detached", "start": index_to_utf16(text, first),
+                "end": index_to_utf16(text, first)}
+    return {"state": "attached", "start": index_to_utf16(text, first),
+            "end": index_to_utf16(text, max(first, last)), "text": text[first:last]}
+
+
+def reanchor(document: NotebookDocument, saved: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild an anchor saved in a file (offsets and quote) against the live text: at the
+    saved offsets if the quote is still there, else where the quote now is, else on its
+    cell (the text is gone)."""
+    kind = saved.get("kind", "cell")
+    request = AnchorRequest(str(saved.get("cell_id")), "cell")
+    ycell = _cell(document, request.cell_id)
+    if ycell is None or kind != "text":
+        if kind == "output" and ycell is not None:
+            try:
+                return make_anchor(document, AnchorRequest(request.cell_id, "output",
+                                                           output_index=saved.get("output_index")))
+            except CommentError:
+                pass
+        return {"cell_id": request.cell_id, "kind": "cell", "quote": saved.get("quote", "")}
+    text = str(ycell.get("source") or "")
+    quote = str(saved.get("quote", ""))
+    start = saved.get("start_offset")
+    try:
+        if isinstance(start, int) and text[utf16_to_index(text, start):].startswith(quote):
+            end = start + index_to_utf16(quote, len(quote))
+            return make_anchor(document, AnchorRequest(request.cell_id, "text", start, end))
+    except CommentError:
+        pass
+    found = text.find(quote) if quote else -1
+    if found >= 0:
+        begin = index_to_utf16(text, found)
+        return make_anchor(document, AnchorRequest(
+            request.cell_id, "text", begin, begin + index_to_utf16(quote, len(quote))))
+    return {"cell_id": request.cell_id, "kind": "cell", "quote": quote}
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+def _author(user: UserInfo) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name or user.username,
+            "color": user.color}
+
+
+def _check_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise CommentError("the message body must be non-empty text")
+    if len(body) > MAX_BODY_CHARS:
+        raise TooLarge(f"a message may have at most {MAX_BODY_CHARS} characters")
+    return body
+
+
+class Comments:
+    """Threads of one notebook. Every change is one transaction with the COMMENTS origin."""
+
+    def __init__(self, document: NotebookDocument) -> None:
+        self.document = document
+        self.root: Map[Any] = document.doc.get("comments", type=Map)
+
+    def _thread(self, thread_id: str) -> Map[Any]:
+        thread = self.root.get(thread_id)
+        if not isinstance(thread, Map):
+            raise UnknownThread(f"no thread {thread_id}")
+        return thread
+
+    def threads(self) -> list[dict[str, Any]]:
+        """Every thread as plain JSON, with where its anchor is now."""
+        result = []
+        for thread_id in list(self.root.keys()):
+            thread = self.root.get(thread_id)
+            if isinstance(thread, Map):
+                value = plain(thread)
+                value["position"] = resolve_anchor(self.document, value.get("anchor", {}))
+                result.append(value)
+        return result
+
+    def create(self, user: UserInfo, anchor: AnchorRequest, body: Any,
+               known_users: set[str], suggestion: str | None = None) -> dict[str, Any]:
+        text = _check_body(body)
+        stored_anchor = make_anchor(self.document, anchor)
+        if suggestion is not None and (anchor.kind != "text" or len(suggestion) > MAX_BODY_CHARS):
+            raise CommentError("a suggestion replaces a text range and fits one message")
+        now, thread_id = time.time(), uuid.uuid4().hex
+        message = self._message(user, text, now)
+        thread: dict[str, Any] = {
+            "id": thread_id, "anchor": stored_anchor, "status": "open", "created": now,
+            "author": _author(user), "resolved_by": None, "resolved_at": None,
+            "mentions": mentions(text, known_users), "read_by": [user.username],
+            "suggestion": None if suggestion is None else {
+                "text": suggestion, "state": "open", "decided_by": None, "decided_at": None},
+        }
+        with self.document.doc.transaction(origin=COMMENTS):
+            self.root[thread_id] = Map({**thread, "messages": Array([message])})
+        return plain(self.root[thread_id])  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _message(user: UserInfo, body: str, now: float) -> dict[str, Any]:
+        return {"id": uuid.uuid4().hex, "author": _author(user), "body": body,
+                "created": now, "edited": None}
+
+    def reply(self, thread_id: str, user: UserInfo, body: Any,
+              known_users: set[str]) -> dict[str, Any]:
+        text = _check_body(body)
+        thread = self._thread(thread_id)
+        message = self._message(user, text, time.time())
+        with self.document.doc.transaction(origin=COMMENTS):
+            thread["messages"].append(message)
+            found = mentions(text, known_users)
+            if found:
+                thread["mentions"] = sorted(set(thread.get("mentions") or []) | set(found))
+                thread["read_by"] = [user.username]
+        return message
+
+    def _message_at(self, thread: Map[Any], message_id: str, user: UserInfo) -> int:
+        for index, message in enumerate(thread["messages"]):
+            if message.get("id") == message_id:
+                if message.get("author", {}).get("username") != user.username:
+                    raise NotAuthor("only its author may change a message")
+                return index
+        raise UnknownThread(f"no message {message_id}")
+
+    def edit(self, thread_id: str, message_id: str, user: UserInfo, body: Any) -> None:
+        text = _check_body(body)
+        thread = self._thread(thread_id)
+        index = self._message_at(thread, message_id, user)
+        with self.document.doc.transaction(origin=COMMENTS):
+            message = dict(thread["messages"][index])
+            message.update(body=text, edited=time.time())
+            del thread["messages"][index]
+            thread["messages"].insert(index, message)
+
+    def delete(self, thread_id: str, message_id: str, user: UserInfo) -> bool:
+        """Delete your message; the thread goes with its last message. True if it did."""
+        thread = self._thread(thread_id)
+        index = self._message_at(thread, message_id, user)
+        with self.document.doc.transaction(origin=COMMENTS):
+            del thread["messages"][index]
+            if len(thread["messages"]) == 0:
+                del self.root[thread_id]
+                return True
+        return False
+
+    def set_status(self, thread_id: str, user: UserInfo, status: str) -> None:
+        if status not in ("open", "resolved"):
+            raise CommentError("status must be open or resolved")
+        thread = self._thread(thread_id)
+        resolved = status == "resolved"
+        with self.document.doc.transaction(origin=COMMENTS):
+            thread["status"] = status
+            thread["resolved_by"] = _author(user) if resolved else None
+            thread["resolved_at"] = time.time() if resolved else None
+
+    def decide(self, thread_id: str, user: UserInfo, accept: bool) -> None:
+        """Accept (apply the replacement as one edit) or reject a thread's suggestion.
+
+        Raises:
+            CommentError: no open suggestion, or its text is gone.
+        """
+        thread = self._thread(thread_id)
+        suggestion = thread.get("suggestion")
+        if not isinstance(suggestion, dict) or suggestion.get("state") != "open":
+            raise CommentError("this thread has no open suggestion")
+        decided = {**suggestion, "state": "accepted" if accept else "rejected",
+                   "decided_by": _author(user), "decided_at": time.time()}
+        with self.document.doc.transaction(origin=COMMENTS):
+            if accept:
+                self._replace_range(plain(thread).get("anchor", {}), str(suggestion["text"]))
+            thread["suggestion"] = decided
+            if accept:
+                thread["status"] = "resolved"
+                thread["resolved_by"] = _author(user)
+                thread["resolved_at"] = decided["decided_at"]
+
+    def _replace_range(self, anchor: dict[str, Any], replacement: str) -> None:
+        position = resolve_anchor(self.document, anchor)
+        if position["state"] != "attached" or anchor.get("kind") != "text":
+            raise CommentError("the suggested text range is gone; it cannot be applied")
+        ycell = _cell(self.document, str(anchor["cell_id"]))
+        source = ycell.get("source") if ycell is not None else None
+        if not isinstance(source, Text):
+            raise CommentError("the suggested text range is gone; it cannot be applied")
+        text = str(source)
+        first = utf16_to_index(text, position["start"])
+        last = utf16_to_index(text, position["end"])
+        start_byte = _byte_offset(text, first)
+        length = _byte_offset(text, last) - start_byte
+        if length:
+            del source[start_byte:start_byte + length]
+        source.insert(start_byte, replacement)
+
+    def mark_read(self, thread_id: str, user: UserInfo) -> None:
+        thread = self._thread(thread_id)
+        readers = list(thread.get("read_by") or [])
+        if user.username not in readers:
+            with self.document.doc.transaction(origin=COMMENTS):
+                thread["read_by"] = [*readers, user.username]
+
+    def unread_mentions(self, username: str) -> list[str]:
+        return [t["id"] for t in self.threads()
+                if username in (t.get("mentions") or []) and username not in (
+                    t.get("read_by") or [])]
+
+    # --- the file ----------------------------------------------------------------------
+
+    def to_metadata(self) -> list[dict[str, Any]]:
+        """Threads as saved in the notebook file: anchors as offsets and quote."""
+        saved = []
+        for thread in self.threads():
+            anchor = dict(thread.pop("anchor", {}))
+            position = thread.pop("position", {})
+            anchor.pop("start", None)
+            anchor.pop("end", None)
+            if anchor.get("kind") == "text" and "start" in position:
+                anchor["start_offset"] = position["start"]
+                anchor["end_offset"] = position["end"]
+            saved.append({**thread, "anchor": anchor})
+        return saved
+
+    def load_metadata(self, saved: Any) -> None:
+        """Recreate threads from a file's metadata (a fresh server opening it)."""
+        if not isinstance(saved, list):
+            return
+        with self.document.doc.transaction(origin=ServerOrigin.LOAD):
+            for thread in saved:
+                if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
+                    continue
+                anchor = reanchor(self.document, dict(thread.get("anchor") or {}))
+                messages = [m for m in thread.get("messages") or [] if isinstance(m, dict)]
+                value = {k: v for k, v in thread.items() if k not in ("anchor", "messages")}
+                self.root[thread["id"]] = Map({**value, "anchor": anchor,
+                                               "messages": Array(messages)})
+
+
+def mentions(body: str, known_users: set[str]) -> list[str]:
+    """Usernames @mentioned in ``body`` that the server knows."""
+    return sorted({name for name in MENTION.findall(body) if name in known_users})
