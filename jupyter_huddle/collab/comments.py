@@ -6,8 +6,8 @@ relative positions (pycrdt ``StickyIndex``, the same JSON as Yjs ``RelativePosit
 the range moves with everyone's edits; the quoted text is kept too, so a thread whose text
 was deleted is still shown (detached), and one whose cell was deleted is kept (orphaned).
 
-Offsets that cross this API are in UTF-16 code units, what browsers count; pycrdt counts
-UTF-8 bytes, so every offset is converted at the edge of this module.
+Offsets that cross this API are in UTF-16 code units, what browsers count and what sticky
+indexes count; pycrdt's ``Text`` operations count UTF-8 bytes, so an edit converts.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pycrdt import Array, Assoc, Map, StickyIndex, Text
+from pycrdt import Array, Assoc, Map, Text
 
 from .connection import UserInfo
 from .documents.notebook import NotebookDocument
 from .documents.values import plain
 from .errors import CollabError
 from .origins import ServerOrigin
+from .text_positions import TextPositions
 
 COMMENTS = ServerOrigin.COMMENTS
 MAX_BODY_CHARS = 20_000  # one message; a 1 MB body is refused, not truncated
@@ -77,10 +78,6 @@ def _byte_offset(text: str, index: int) -> int:
     return len(text[:index].encode("utf-8"))
 
 
-def _index_of_byte(text: str, byte_offset: int) -> int:
-    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
-
-
 # --- anchors ----------------------------------------------------------------------------
 
 
@@ -128,15 +125,21 @@ def make_anchor(document: NotebookDocument, request: AnchorRequest) -> dict[str,
     if start > end:
         raise CommentError("start must not be after end")
     # The range grows with text typed at its edges' insides and not outside them.
-    first = StickyIndex.new(source, _byte_offset(text, start), Assoc.AFTER)
-    last = StickyIndex.new(source, _byte_offset(text, end), Assoc.BEFORE)
-    return {**anchor, "start": first.to_json(), "end": last.to_json(),
+    positions = TextPositions(source)
+    first = positions.position(request.start, Assoc.AFTER)
+    last = positions.position(request.end, Assoc.BEFORE)
+    return {**anchor, "start": first, "end": last,
             "quote": text[start:end][:MAX_QUOTE_CHARS]}
 
 
-def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any]) -> dict[str, Any]:
-    """Where an anchor is now: state attached | detached | orphaned, and UTF-16 offsets."""
-    ycell = _cell(document, str(anchor.get("cell_id")))
+def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
+                   cache: dict[str, TextPositions] | None = None) -> dict[str, Any]:
+    """Where an anchor is now: state attached | detached | orphaned, and UTF-16 offsets.
+
+    ``cache`` keeps each cell's position map across the anchors of one listing.
+    """
+    cell_id = str(anchor.get("cell_id"))
+    ycell = _cell(document, cell_id)
     if ycell is None:
         return {"state": "orphaned"}
     if anchor.get("kind") != "text":
@@ -144,18 +147,20 @@ def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any]) -> dict[s
     source = ycell.get("source")
     if not isinstance(source, Text):
         return {"state": "detached"}
-    text = str(source)
+    cache = {} if cache is None else cache
+    positions = cache.get(cell_id)
+    if positions is None:
+        positions = cache[cell_id] = TextPositions(source)
     try:
-        start = StickyIndex.from_json(anchor["start"], source).get_index()
-        end = StickyIndex.from_json(anchor["end"], source).get_index()
+        start = positions.offset(anchor["start"])
+        end = max(start, positions.offset(anchor["end"]))
     except Exception:  # a position from another history (the file was rebuilt)
         return {"state": "detached"}
-    first, last = _index_of_byte(text, start), _index_of_byte(text, end)
-    if last <= first and anchor.get("quote"):
-        return {"state": "detached", "start": index_to_utf16(text, first),
-                "end": index_to_utf16(text, first)}
-    return {"state": "attached", "start": index_to_utf16(text, first),
-            "end": index_to_utf16(text, max(first, last)), "text": text[first:last]}
+    if end <= start and anchor.get("quote"):
+        return {"state": "detached", "start": start, "end": start}
+    text = positions.text
+    return {"state": "attached", "start": start, "end": end,
+            "text": text[utf16_to_index(text, start):utf16_to_index(text, end)]}
 
 
 def reanchor(document: NotebookDocument, saved: dict[str, Any]) -> dict[str, Any]:
@@ -220,15 +225,25 @@ class Comments:
         return thread
 
     def threads(self) -> list[dict[str, Any]]:
-        """Every thread as plain JSON, with where its anchor is now."""
+        """Every thread as plain JSON with where its anchor is now, in notebook order
+        (orphaned threads last, each group by creation time)."""
         result = []
+        cache: dict[str, TextPositions] = {}
+        order = {str(c.get("id")): i for i, c in enumerate(self.document.cells)
+                 if isinstance(c, Map)}
         for thread_id in list(self.root.keys()):
             thread = self.root.get(thread_id)
             if isinstance(thread, Map):
                 value = plain(thread)
-                value["position"] = resolve_anchor(self.document, value.get("anchor", {}))
+                value["position"] = resolve_anchor(self.document, value.get("anchor", {}),
+                                                   cache)
                 result.append(value)
-        return result
+
+        def place(thread: dict[str, Any]) -> tuple[int, int, float]:
+            cell = order.get(str(thread.get("anchor", {}).get("cell_id")), len(order))
+            return cell, int(thread["position"].get("start", 0)), float(thread["created"])
+
+        return sorted(result, key=place)
 
     def create(self, user: UserInfo, anchor: AnchorRequest, body: Any,
                known_users: set[str], suggestion: str | None = None) -> dict[str, Any]:

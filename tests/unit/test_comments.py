@@ -70,7 +70,8 @@ def test_deleted_text_detaches_and_deleted_cell_orphans():
     del doc.cells[1]
     states = {t["anchor"]["cell_id"]: t["position"]["state"] for t in comments.threads()}
     assert states == {"c0": "detached", "c1": "orphaned"}
-    assert comments.threads()[0]["anchor"]["quote"] == "this"
+    by_cell = {t["anchor"]["cell_id"]: t for t in comments.threads()}
+    assert by_cell["c0"]["anchor"]["quote"] == "this"
 
 
 def test_messages_author_only_and_thread_goes_with_its_last_message():
@@ -179,3 +180,20 @@ def test_saving_comments_can_be_turned_off():
     Comments(doc).create(ANN, AnchorRequest("c0", "cell"), "hi", KNOWN)
     doc.comments_in_metadata = False
     assert "huddle" not in doc.export()["metadata"]
+
+
+@pytest.mark.parametrize(("source", "start", "end"), [
+    ("", 0, 0),                  # an empty cell
+    ("abc", 3, 3),               # an empty range at the very end
+    ("abc", 0, 3),               # the whole text
+    ("a😀", 1, 3),               # ending after a character outside the BMP
+])
+def test_ranges_at_the_edges_of_the_text(source, start, end):
+    doc = notebook(source)
+    comments = Comments(doc)
+    comments.create(ANN, AnchorRequest("c0", "text", start, end), "edge", KNOWN)
+    position = comments.threads()[0]["position"]
+    assert (position["state"], position["start"], position["end"]) == ("attached", start, end)
+    text(doc).insert(0, "x")
+    moved = comments.threads()[0]["position"]
+    assert (moved["start"], moved["end"]) == (start + 1, end + 1) if source else (0, 0)
