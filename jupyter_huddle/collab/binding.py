@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
 
 
-def new_document(room_id: DocumentRoomId) -> SharedDocument:
-    return NotebookDocument() if room_id.type == "notebook" else TextDocument()
+def new_document(room_id: DocumentRoomId, settings: CollabSettings) -> SharedDocument:
+    if room_id.type != "notebook":
+        return TextDocument()
+    document = NotebookDocument()
+    document.comments_in_metadata = settings.save_comments
+    return document
 
 
 class FileBinding:
@@ -55,7 +59,7 @@ class FileBinding:
         self.store = store
         self.path = path
         self.settings = settings
-        self.document = new_document(room_id)
+        self.document = new_document(room_id, settings)
         self.record = DocumentRecord(self.key, epoch, path=path)
         self.saver = SaveScheduler(
             self._save,
@@ -132,7 +136,7 @@ class FileBinding:
             log.error("the stored history of %s (%s) is corrupt (%s): loading the file with "
                       "a new history; clients of the old one will be asked to reload",
                       self.path, self.key, err)
-            self.document = new_document(self.room_id)
+            self.document = new_document(self.room_id, self.settings)
             return False
         return True
 

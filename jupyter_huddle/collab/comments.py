@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from .text_positions import TextPositions
 COMMENTS = ServerOrigin.COMMENTS
 MAX_BODY_CHARS = 20_000  # one message; a 1 MB body is refused, not truncated
 MAX_QUOTE_CHARS = 2_000
-MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][\w.\-]{0,63})")
+MENTION = re.compile(r"(?<![\w@])@(\w[\w.\-]{0,63})")
 
 
 class CommentError(CollabError):
@@ -245,8 +246,18 @@ class Comments:
 
         return sorted(result, key=place)
 
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        """One thread as plain JSON, with where its anchor is now.
+
+        Raises:
+            UnknownThread: there is none with that id.
+        """
+        value: dict[str, Any] = plain(self._thread(thread_id))
+        value["position"] = resolve_anchor(self.document, value.get("anchor", {}))
+        return value
+
     def create(self, user: UserInfo, anchor: AnchorRequest, body: Any,
-               known_users: set[str], suggestion: str | None = None) -> dict[str, Any]:
+               known_users: Mapping[str, str], suggestion: str | None = None) -> dict[str, Any]:
         text = _check_body(body)
         stored_anchor = make_anchor(self.document, anchor)
         if suggestion is not None and (anchor.kind != "text" or len(suggestion) > MAX_BODY_CHARS):
@@ -262,7 +273,7 @@ class Comments:
         }
         with self.document.doc.transaction(origin=COMMENTS):
             self.root[thread_id] = Map({**thread, "messages": Array([message])})
-        return plain(self.root[thread_id])  # type: ignore[no-any-return]
+        return self.thread(thread_id)
 
     @staticmethod
     def _message(user: UserInfo, body: str, now: float) -> dict[str, Any]:
@@ -270,7 +281,7 @@ class Comments:
                 "created": now, "edited": None}
 
     def reply(self, thread_id: str, user: UserInfo, body: Any,
-              known_users: set[str]) -> dict[str, Any]:
+              known_users: Mapping[str, str]) -> dict[str, Any]:
         text = _check_body(body)
         thread = self._thread(thread_id)
         message = self._message(user, text, time.time())
@@ -290,7 +301,8 @@ class Comments:
                 return index
         raise UnknownThread(f"no message {message_id}")
 
-    def edit(self, thread_id: str, message_id: str, user: UserInfo, body: Any) -> None:
+    def edit(self, thread_id: str, message_id: str, user: UserInfo,
+             body: Any) -> dict[str, Any]:
         text = _check_body(body)
         thread = self._thread(thread_id)
         index = self._message_at(thread, message_id, user)
@@ -299,6 +311,7 @@ class Comments:
             message.update(body=text, edited=time.time())
             del thread["messages"][index]
             thread["messages"].insert(index, message)
+        return self.thread(thread_id)
 
     def delete(self, thread_id: str, message_id: str, user: UserInfo) -> bool:
         """Delete your message; the thread goes with its last message. True if it did."""
@@ -311,7 +324,7 @@ class Comments:
                 return True
         return False
 
-    def set_status(self, thread_id: str, user: UserInfo, status: str) -> None:
+    def set_status(self, thread_id: str, user: UserInfo, status: str) -> dict[str, Any]:
         if status not in ("open", "resolved"):
             raise CommentError("status must be open or resolved")
         thread = self._thread(thread_id)
@@ -320,8 +333,9 @@ class Comments:
             thread["status"] = status
             thread["resolved_by"] = _author(user) if resolved else None
             thread["resolved_at"] = time.time() if resolved else None
+        return self.thread(thread_id)
 
-    def decide(self, thread_id: str, user: UserInfo, accept: bool) -> None:
+    def decide(self, thread_id: str, user: UserInfo, accept: bool) -> dict[str, Any]:
         """Accept (apply the replacement as one edit) or reject a thread's suggestion.
 
         Raises:
@@ -341,6 +355,7 @@ class Comments:
                 thread["status"] = "resolved"
                 thread["resolved_by"] = _author(user)
                 thread["resolved_at"] = decided["decided_at"]
+        return self.thread(thread_id)
 
     def _replace_range(self, anchor: dict[str, Any], replacement: str) -> None:
         position = resolve_anchor(self.document, anchor)
@@ -358,6 +373,25 @@ class Comments:
         if length:
             del source[start_byte:start_byte + length]
         source.insert(start_byte, replacement)
+
+    def after_outside_edit(self, changed_cells: set[str]) -> None:
+        """Another program rewrote these cells: a text anchor in one whose quoted text is no
+        longer under it is moved to where the quote now is, or else to its whole cell."""
+        moved: dict[str, dict[str, Any]] = {}
+        for thread in self.threads():
+            anchor = thread.get("anchor", {})
+            position = thread["position"]
+            if anchor.get("kind") != "text" or anchor.get("cell_id") not in changed_cells:
+                continue
+            if position.get("state") == "attached" and position.get("text") == anchor.get(
+                    "quote"):
+                continue
+            moved[thread["id"]] = reanchor(self.document, {
+                **anchor, "start_offset": position.get("start")})
+        if moved:
+            with self.document.doc.transaction(origin=COMMENTS):
+                for thread_id, anchor in moved.items():
+                    self._thread(thread_id)["anchor"] = anchor
 
     def mark_read(self, thread_id: str, user: UserInfo) -> None:
         thread = self._thread(thread_id)
@@ -402,6 +436,8 @@ class Comments:
                                                "messages": Array(messages)})
 
 
-def mentions(body: str, known_users: set[str]) -> list[str]:
-    """Usernames @mentioned in ``body`` that the server knows."""
-    return sorted({name for name in MENTION.findall(body) if name in known_users})
+def mentions(body: str, known_users: Mapping[str, str]) -> list[str]:
+    """Usernames @mentioned in ``body``; ``known_users`` maps handles (lower case) to
+    usernames."""
+    handles = {name.rstrip(".-").lower() for name in MENTION.findall(body)}
+    return sorted({known_users[h] for h in handles if h in known_users})

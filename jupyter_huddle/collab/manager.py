@@ -27,6 +27,7 @@ from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
 from .settings import CollabSettings
 from .store import DocumentRecord, MemoryStore, UpdateStore
+from .users import KnownUsers
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class RoomManager:
         self.file_watch: FileWatch | None = None
         # Epochs being created: two first requests for a document at once must agree.
         self._new_sessions: dict[DocumentRoomId, asyncio.Future[str]] = {}
+        # Everyone who joined a room: who can be @mentioned in a review thread.
+        self.users = KnownUsers()
 
     async def __aenter__(self) -> RoomManager:
         await self.start()
@@ -173,6 +176,7 @@ class RoomManager:
             entry.eviction = None
         entry.idle_since = None
         entry.room.join(peer)
+        self.users.saw(peer.user)
         return entry.room
 
     async def lease(self, room_id: DocumentRoomId) -> Room:

@@ -35,3 +35,5 @@ class CollabSettings:
     file_poll_interval_s: float = 1.0
     # Keep the history of a deleted file this long, so the work can be recovered.
     deleted_retention_days: float = 7.0
+    # Write review threads into the notebook file's metadata (huddle.comments).
+    save_comments: bool = True

@@ -107,7 +107,7 @@ class TextPositions:
     def position(self, offset: int, assoc: Assoc) -> Position:
         """The relative position of a UTF-16 offset: ``AFTER`` sticks to the character at
         it, ``BEFORE`` to the one before it (as Yjs ``createRelativePositionFromTypeIndex``)."""
-        if offset == 0 and assoc == Assoc.BEFORE or not self.text:
+        if (offset == 0 and assoc == Assoc.BEFORE) or not self.text:
             return StickyIndex.new(self.source, 0, Assoc.BEFORE).to_json()
         if offset >= self.length and assoc == Assoc.AFTER:
             assoc, offset = Assoc.BEFORE, self.length  # nothing to stick after at the end

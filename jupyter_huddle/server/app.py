@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Int, Unicode, validate
 
 from .._version import __version__
 from ..collab.manager import RoomManager
+from ..collab.review import ReviewService
 from ..collab.settings import CollabSettings
 from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
 from ..kernels.dispatcher import DispatcherSettings
@@ -24,6 +25,7 @@ from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService, ExecutionSettings
 from .contents_backend import ContentsFileBackend
 from .file_watcher import FileWatcher
+from .handlers.comments import routes as comment_routes
 from .handlers.execute import (
     ExecuteHandler,
     InputHandler,
@@ -44,6 +46,8 @@ CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1
 KERNEL_ACTIONS_EVENTS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 EXECUTION_SCHEMA_ID = "https://events.jupyter-huddle.dev/huddle/execution/v1"
 EXECUTION_SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "execution.yaml"
+COMMENTS_SCHEMA_ID = "https://events.jupyter-huddle.dev/huddle/comments/v1"
+COMMENTS_SCHEMA_PATH = Path(__file__).parent / "event_schemas" / "comments.yaml"
 
 
 class HuddleStartupError(SystemExit):
@@ -176,6 +180,12 @@ class HuddleApp(ExtensionApp):
         help="Also write who last ran each cell into the notebook file (cell metadata "
         "huddle.last_run_by). Off by default: attribution is live and in server events.",
     )
+    save_comments = Bool(
+        True, config=True,
+        help="Also save review threads into the notebook file (notebook metadata "
+        "huddle.comments), so they travel with it and come back on a server without this "
+        "one's history. Off: threads live only in this server's store.",
+    )
     disable_rtc = Bool(
         False, config=True,
         help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
@@ -221,6 +231,7 @@ class HuddleApp(ExtensionApp):
             compact_after_updates=self.compact_after_updates,
             file_poll_interval_s=self.file_poll_interval_s,
             deleted_retention_days=self.deleted_retention_days,
+            save_comments=self.save_comments,
         )
 
     def execution_settings(self) -> ExecutionSettings:
@@ -273,6 +284,8 @@ class HuddleApp(ExtensionApp):
         self.execution = ExecutionService(self.rooms, self.kernels, self.execution_settings(),
                                           self._emit_execution_event)
         self.server.event_logger.register_event_schema(EXECUTION_SCHEMA_PATH)
+        self.server.event_logger.register_event_schema(COMMENTS_SCHEMA_PATH)
+        self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event)
         self._listen_for_kernel_actions()
         self._listen_for_renames()
 
@@ -302,6 +315,9 @@ class HuddleApp(ExtensionApp):
         if request.reason:
             data["reason"] = request.reason
         self.server.event_logger.emit(schema_id=EXECUTION_SCHEMA_ID, data=data)
+
+    def _emit_comment_event(self, data: dict[str, Any]) -> None:
+        self.server.event_logger.emit(schema_id=COMMENTS_SCHEMA_ID, data=data)
 
     def _listen_for_kernel_actions(self) -> None:
         execution = self.execution
@@ -352,6 +368,7 @@ class HuddleApp(ExtensionApp):
              {"service": self.execution}),
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
              {"service": self.execution}),
+            *comment_routes(self.review),
             *HomeHandler.web_app_routes(),
         ])
 

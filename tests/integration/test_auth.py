@@ -6,6 +6,7 @@ import json
 
 import pytest
 import websockets
+from pycrdt import Map
 
 from tests.support.yclient import room_url
 
@@ -44,6 +45,22 @@ async def test_read_only_user_syncs_but_edits_are_refused(huddle, write_notebook
             (await huddle.session("ro.ipynb")).body)["fileId"])[0]
         assert str(room.document.cells[0]["source"]) == "original"
     assert (jp_root_dir / "ro.ipynb").read_bytes() == before
+
+
+@pytest.mark.parametrize("jp_server_config", [READ_ONLY], indirect=True)
+async def test_read_only_user_reads_comments_but_cannot_comment(huddle, write_notebook):
+    write_notebook("review-ro.ipynb", ["x = 1"])
+    async with huddle.open("review-ro.ipynb") as viewer:
+        room = json.loads((await huddle.session("review-ro.ipynb")).body)
+        room_id = f"json:notebook:{room['fileId']}"
+        listing = await huddle.request("GET", f"api/huddle/comments/{room_id}")
+        assert listing.code == 200
+        assert json.loads(listing.body) == {"threads": [], "unread_mentions": []}
+        created = await huddle.request("POST", f"api/huddle/comments/{room_id}", {
+            "anchor": {"cell_id": viewer.cells[0]["id"], "kind": "cell"}, "body": "hi"})
+        assert created.code == 403
+        assert b"may not comment" in created.body
+        assert not viewer.doc.get("comments", type=Map).to_py()
 
 
 @pytest.mark.parametrize("jp_server_config", [NO_ACCESS], indirect=True)

@@ -25,7 +25,7 @@ class Restartable:
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
         self.root = tmp_path / "root"
-        self.root.mkdir()
+        self.root.mkdir(parents=True)
         self.home = tmp_path / "home"
         self.args = args
         self.server: ServerProcess | None = None
@@ -79,8 +79,8 @@ class Restartable:
 def restartable(tmp_path):
     created: list[Restartable] = []
 
-    def make(*args: str) -> Restartable:
-        server = Restartable(tmp_path, *args)
+    def make(*args: str, directory: Path | None = None) -> Restartable:
+        server = Restartable(directory or tmp_path, *args)
         created.append(server)
         return server
 
@@ -269,3 +269,90 @@ async def test_corrupt_store_is_reported_and_replaced(restartable):
     assert "unusable" in log
     aside = [p.name for p in server.store_path.parent.iterdir()]
     assert any(name.startswith("store.sqlite.broken-") for name in aside)
+
+
+def comments_api(server: Restartable, method: str, path: str,
+                 body: object = None) -> tuple[int, object]:
+    assert server.server is not None
+    request = urllib.request.Request(
+        f"{server.server.http_url}api/huddle/comments/{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {server.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), json.load(response)
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read()
+
+
+async def test_review_threads_survive_a_crash_and_travel_to_a_fresh_server(restartable,
+                                                                            tmp_path):
+    server = restartable(*SLOW_SAVES)
+    write(server.root, "review.ipynb", "total = price * qty", "print(total)")
+    server.start()
+    room, _ = server.session("review.ipynb")
+    async with server.client("review.ipynb") as client:
+        await synced(client)
+        cell_id = client.cells[0]["id"]
+        status, thread = comments_api(server, "POST", room, {
+            "anchor": {"cell_id": cell_id, "start": 8, "end": 19}, "body": "qty can be 0?"})
+        assert status == 201, thread
+        assert isinstance(thread, dict)
+        status, _ = comments_api(server, "POST", f"{room}/{thread['id']}/messages",
+                                 {"body": "then total is 0, fine"})
+        assert status == 201
+        client.source(0).insert(0, "# 💰\n")  # the range moves after the thread was made
+        await client.flush()
+
+        async def stored() -> None:
+            while "# 💰" not in server.stored_sources(room)[0]:
+                await asyncio.sleep(0.05)  # polling the store file under a deadline
+
+        await asyncio.wait_for(stored(), 10)
+    server.server.kill()  # before any save: the threads are only in the store
+    assert "huddle" not in nbformat.read(str(server.root / "review.ipynb"), as_version=4
+                                         ).metadata
+    server.start()
+    status, listing = comments_api(server, "GET", room)
+    assert status == 200
+    assert isinstance(listing, dict)
+    [after_crash] = listing["threads"]
+    assert after_crash["id"] == thread["id"]
+    assert [m["body"] for m in after_crash["messages"]] == ["qty can be 0?",
+                                                            "then total is 0, fine"]
+    assert after_crash["position"]["text"] == "price * qty"
+    # a clean stop saves the file, threads included in its metadata ...
+    server.stop()
+    saved = nbformat.read(str(server.root / "review.ipynb"), as_version=4)
+    assert [t["id"] for t in saved.metadata["huddle"]["comments"]] == [thread["id"]]
+    # ... so a server that never saw this history gets them back from the file
+    fresh = restartable(directory=tmp_path / "fresh")
+    (fresh.root / "review.ipynb").write_bytes((server.root / "review.ipynb").read_bytes())
+    fresh.start()
+    fresh_room, _ = fresh.session("review.ipynb")
+    status, listing = comments_api(fresh, "GET", fresh_room)
+    assert status == 200
+    assert isinstance(listing, dict)
+    [reopened] = listing["threads"]
+    assert reopened["id"] == thread["id"]
+    assert reopened["anchor"]["quote"] == "price * qty"
+    assert reopened["position"]["state"] == "attached"
+    assert reopened["position"]["text"] == "price * qty"
+    assert len(reopened["messages"]) == 2
+    # and the re-created anchor follows edits like the original did
+    async with fresh.client("review.ipynb") as client:
+        await synced(client)
+        client.source(0).insert(0, "x = 1\n")
+        await client.flush()
+
+        async def moved() -> None:
+            while True:
+                _, listing = comments_api(fresh, "GET", fresh_room)
+                assert isinstance(listing, dict)
+                if listing["threads"][0]["position"]["start"] == reopened["position"][
+                        "start"] + 6:
+                    return
+                await asyncio.sleep(0.05)  # polling the API under a deadline
+
+        await asyncio.wait_for(moved(), 10)
+

@@ -21,7 +21,7 @@ from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.origins import ServerOrigin
 
 ANN, BOB = UserInfo("ann", "Ann"), UserInfo("bob", "Bob")
-KNOWN = {"ann", "bob"}
+KNOWN = {"ann": "ann", "bob": "bob"}
 
 
 def notebook(*sources: str) -> NotebookDocument:

@@ -270,10 +270,21 @@ class NotebookDocument(SharedDocument):
         result = merge_notebooks(base, ours, theirs)
         apply_notebook(self, result.content, origin)
         self.baseline = theirs
+        if len(self.comments):
+            from ..comments import Comments  # comments build on this module
+
+            before = {c.get("id"): _source_text(c.get("source")) for c in ours["cells"]}
+            changed = {str(c.get("id")) for c in self.cells if isinstance(c, Map)
+                       and before.get(c.get("id")) != str(c.get("source"))}
+            Comments(self).after_outside_edit(changed)
         overwritten = None
         if result.overwritten:
             overwritten = {**theirs, "cells": result.overwritten}
         return DiskMerge(result.conflicts, overwritten)
+
+
+def _source_text(source: Any) -> str:
+    return "".join(source) if isinstance(source, list) else str(source or "")
 
 
 def _comparable(ycell: Map[Any]) -> Any:

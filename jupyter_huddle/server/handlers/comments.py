@@ -1,0 +1,209 @@
+"""REST routes of review threads (all logic is in ``collab.review`` and ``collab.comments``).
+
+- ``GET  /api/huddle/comments/{document_id}``: threads in notebook order, with where each
+  anchor is now, and the ids of threads that mention you unread.
+- ``POST /api/huddle/comments/{document_id}``: ``{anchor: {cell_id, kind: text|cell|output,
+  start?, end?, output_index?}, body, suggestion?}`` starts a thread (201).
+- ``POST .../{thread_id}/messages``: ``{body}`` replies (201).
+- ``PATCH`` / ``DELETE .../{thread_id}/messages/{message_id}``: edit / delete your message.
+- ``POST .../{thread_id}/status``: ``{status: open|resolved}``.
+- ``POST .../{thread_id}/suggestion``: ``{decision: accept|reject}``.
+- ``POST .../{thread_id}/read``: mark the thread's mentions of you read.
+- ``GET  /api/huddle/users``: who can be @mentioned.
+
+Reading needs ``read`` on contents; everything else needs ``write``. Offsets are UTF-16
+code units into the cell's source, as browsers count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ...collab.comments import AnchorRequest, CommentError
+from ...collab.connection import UserInfo
+from ...collab.errors import CollabError
+from ...collab.ids import DocumentRoomId
+from ...collab.review import ReviewService
+from ...collab.users import KnownUsers
+from ..errors import http_status
+from .execute import parse_document_id
+
+_ID = r"[0-9a-f]{32}"
+
+
+def routes(review: ReviewService) -> list[tuple[str, type[APIHandler], dict[str, Any]]]:
+    base = r"/api/huddle/comments/([^/]+)"
+    args = {"review": review}
+    return [
+        (base, ThreadsHandler, args),
+        (rf"{base}/({_ID})/messages", MessagesHandler, args),
+        (rf"{base}/({_ID})/messages/({_ID})", MessageHandler, args),
+        (rf"{base}/({_ID})/(status|suggestion|read)", ThreadActionHandler, args),
+        (r"/api/huddle/users", UsersHandler, {"users": review.users}),
+    ]
+
+
+class ReviewHandler(APIHandler):
+    auth_resource = "contents"
+
+    def initialize(self, review: ReviewService) -> None:
+        self.review = review
+
+    def require(self, action: str) -> None:
+        if not self.authorizer.is_authorized(self, self.current_user, action, "contents"):
+            verb = "read" if action == "read" else "comment on"
+            raise web.HTTPError(403, f"you may not {verb} this notebook")
+
+    @property
+    def user_info(self) -> UserInfo:
+        user = self.current_user
+        return UserInfo(str(user.username),
+                        str(getattr(user, "display_name", "") or user.username),
+                        getattr(user, "color", None))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            body = self.get_json_body()
+        except web.HTTPError:
+            raise web.HTTPError(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object")
+        return body
+
+    def document(self, document_id: str) -> DocumentRoomId:
+        return parse_document_id(document_id)
+
+    @staticmethod
+    def fail(err: CollabError) -> web.HTTPError:
+        status = err.status if isinstance(err, CommentError) else http_status(err)
+        return web.HTTPError(status, str(err))
+
+
+def parse_anchor(raw: Any) -> AnchorRequest:
+    if not isinstance(raw, dict) or not isinstance(raw.get("cell_id"), str):
+        raise web.HTTPError(400, "anchor must be an object with a cell_id")
+    kind = raw.get("kind", "text")
+    if kind not in ("text", "cell", "output"):
+        raise web.HTTPError(400, "anchor.kind must be text, cell or output")
+    numbers = {}
+    for key in ("start", "end", "output_index"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 0):
+            raise web.HTTPError(400, f"anchor.{key} must be a non-negative integer")
+        numbers[key] = value
+    return AnchorRequest(raw["cell_id"], kind, **numbers)
+
+
+class ThreadsHandler(ReviewHandler):
+    @web.authenticated
+    async def get(self, document_id: str) -> None:
+        self.require("read")
+        try:
+            listing = await self.review.threads(self.document(document_id), self.user_info)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.finish(listing)
+
+    @web.authenticated
+    async def post(self, document_id: str) -> None:
+        self.require("write")
+        room_id = self.document(document_id)
+        body = self.body()
+        anchor = parse_anchor(body.get("anchor"))
+        suggestion = body.get("suggestion")
+        if suggestion is not None and not isinstance(suggestion, str):
+            raise web.HTTPError(400, "suggestion must be the replacement text")
+        try:
+            thread = await self.review.create(room_id, self.user_info, anchor,
+                                              body.get("body"), suggestion)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(201)
+        self.finish(thread)
+
+
+class MessagesHandler(ReviewHandler):
+    @web.authenticated
+    async def post(self, document_id: str, thread_id: str) -> None:
+        self.require("write")
+        room_id = self.document(document_id)
+        try:
+            message = await self.review.reply(room_id, self.user_info, thread_id,
+                                              self.body().get("body"))
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(201)
+        self.finish(message)
+
+
+class MessageHandler(ReviewHandler):
+    @web.authenticated
+    async def patch(self, document_id: str, thread_id: str, message_id: str) -> None:
+        self.require("write")
+        room_id = self.document(document_id)
+        try:
+            thread = await self.review.edit(room_id, self.user_info, thread_id, message_id,
+                                            self.body().get("body"))
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.finish(thread)
+
+    @web.authenticated
+    async def delete(self, document_id: str, thread_id: str, message_id: str) -> None:
+        self.require("write")
+        room_id = self.document(document_id)
+        try:
+            await self.review.delete(room_id, self.user_info, thread_id, message_id)
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.set_status(204)
+        self.finish()
+
+
+class ThreadActionHandler(ReviewHandler):
+    @web.authenticated
+    async def post(self, document_id: str, thread_id: str, action: str) -> None:
+        room_id = self.document(document_id)
+        user = self.user_info
+        try:
+            if action == "read":
+                self.require("read")
+                await self.review.mark_read(room_id, user, thread_id)
+                self.set_status(204)
+                self.finish()
+                return
+            self.require("write")
+            body = self.body()
+            if action == "status":
+                status = body.get("status")
+                if status not in ("open", "resolved"):
+                    raise web.HTTPError(400, "status must be open or resolved")
+                thread = await self.review.set_status(room_id, user, thread_id, status)
+            else:
+                decision = body.get("decision")
+                if decision not in ("accept", "reject"):
+                    raise web.HTTPError(400, "decision must be accept or reject")
+                thread = await self.review.decide(room_id, user, thread_id,
+                                                  decision == "accept")
+        except CollabError as err:
+            raise self.fail(err) from err
+        self.finish(thread)
+
+
+class UsersHandler(APIHandler):
+    auth_resource = "contents"
+
+    def initialize(self, users: KnownUsers) -> None:
+        self.users = users
+
+    @web.authenticated
+    def get(self) -> None:
+        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
+            raise web.HTTPError(403, "you may not list users")
+        self.finish({"users": [
+            {"username": u.username, "display_name": u.display_name, "color": u.color,
+             "handle": u.handle} for u in self.users.all()]})
