@@ -17,6 +17,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
 
 console.log = console.error // keep library chatter off the answer channel
 
@@ -152,6 +153,21 @@ const commands = {
     const at = index === -1 ? target.ysource.length : index
     target.updateSource(at, at, text)
     return { source: target.getSource() }
+  },
+
+  // Wait for a review thread (written by the server into the "comments" root) and return it.
+  async waitThread ({ threadId, timeoutMs = 10000 }) {
+    const comments = requireModel().ydoc.getMap('comments')
+    await waitUntil(() => comments.has(threadId), timeoutMs, `thread ${threadId}`)
+    return { thread: comments.get(threadId).toJSON() }
+  },
+
+  // Where a relative position (Yjs JSON, as the server stores anchors) is now, as Yjs
+  // resolves it: a UTF-16 index into the text it belongs to, or null.
+  resolvePosition ({ position }) {
+    const absolute = Y.createAbsolutePositionFromRelativePosition(
+      Y.createRelativePositionFromJSON(position), requireModel().ydoc)
+    return { index: absolute === null ? null : absolute.index }
   },
 
   // Insert a cell through the notebook model, as the "insert cell" commands do.

@@ -490,3 +490,46 @@ async def test_unknown_session_closes_with_1003_and_a_json_reason(
     assert json.loads(reason) == {"reason": "unknown_session",
                                   "sessionId": "a-session-from-before-a-restart",
                                   "reloadable": True}
+
+
+# --- review anchors as Yjs resolves them ----------------------------------------------------
+
+async def test_yjs_resolves_the_servers_comment_anchors_in_non_ascii_text(
+        huddle, node_peer, write_notebook):
+    """The web app resolves anchors with Yjs; the server made them with pycrdt. Both must
+    agree, also after emoji and accents are typed before and inside the range."""
+    write_notebook("anchors.ipynb", [f"# {EMOJI_TEXT}\nvalue = 'ünïcode 🎈 here'"])
+    room, _ = await huddle.room_id("anchors.ipynb")
+    peer = await node_peer()
+    await peer.open(huddle, "anchors.ipynb")
+    async with huddle.open("anchors.ipynb") as client:
+        text = str(client.source(0))
+        start = len(text[:text.index("ünïcode")].encode("utf-16-le")) // 2
+        end = start + len("ünïcode 🎈".encode("utf-16-le")) // 2
+        response = await huddle.request("POST", f"api/huddle/comments/{room}", {
+            "anchor": {"cell_id": client.cells[0]["id"], "start": start, "end": end},
+            "body": "quote check"})
+        assert response.code == 201, response.body
+        thread = json.loads(response.body)
+        assert thread["anchor"]["quote"] == "ünïcode 🎈"
+        seen = (await peer.call("waitThread", threadId=thread["id"]))["thread"]
+
+        async def yjs_range() -> tuple[int, int]:
+            first = await peer.call("resolvePosition", position=seen["anchor"]["start"])
+            last = await peer.call("resolvePosition", position=seen["anchor"]["end"])
+            return first["index"], last["index"]
+
+        assert await yjs_range() == (start, end)
+        # Node types an emoji line before the range and accents inside it
+        prefix = "🧪 é 🐍\n"
+        await peer.call("insertText", cell=0, index=0, text=prefix)
+        inside = start + len(prefix.encode("utf-16-le")) // 2 + 3  # after "ünï"
+        await peer.call("insertText", cell=0, index=inside, text="ß✓")
+        expected = prefix + text[:text.index("ünïcode") + 3] + "ß✓" + text[
+            text.index("ünïcode") + 3:]
+        await client.wait_for(lambda: str(client.source(0)) == expected)
+        node_start, node_end = await yjs_range()
+        listed = json.loads((await huddle.request(
+            "GET", f"api/huddle/comments/{room}")).body)["threads"][0]["position"]
+        assert (listed["start"], listed["end"]) == (node_start, node_end)
+        assert listed["text"] == "ünïß✓code 🎈"
