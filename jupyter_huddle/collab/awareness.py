@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from .codec import Reader, var_bytes, varuint
 from .errors import ProtocolError
@@ -28,7 +29,7 @@ class _Entry:
     user: str
 
 
-def _check_state(raw: bytes) -> None:
+def _check_state(raw: bytes) -> Any:
     """Peers JSON.parse every state: one that is not a JSON object would break them all."""
     try:
         value = json.loads(raw)
@@ -36,6 +37,24 @@ def _check_state(raw: bytes) -> None:
         raise ProtocolError("awareness state is not JSON") from err
     if value is not None and not isinstance(value, dict):
         raise ProtocolError("awareness state is not an object")
+    return value
+
+
+def _stamped(state: bytes, value: Any, stamp: dict[str, Any] | None) -> bytes:
+    """The state with the server's idea of who this is as its ``user`` (names and colours
+    come from the server, never from what a client claims)."""
+    if stamp is None or not isinstance(value, dict):
+        return state
+    claimed = value.get("user")
+    user = dict(stamp)
+    if "color" not in user and isinstance(claimed, dict):
+        color = claimed.get("color")  # the server has none for this person: theirs, if sane
+        if isinstance(color, str) and len(color) <= 64:
+            user["color"] = color
+    if claimed == user:
+        return state
+    value["user"] = user
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def encode_entries(entries: list[tuple[int, int, bytes]]) -> bytes:
@@ -58,8 +77,10 @@ class AwarenessTable:
     def __len__(self) -> int:
         return sum(1 for e in self._entries.values() if e.state != _NULL)
 
-    def apply(self, payload: bytes, owner: Hashable, user: str = "") -> bytes | None:
-        """Apply an awareness update from ``owner``, a connection of ``user``.
+    def apply(self, payload: bytes, owner: Hashable, user: str = "",
+              stamp: dict[str, Any] | None = None) -> bytes | None:
+        """Apply an awareness update from ``owner``, a connection of ``user``; ``stamp``
+        replaces the ``user`` field of its states.
 
         Returns:
             The update to relay to the other peers (only the accepted entries), or None if
@@ -70,21 +91,23 @@ class AwarenessTable:
         """
         accepted: list[tuple[int, int, bytes]] = []
         reader = Reader(payload)
+        changed = False
         for _ in range(reader.read_varuint()):
             client_id = reader.read_varuint()
             clock = reader.read_varuint()
-            state = reader.read_bytes()
+            raw = reader.read_bytes()
+            state = _stamped(raw, _check_state(raw), stamp)
+            changed = changed or state is not raw
             if self._accept(client_id, clock, state, owner, user):
                 accepted.append((client_id, clock, state))
         if not accepted:
             return None
-        if reader.remaining == 0 and len(accepted) == _count(payload):
+        if not changed and reader.remaining == 0 and len(accepted) == _count(payload):
             return payload
         return encode_entries(accepted)
 
     def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable,
                 user: str) -> bool:
-        _check_state(state)
         entry = self._entries.get(client_id)
         if entry is not None and entry.owner != owner:
             if entry.user != user or not user:

@@ -23,6 +23,8 @@ class CloseCode(IntEnum):
     TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     TRY_AGAIN_LATER = 1013
+    # The peer's rights on the document changed: reconnect to get the new ones.
+    RIGHTS_CHANGED = 4001
     BAD_REQUEST = 4400
     FORBIDDEN = 4403
     NOT_FOUND = 4404

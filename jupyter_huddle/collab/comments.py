@@ -91,20 +91,41 @@ class AnchorRequest:
     output_index: int | None = None
 
 
-def _cell(document: NotebookDocument, cell_id: str) -> Map[Any] | None:
+Cells = Mapping[str, Map[Any]]  # cells by id, for looking many anchors up (cells_by_id)
+
+
+def cells_by_id(document: NotebookDocument) -> dict[str, Map[Any]]:
+    """Every cell by id (the first one where ids repeat, as ``_cell`` finds it)."""
+    cells: dict[str, Map[Any]] = {}
+    for ycell in document.cells:
+        if isinstance(ycell, Map):
+            cell_id = ycell.get("id")
+            if isinstance(cell_id, str):
+                cells.setdefault(cell_id, ycell)
+    return cells
+
+
+def _cell(document: NotebookDocument, cell_id: str, cells: Cells | None = None
+          ) -> Map[Any] | None:
+    if cells is not None:
+        return cells.get(cell_id)
     for ycell in document.cells:
         if isinstance(ycell, Map) and ycell.get("id") == cell_id:
             return ycell
     return None
 
 
-def make_anchor(document: NotebookDocument, request: AnchorRequest) -> dict[str, Any]:
+def make_anchor(document: NotebookDocument, request: AnchorRequest,
+                cache: dict[str, TextPositions] | None = None,
+                cells: Cells | None = None) -> dict[str, Any]:
     """The stored anchor: positions that follow edits, plus the quoted text.
+
+    ``cache`` and ``cells`` (``cells_by_id``) serve many anchors while no text changes.
 
     Raises:
         CommentError: unknown cell, kind, or a range outside the cell's text.
     """
-    ycell = _cell(document, request.cell_id)
+    ycell = _cell(document, request.cell_id, cells)
     if ycell is None:
         raise CommentError(f"no cell {request.cell_id}")
     anchor: dict[str, Any] = {"cell_id": request.cell_id, "kind": request.kind, "quote": ""}
@@ -126,7 +147,11 @@ def make_anchor(document: NotebookDocument, request: AnchorRequest) -> dict[str,
     if start > end:
         raise CommentError("start must not be after end")
     # The range grows with text typed at its edges' insides and not outside them.
-    positions = TextPositions(source)
+    positions = cache.get(request.cell_id) if cache is not None else None
+    if positions is None:
+        positions = TextPositions(source)
+        if cache is not None:
+            cache[request.cell_id] = positions
     first = positions.position(request.start, Assoc.AFTER)
     last = positions.position(request.end, Assoc.BEFORE)
     return {**anchor, "start": first, "end": last,
@@ -134,13 +159,15 @@ def make_anchor(document: NotebookDocument, request: AnchorRequest) -> dict[str,
 
 
 def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
-                   cache: dict[str, TextPositions] | None = None) -> dict[str, Any]:
+                   cache: dict[str, TextPositions] | None = None,
+                   cells: Cells | None = None) -> dict[str, Any]:
     """Where an anchor is now: state attached | detached | orphaned, and UTF-16 offsets.
 
-    ``cache`` keeps each cell's position map across the anchors of one listing.
+    ``cache`` keeps each cell's position map across the anchors of one listing, ``cells``
+    (``cells_by_id``) finds their cells.
     """
     cell_id = str(anchor.get("cell_id"))
-    ycell = _cell(document, cell_id)
+    ycell = _cell(document, cell_id, cells)
     if ycell is None:
         return {"state": "orphaned"}
     if anchor.get("kind") != "text":
@@ -164,18 +191,21 @@ def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
             "text": text[utf16_to_index(text, start):utf16_to_index(text, end)]}
 
 
-def reanchor(document: NotebookDocument, saved: dict[str, Any]) -> dict[str, Any]:
+def reanchor(document: NotebookDocument, saved: dict[str, Any],
+             cache: dict[str, TextPositions] | None = None,
+             cells: Cells | None = None) -> dict[str, Any]:
     """Rebuild an anchor saved in a file (offsets and quote) against the live text: at the
     saved offsets if the quote is still there, else where the quote now is, else on its
-    cell (the text is gone)."""
+    cell (the text is gone). ``cache`` and ``cells`` as for ``make_anchor``."""
     kind = saved.get("kind", "cell")
     request = AnchorRequest(str(saved.get("cell_id")), "cell")
-    ycell = _cell(document, request.cell_id)
+    ycell = _cell(document, request.cell_id, cells)
     if ycell is None or kind != "text":
         if kind == "output" and ycell is not None:
             try:
                 return make_anchor(document, AnchorRequest(request.cell_id, "output",
-                                                           output_index=saved.get("output_index")))
+                                                           output_index=saved.get("output_index")),
+                                   cache, cells)
             except CommentError:
                 pass
         return {"cell_id": request.cell_id, "kind": "cell", "quote": saved.get("quote", "")}
@@ -185,14 +215,16 @@ def reanchor(document: NotebookDocument, saved: dict[str, Any]) -> dict[str, Any
     try:
         if isinstance(start, int) and text[utf16_to_index(text, start):].startswith(quote):
             end = start + index_to_utf16(quote, len(quote))
-            return make_anchor(document, AnchorRequest(request.cell_id, "text", start, end))
+            return make_anchor(document, AnchorRequest(request.cell_id, "text", start, end),
+                               cache, cells)
     except CommentError:
         pass
     found = text.find(quote) if quote else -1
     if found >= 0:
         begin = index_to_utf16(text, found)
         return make_anchor(document, AnchorRequest(
-            request.cell_id, "text", begin, begin + index_to_utf16(quote, len(quote))))
+            request.cell_id, "text", begin, begin + index_to_utf16(quote, len(quote))),
+            cache, cells)
     return {"cell_id": request.cell_id, "kind": "cell", "quote": quote}
 
 
@@ -230,6 +262,7 @@ class Comments:
         (orphaned threads last, each group by creation time)."""
         result = []
         cache: dict[str, TextPositions] = {}
+        cells = cells_by_id(self.document)
         order = {str(c.get("id")): i for i, c in enumerate(self.document.cells)
                  if isinstance(c, Map)}
         for thread_id in list(self.root.keys()):
@@ -237,7 +270,7 @@ class Comments:
             if isinstance(thread, Map):
                 value = plain(thread)
                 value["position"] = resolve_anchor(self.document, value.get("anchor", {}),
-                                                   cache)
+                                                   cache, cells)
                 result.append(value)
 
         def place(thread: dict[str, Any]) -> tuple[int, int, float]:
@@ -425,11 +458,15 @@ class Comments:
         """Recreate threads from a file's metadata (a fresh server opening it)."""
         if not isinstance(saved, list):
             return
+        # No text changes while the threads are added: one lookup serves every anchor.
+        cache: dict[str, TextPositions] = {}
+        cells = cells_by_id(self.document)
         with self.document.doc.transaction(origin=ServerOrigin.LOAD):
             for thread in saved:
                 if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
                     continue
-                anchor = reanchor(self.document, dict(thread.get("anchor") or {}))
+                anchor = reanchor(self.document, dict(thread.get("anchor") or {}), cache,
+                                  cells)
                 messages = [m for m in thread.get("messages") or [] if isinstance(m, dict)]
                 value = {k: v for k, v in thread.items() if k not in ("anchor", "messages")}
                 self.root[thread["id"]] = Map({**value, "anchor": anchor,

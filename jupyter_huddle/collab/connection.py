@@ -11,6 +11,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .close_codes import CloseCode
 
@@ -24,6 +25,21 @@ class UserInfo:
     username: str
     display_name: str = ""
     color: str | None = None
+    # Set for someone who came through a share link (collab.access.Guest).
+    guest_id: str | None = None
+    initials: str = ""
+
+    @property
+    def presence(self) -> dict[str, Any]:
+        """The ``user`` field of this person's awareness states, as the server stamps it
+        (the fields of Jupyter's identity model that collaborators display)."""
+        name = self.display_name or self.username
+        initials = self.initials or "".join(p[0] for p in name.split()[:2]).upper()
+        stamp: dict[str, Any] = {"username": self.username, "name": name,
+                                 "display_name": name, "initials": initials}
+        if self.color:
+            stamp["color"] = self.color
+        return stamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,8 @@ class Room:
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
                 self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
-                relay = self.awareness.apply(payload, peer.id, peer.user.username)
+                relay = self.awareness.apply(payload, peer.id, peer.user.username,
+                                             peer.user.presence)
                 if relay is not None:
                     self.broadcast(codec.encode_awareness(relay), exclude=peer)
             case codec.SaveRequest(request_id):

@@ -12,9 +12,12 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, Unicode, validate
+from jupyter_server.services.api.handlers import IdentityHandler
+from traitlets import Bool, Float, Int, List, Unicode, validate
 
 from .._version import __version__
+from ..collab.access import AccessService, RateLimiter, Role
+from ..collab.close_codes import CloseCode
 from ..collab.manager import RoomManager
 from ..collab.review import ReviewService
 from ..collab.settings import CollabSettings
@@ -23,11 +26,14 @@ from ..kernels.dispatcher import DispatcherSettings
 from ..kernels.outputs import OutputLimits
 from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService, ExecutionSettings
+from .access import ServerAccess
 from .contents_backend import ContentsFileBackend
 from .file_watcher import FileWatcher
+from .handlers.comments import ReviewHandler
 from .handlers.comments import routes as comment_routes
 from .handlers.execute import (
     ExecuteHandler,
+    ExecutionHandler,
     InputHandler,
     KernelActionHandler,
     QueueHandler,
@@ -37,7 +43,18 @@ from .handlers.export import ExportHandler
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
+from .handlers.share import AccessApiHandler, ShareLinkHandler
+from .handlers.share import routes as share_routes
+from .handlers.static import BundleHandler
 from .kernel_access import ServerKernels
+
+# What a share-link guest may reach: the app's pages, and the routes of one notebook (each
+# checks the guest's role on the notebook it names). Everything else answers 403.
+GUEST_HANDLERS: tuple[type, ...] = (
+    HomeHandler, BundleHandler, IdentityHandler, CollaborationSessionHandler,
+    RoomWebSocketHandler, ExecutionHandler, ExportHandler, ReviewHandler, ShareLinkHandler,
+    AccessApiHandler,
+)
 
 # Extensions that register the same /api/collaboration routes: running both would leave
 # it to chance which one serves a room.
@@ -186,6 +203,22 @@ class HuddleApp(ExtensionApp):
         "huddle.comments), so they travel with it and come back on a server without this "
         "one's history. Off: threads live only in this server's store.",
     )
+    owners = List(
+        Unicode(), config=True,
+        help="Usernames that own every notebook (may edit, run, share). Empty (the "
+        "default): everyone who can log in to this server is an owner, as on a personal "
+        "server. Set it when the server is shared, e.g. by a class on JupyterHub.",
+    )
+    member_role = Unicode(
+        "viewer", config=True,
+        help="The role on every notebook of someone who logs in but is not an owner: "
+        "viewer, commenter, runner or editor (owners can change it per notebook).",
+    )
+    share_link_attempts_per_minute = Int(
+        10, config=True,
+        help="Bad share-link tokens one client may try per minute before it is refused "
+        "(429) for the rest of that minute.",
+    )
     disable_rtc = Bool(
         False, config=True,
         help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
@@ -207,9 +240,17 @@ class HuddleApp(ExtensionApp):
             raise _refuse(f"HuddleApp.{proposal['trait'].name} must be >= 0, got {value}")
         return value
 
+    @validate("member_role")
+    def _known_role(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if value not in ("viewer", "commenter", "runner", "editor"):
+            raise _refuse(f"HuddleApp.member_role must be viewer, commenter, runner or "
+                          f"editor, got {value!r}")
+        return value
+
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
               "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
-              "max_execution_output_bytes")
+              "max_execution_output_bytes", "share_link_attempts_per_minute")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -286,6 +327,14 @@ class HuddleApp(ExtensionApp):
         self.server.event_logger.register_event_schema(EXECUTION_SCHEMA_PATH)
         self.server.event_logger.register_event_schema(COMMENTS_SCHEMA_PATH)
         self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event)
+        self.access = AccessService(
+            self.rooms.store, owners=set(self.owners), member_role=Role(self.member_role),
+            limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
+            open_store=self.rooms.start)
+        self.access.listeners.append(self._rights_changed)
+        self.server_access = ServerAccess(self.access)
+        self.server_access.install(self.server.identity_provider, self.server.authorizer,
+                                   guest_handlers=GUEST_HANDLERS)
         self._listen_for_kernel_actions()
         self._listen_for_renames()
 
@@ -353,23 +402,41 @@ class HuddleApp(ExtensionApp):
         self.server.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
                                                  listener=on_contents_event)
 
+    def _rights_changed(self, file_id: str, usernames: set[str]) -> None:
+        """Someone's rights on a notebook changed: their sockets are cut, to reconnect
+        with the new rights (or be refused, when they have none left)."""
+        for room in self.rooms.rooms_for_file(file_id):
+            for peer in list(room.peers.values()):
+                if peer.user.username not in usernames:
+                    continue
+                role = self.access.role_of(peer.user.username, file_id,
+                                           guest_id=peer.user.guest_id)
+                if role is None:
+                    peer.close(CloseCode.FORBIDDEN, "your access to this notebook ended")
+                else:
+                    peer.close(CloseCode.RIGHTS_CHANGED,
+                               f"your role is now {role.value}; reconnecting")
+
     def initialize_handlers(self) -> None:
+        access = self.server_access
+        execution = {"service": self.execution, "access": access, "kernels": self.kernels,
+                     "backend": self.backend}
         self.handlers.extend([
             (r"/api/collaboration/session/(.+)", CollaborationSessionHandler,
-             {"backend": self.backend, "manager": self.rooms}),
+             {"backend": self.backend, "manager": self.rooms, "access": access}),
             (r"/api/collaboration/room/([^/]+)", RoomWebSocketHandler,
-             {"manager": self.rooms, "settings": self.rooms.settings}),
-            (r"/api/kernels/([^/]+)/execute", ExecuteHandler, {"service": self.execution}),
-            (r"/api/huddle/export/([^/]+)", ExportHandler, {"manager": self.rooms}),
-            (r"/api/huddle/queue/([^/]+)", QueueHandler, {"service": self.execution}),
-            (r"/api/huddle/requests/([0-9a-f]{1,64})", RequestHandler,
-             {"service": self.execution}),
-            (r"/api/huddle/requests/([0-9a-f]{1,64})/input", InputHandler,
-             {"service": self.execution}),
+             {"manager": self.rooms, "settings": self.rooms.settings, "access": access}),
+            (r"/api/kernels/([^/]+)/execute", ExecuteHandler, execution),
+            (r"/api/huddle/export/([^/]+)", ExportHandler,
+             {"manager": self.rooms, "access": access}),
+            (r"/api/huddle/queue/([^/]+)", QueueHandler, execution),
+            (r"/api/huddle/requests/([0-9a-f]{1,64})", RequestHandler, execution),
+            (r"/api/huddle/requests/([0-9a-f]{1,64})/input", InputHandler, execution),
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
-             {"service": self.execution}),
-            *comment_routes(self.review),
-            *HomeHandler.web_app_routes(),
+             execution),
+            *comment_routes(self.review, access),
+            *share_routes(access, self.backend, self.kernels),
+            *HomeHandler.web_app_routes(access, self.backend),
         ])
 
     async def _shut_down(self) -> None:

@@ -62,6 +62,11 @@ class ContentsFileBackend:
             return None
         return (model.get("last_modified"), model.get("size"))
 
+    def known_file_id(self, path: str) -> str | None:
+        """The file's id if it has one already (never creates one)."""
+        existing = self._file_ids.get_id(path)
+        return None if existing is None else str(existing)
+
     def file_id(self, path: str) -> tuple[str, bool]:
         """The file's id, and whether it was just created."""
         existing = self._file_ids.get_id(path)

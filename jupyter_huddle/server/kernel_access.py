@@ -40,6 +40,23 @@ class ServerKernels:
         kernel_id = kernel.get("id")
         return str(kernel_id) if kernel_id else None
 
+    async def paths_of(self, kernel_id: str) -> list[str]:
+        """The paths of the sessions (notebooks) that use a kernel."""
+        return [str(m.get("path")) for m in await ensure_async(
+            self.session_manager.list_sessions())
+            if (m.get("kernel") or {}).get("id") == kernel_id and m.get("path")]
+
+    async def start_for(self, path: str, kernel_name: str | None) -> str:
+        """The kernel of a notebook's session, starting one if there is none (for people
+        who may run cells but not use the sessions API, like share-link guests)."""
+        try:
+            model = await ensure_async(self.session_manager.get_session(path=path))
+        except (HTTPError, KeyError, ValueError):
+            model = await ensure_async(self.session_manager.create_session(
+                path=path, name=path.rsplit("/", 1)[-1], type="notebook",
+                kernel_name=kernel_name))
+        return str(model["kernel"]["id"])
+
     async def _session_by_placeholder(self, file_id: str) -> Any:
         """JupyterLab with collaboration first creates a notebook's session under a
         placeholder path holding the file id, and renames it a moment later."""

@@ -311,12 +311,20 @@ async def test_update_with_missing_dependencies_is_harmless(huddle, write_notebo
 # --- awareness --------------------------------------------------------------------------
 
 
+def cursors(state: dict | None) -> list | None:
+    return None if state is None else state.get("cursors")
+
+
 async def test_awareness_spoofing_another_connections_id_is_ignored(huddle, write_notebook):
     async with honest_room(huddle, write_notebook) as room:
         victim = room.a.doc.client_id
         state = {"user": {"username": "alice", "name": "Alice"}, "cursors": []}
         await room.a.send(awareness_update(victim, 3, state))
-        await room.b.wait_for(lambda: room.b.awareness.get(victim) == state)
+        await room.b.wait_for(lambda: cursors(room.b.awareness.get(victim)) == [])
+        # the server stamps who the sender really is: alice's claimed name is not shown
+        seen = room.b.awareness[victim]
+        assert seen["user"]["name"] != "Alice"
+        state = seen
 
         async with huddle.open(room.path) as mallory:
             mallory_id = mallory.doc.client_id
@@ -324,8 +332,9 @@ async def test_awareness_spoofing_another_connections_id_is_ignored(huddle, writ
             await mallory.send(awareness_update(victim, 100, None))  # remove the victim
             await mallory.send(awareness_update(victim, 3, None))  # same clock removal
             # Mallory's own presence, sent last: once B has it, the spoofs were handled.
-            await mallory.send(awareness_update(mallory_id, 1, {"user": {"name": "Mallory"}}))
+            await mallory.send(awareness_update(mallory_id, 1, {"user": {"name": "Alice"}}))
             await room.b.wait_for(lambda: mallory_id in room.b.awareness)
+            assert room.b.awareness[mallory_id]["user"]["name"] != "Alice"
             assert room.b.awareness.get(victim) == state
             assert mallory.close_code is None  # ignored, not a reason to disconnect
 

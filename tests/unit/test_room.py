@@ -71,9 +71,12 @@ async def test_deleting_every_cell_leaves_one():
 async def test_presence_is_sent_to_newcomers_and_removed_on_leave():
     async with Room(ROOM, notebook("x"), CollabSettings()) as room:
         a = MemoryPeer(room, "a").join()
-        room.handle(a.conn, awareness_update(42, 1, {"user": {"name": "Ann"}}))
+        room.handle(a.conn, awareness_update(42, 1, {"user": {"name": "Ann"}, "cell": "c1"}))
         b = MemoryPeer(room, "b").join()
-        assert b.awareness == {42: {"user": {"name": "Ann"}}}
+        # the name is the server's idea of who "a" is, not what the client claimed
+        assert b.awareness == {42: {"user": {"username": "a", "name": "a",
+                                             "display_name": "a", "initials": "A"},
+                                    "cell": "c1"}}
         room.leave(a.conn)
         b.pump()
         assert b.awareness == {}

@@ -68,3 +68,9 @@ class UpdateStore(Protocol):
 
     async def purge_deleted(self, older_than: float) -> int:
         """Drop documents whose file was deleted before ``older_than``; return how many."""
+
+    async def values(self, namespace: str) -> dict[str, str]:
+        """Every (key, text) kept in ``namespace`` (share links, roles: small tables)."""
+
+    async def put_value(self, namespace: str, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) one value; committed before returning."""

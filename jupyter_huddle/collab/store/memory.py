@@ -11,6 +11,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.records: dict[str, DocumentRecord] = {}
         self.updates: dict[str, list[bytes]] = {}
+        self.kv: dict[str, dict[str, str]] = {}
 
     async def start(self) -> None:
         pass
@@ -49,6 +50,15 @@ class MemoryStore:
         for key in doomed:
             await self.delete(key)
         return len(doomed)
+
+    async def values(self, namespace: str) -> dict[str, str]:
+        return dict(self.kv.get(namespace, {}))
+
+    async def put_value(self, namespace: str, key: str, value: str | None) -> None:
+        if value is None:
+            self.kv.get(namespace, {}).pop(key, None)
+        else:
+            self.kv.setdefault(namespace, {})[key] = value
 
     def mark(self, key: str, **changes: object) -> None:
         """Test helper: change a record in place."""

@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS updates (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS updates_by_doc ON updates (doc_key, seq);
+CREATE TABLE IF NOT EXISTS kv (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (ns, key)
+);
 """
 
 
@@ -57,12 +63,14 @@ class _BrokenStore(Exception):
 
 @dataclass(eq=False)
 class _Op:
-    kind: str  # append | record | compact | delete | purge | flush
+    kind: str  # append | record | compact | delete | purge | flush | value
     key: str = ""
     data: bytes = b""
     record: DocumentRecord | None = None
     cutoff: float = 0.0
     done: asyncio.Future[Any] | None = field(default=None)
+    namespace: str = ""
+    value: str | None = None
 
 
 class SQLiteStore:
@@ -195,6 +203,14 @@ class SQLiteStore:
     async def purge_deleted(self, older_than: float) -> int:
         return int(await self._submit(_Op("purge", cutoff=older_than)))
 
+    async def values(self, namespace: str) -> dict[str, str]:
+        async with self.db.execute("SELECT key, value FROM kv WHERE ns = ?",
+                                   (namespace,)) as cursor:
+            return {str(row[0]): str(row[1]) async for row in cursor}
+
+    async def put_value(self, namespace: str, key: str, value: str | None) -> None:
+        await self._submit(_Op("value", key, namespace=namespace, value=value))
+
     async def flush(self) -> None:
         if self._writer is not None and not self._writer.done():
             await self._submit(_Op("flush"))
@@ -266,6 +282,13 @@ class SQLiteStore:
         elif op.kind == "delete":
             await db.execute("DELETE FROM updates WHERE doc_key = ?", (op.key,))
             await db.execute("DELETE FROM documents WHERE doc_key = ?", (op.key,))
+        elif op.kind == "value":
+            if op.value is None:
+                await db.execute("DELETE FROM kv WHERE ns = ? AND key = ?",
+                                 (op.namespace, op.key))
+            else:
+                await db.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
+                                 (op.namespace, op.key, op.value))
         elif op.kind == "purge":
             cursor = await db.execute(
                 "SELECT doc_key FROM documents WHERE deleted_at IS NOT NULL AND deleted_at < ?",

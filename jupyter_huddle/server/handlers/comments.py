@@ -22,47 +22,46 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ...collab.access import Capability
 from ...collab.comments import AnchorRequest, CommentError
 from ...collab.connection import UserInfo
 from ...collab.errors import CollabError
 from ...collab.ids import DocumentRoomId
 from ...collab.review import ReviewService
 from ...collab.users import KnownUsers
+from ..access import ServerAccess, user_info
 from ..errors import http_status
 from .execute import parse_document_id
 
 _ID = r"[0-9a-f]{32}"
 
 
-def routes(review: ReviewService) -> list[tuple[str, type[APIHandler], dict[str, Any]]]:
+def routes(review: ReviewService, access: ServerAccess
+           ) -> list[tuple[str, type[APIHandler], dict[str, Any]]]:
     base = r"/api/huddle/comments/([^/]+)"
-    args = {"review": review}
+    args = {"review": review, "access": access}
     return [
         (base, ThreadsHandler, args),
         (rf"{base}/({_ID})/messages", MessagesHandler, args),
         (rf"{base}/({_ID})/messages/({_ID})", MessageHandler, args),
         (rf"{base}/({_ID})/(status|suggestion|read)", ThreadActionHandler, args),
-        (r"/api/huddle/users", UsersHandler, {"users": review.users}),
+        (r"/api/huddle/users", UsersHandler, {"users": review.users, "access": access}),
     ]
 
 
 class ReviewHandler(APIHandler):
     auth_resource = "contents"
 
-    def initialize(self, review: ReviewService) -> None:
+    def initialize(self, review: ReviewService, access: ServerAccess) -> None:
         self.review = review
+        self.access = access
 
-    def require(self, action: str) -> None:
-        if not self.authorizer.is_authorized(self, self.current_user, action, "contents"):
-            verb = "read" if action == "read" else "comment on"
-            raise web.HTTPError(403, f"you may not {verb} this notebook")
+    def require(self, capability: Capability, room_id: DocumentRoomId) -> None:
+        self.access.require(self, capability, room_id.file_id)
 
     @property
     def user_info(self) -> UserInfo:
-        user = self.current_user
-        return UserInfo(str(user.username),
-                        str(getattr(user, "display_name", "") or user.username),
-                        getattr(user, "color", None))
+        return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
         try:
@@ -101,17 +100,18 @@ def parse_anchor(raw: Any) -> AnchorRequest:
 class ThreadsHandler(ReviewHandler):
     @web.authenticated
     async def get(self, document_id: str) -> None:
-        self.require("read")
+        room_id = self.document(document_id)
+        self.require(Capability.READ, room_id)
         try:
-            listing = await self.review.threads(self.document(document_id), self.user_info)
+            listing = await self.review.threads(room_id, self.user_info)
         except CollabError as err:
             raise self.fail(err) from err
         self.finish(listing)
 
     @web.authenticated
     async def post(self, document_id: str) -> None:
-        self.require("write")
         room_id = self.document(document_id)
+        self.require(Capability.COMMENT, room_id)
         body = self.body()
         anchor = parse_anchor(body.get("anchor"))
         suggestion = body.get("suggestion")
@@ -129,8 +129,8 @@ class ThreadsHandler(ReviewHandler):
 class MessagesHandler(ReviewHandler):
     @web.authenticated
     async def post(self, document_id: str, thread_id: str) -> None:
-        self.require("write")
         room_id = self.document(document_id)
+        self.require(Capability.COMMENT, room_id)
         try:
             message = await self.review.reply(room_id, self.user_info, thread_id,
                                               self.body().get("body"))
@@ -143,8 +143,8 @@ class MessagesHandler(ReviewHandler):
 class MessageHandler(ReviewHandler):
     @web.authenticated
     async def patch(self, document_id: str, thread_id: str, message_id: str) -> None:
-        self.require("write")
         room_id = self.document(document_id)
+        self.require(Capability.COMMENT, room_id)
         try:
             thread = await self.review.edit(room_id, self.user_info, thread_id, message_id,
                                             self.body().get("body"))
@@ -154,8 +154,8 @@ class MessageHandler(ReviewHandler):
 
     @web.authenticated
     async def delete(self, document_id: str, thread_id: str, message_id: str) -> None:
-        self.require("write")
         room_id = self.document(document_id)
+        self.require(Capability.COMMENT, room_id)
         try:
             await self.review.delete(room_id, self.user_info, thread_id, message_id)
         except CollabError as err:
@@ -171,12 +171,14 @@ class ThreadActionHandler(ReviewHandler):
         user = self.user_info
         try:
             if action == "read":
-                self.require("read")
+                self.require(Capability.READ, room_id)
                 await self.review.mark_read(room_id, user, thread_id)
                 self.set_status(204)
                 self.finish()
                 return
-            self.require("write")
+            # accepting a suggestion edits the notebook's text
+            self.require(Capability.EDIT if action == "suggestion" else Capability.COMMENT,
+                         room_id)
             body = self.body()
             if action == "status":
                 status = body.get("status")
@@ -197,13 +199,15 @@ class ThreadActionHandler(ReviewHandler):
 class UsersHandler(APIHandler):
     auth_resource = "contents"
 
-    def initialize(self, users: KnownUsers) -> None:
+    def initialize(self, users: KnownUsers, access: ServerAccess) -> None:
         self.users = users
+        self.access = access
 
     @web.authenticated
     def get(self) -> None:
-        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
-            raise web.HTTPError(403, "you may not list users")
+        # Owners only: a guest learns the names of the people in their notebook's room
+        # from presence, not the server's whole list.
+        self.access.require(self, Capability.READ, None)
         self.finish({"users": [
             {"username": u.username, "display_name": u.display_name, "color": u.color,
              "handle": u.handle} for u in self.users.all()]})

@@ -21,10 +21,14 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ...collab.access import Capability
 from ...collab.connection import UserInfo
 from ...collab.errors import CollabError, InvalidRoomId, PermissionDenied
 from ...collab.ids import DocumentRoomId, parse_room_id
 from ...kernels.service import CellRef, ExecutionError, ExecutionService
+from ..access import REFUSALS, ServerAccess, user_info
+from ..contents_backend import ContentsFileBackend
+from ..kernel_access import ServerKernels
 
 MAX_CELLS_PER_REQUEST = 5000
 
@@ -32,22 +36,41 @@ MAX_CELLS_PER_REQUEST = 5000
 class ExecutionHandler(APIHandler):
     auth_resource = "kernels"
 
-    def initialize(self, service: ExecutionService) -> None:
+    def initialize(self, service: ExecutionService, access: ServerAccess,
+                   kernels: ServerKernels, backend: ContentsFileBackend) -> None:
         self.service = service
+        self.access = access
+        self.kernels = kernels
+        self.backend = backend
 
-    def require(self, action: str) -> None:
-        if not self.authorizer.is_authorized(self, self.current_user, action, "kernels"):
-            raise web.HTTPError(403, f"you need {action!r} permission on kernels")
+    def require(self, capability: Capability, file_id: str | None) -> None:
+        self.access.require(self, capability, file_id)
 
-    def allowed(self, action: str) -> bool:
-        return bool(self.authorizer.is_authorized(self, self.current_user, action, "kernels"))
+    def allowed(self, capability: Capability, file_id: str | None) -> bool:
+        return self.access.allowed(self, capability, file_id)
+
+    def request_document(self, request_id: str) -> str | None:
+        """The notebook (file id) of a queued or running request; None if unknown."""
+        try:
+            return self.service.request(request_id).room_id.file_id
+        except CollabError:
+            return None
+
+    async def require_on_kernel(self, capability: Capability, kernel_id: str) -> None:
+        """Owners: the server's authorizer. Others: their role on a notebook that uses the
+        kernel (a kernel of no notebook of theirs is none of their business)."""
+        if self.access.is_owner(self.current_user):
+            self.require(capability, None)
+            return
+        for path in await self.kernels.paths_of(kernel_id):
+            file_id = self.backend.known_file_id(path)
+            if file_id is not None and self.allowed(capability, file_id):
+                return
+        raise web.HTTPError(403, REFUSALS[capability])
 
     @property
     def user_info(self) -> UserInfo:
-        user = self.current_user
-        return UserInfo(str(user.username),
-                        str(getattr(user, "display_name", "") or user.username),
-                        getattr(user, "color", None))
+        return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
         try:
@@ -97,9 +120,9 @@ def parse_cells(body: dict[str, Any]) -> list[CellRef]:
 class ExecuteHandler(ExecutionHandler):
     @web.authenticated
     async def post(self, kernel_id: str) -> None:
-        self.require("execute")
         body = self.body()
         room_id = parse_document_id(body.get("document_id"))
+        self.require(Capability.EXECUTE, room_id.file_id)
         cells = parse_cells(body)
         batch_id = body.get("batch_id")
         if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 100):
@@ -117,8 +140,8 @@ class ExecuteHandler(ExecutionHandler):
 class QueueHandler(ExecutionHandler):
     @web.authenticated
     def get(self, document_id: str) -> None:
-        self.require("read")
         room_id = parse_document_id(document_id)
+        self.require(Capability.READ, room_id.file_id)
         self.finish({"queue": self.service.queue_of(room_id),
                      "history": self.service.history_of(room_id)})
 
@@ -126,9 +149,11 @@ class QueueHandler(ExecutionHandler):
 class RequestHandler(ExecutionHandler):
     @web.authenticated
     def delete(self, request_id: str) -> None:
-        self.require("execute")
+        file_id = self.request_document(request_id)
+        self.require(Capability.EXECUTE, file_id)
         try:
-            self.service.cancel(request_id, self.user_info, self.allowed("write"))
+            self.service.cancel(request_id, self.user_info,
+                                self.allowed(Capability.RESTART, file_id))
         except CollabError as err:
             raise self.fail(err) from err
         self.set_status(204)
@@ -138,7 +163,7 @@ class RequestHandler(ExecutionHandler):
 class InputHandler(ExecutionHandler):
     @web.authenticated
     def post(self, request_id: str) -> None:
-        self.require("execute")
+        self.require(Capability.EXECUTE, self.request_document(request_id))
         value = self.body().get("value")
         if not isinstance(value, str):
             raise web.HTTPError(400, "value must be a string")
@@ -153,7 +178,8 @@ class InputHandler(ExecutionHandler):
 class KernelActionHandler(ExecutionHandler):
     @web.authenticated
     async def post(self, kernel_id: str, action: str) -> None:
-        self.require("write")
+        await self.require_on_kernel(
+            Capability.INTERRUPT if action == "interrupt" else Capability.RESTART, kernel_id)
         try:
             if action == "interrupt":
                 await self.service.interrupt(kernel_id, self.user_info)

@@ -13,8 +13,10 @@ import nbformat
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ...collab.access import Capability
 from ...collab.errors import CollabError
 from ...collab.manager import RoomManager
+from ..access import ServerAccess
 from .execute import parse_document_id
 
 # format -> (nbconvert exporter name or None for the notebook itself, MIME type, extension)
@@ -42,14 +44,14 @@ def convert(content: dict[str, Any], fmt: str) -> str:
 class ExportHandler(APIHandler):
     auth_resource = "contents"
 
-    def initialize(self, manager: RoomManager) -> None:
+    def initialize(self, manager: RoomManager, access: ServerAccess) -> None:
         self.manager = manager
+        self.access = access
 
     @web.authenticated
     async def get(self, document_id: str) -> None:
-        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
-            raise web.HTTPError(403, "you may not read this notebook")
         room_id = parse_document_id(document_id)
+        self.access.require(self, Capability.READ, room_id.file_id)
         fmt = self.get_query_argument("format", "ipynb")
         if fmt not in FORMATS:
             raise web.HTTPError(400, f"format must be one of {', '.join(FORMATS)}")

@@ -13,10 +13,13 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
+from ..access import GuestUser, ServerAccess
+from ..contents_backend import ContentsFileBackend
 from .static import BundleHandler
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -51,23 +54,46 @@ def _script_json(value: dict[str, Any]) -> str:
 class HomeHandler(JupyterHandler):
     auth_resource = "contents"
 
+    def initialize(self, access: ServerAccess, backend: ContentsFileBackend) -> None:
+        self.access = access
+        self.backend = backend
+
     @classmethod
-    def web_app_routes(cls) -> list[tuple[Any, ...]]:
+    def web_app_routes(cls, access: ServerAccess, backend: ContentsFileBackend
+                       ) -> list[tuple[Any, ...]]:
         """The app's pages and its bundle, relative to the server's base URL."""
+        args = {"access": access, "backend": backend}
         return [
-            (r"/huddle/?", cls),
-            (r"/huddle/(?:tree|notebooks)(?:/.*)?", cls),
+            (r"/huddle/?", cls, args),
+            (r"/huddle/(?:tree|notebooks)(?:/.*)?", cls, args),
             (r"/huddle/static/(.*)", BundleHandler, {"path": str(STATIC_DIR)}),
         ]
 
+    async def guest_page(self, user: GuestUser) -> dict[str, Any]:
+        """A guest sees only their notebook: any other page of the app goes there."""
+        found = self.access.access.guest(user.guest_id)
+        path = await self.backend.path_for(found[1].file_id) if found else None
+        if path is None:
+            raise web.HTTPError(403, "this share link no longer opens anything")
+        mine = f"{self.base_url}huddle/notebooks/{quote(path)}"
+        if unquote(self.request.path) != unquote(mine):
+            self.redirect(mine)
+        return {"name": user.display_name, "path": path}
+
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
+        guest = None
+        if isinstance(self.current_user, GuestUser):
+            guest = await self.guest_page(self.current_user)
+            if self._finished:
+                return
         index = STATIC_DIR / "index.html"
         if not index.is_file():
             root = html.escape(str(getattr(self.contents_manager, "root_dir", "")))
             self.finish(MISSING_BUNDLE.format(root=root))
             return
-        config = {"baseUrl": self.base_url, "xsrf": self.xsrf_token.decode("ascii")}
+        config = {"baseUrl": self.base_url, "xsrf": self.xsrf_token.decode("ascii"),
+                  "guest": guest}
         page = (index.read_text(encoding="utf-8")
                 .replace("{{static_url}}", html.escape(f"{self.base_url}huddle/static/"))
                 .replace("{{version}}", _bundle_version(STATIC_DIR))

@@ -20,13 +20,15 @@ from tornado import web
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from ...collab.access import Capability
 from ...collab.close_codes import CloseCode, truncate_reason
-from ...collab.connection import Connection, Permissions, UserInfo
+from ...collab.connection import Connection, Permissions
 from ...collab.errors import CollabError, ProtocolError, StaleSession
-from ...collab.ids import RoomId, parse_room_id
+from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
 from ...collab.manager import RoomManager
 from ...collab.room import Room
 from ...collab.settings import CollabSettings
+from ..access import ServerAccess, user_info
 from ..errors import open_close_code, reload_reason
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,10 @@ log = logging.getLogger(__name__)
 class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     auth_resource = "contents"
 
-    def initialize(self, manager: RoomManager, settings: CollabSettings) -> None:
+    def initialize(self, manager: RoomManager, settings: CollabSettings,
+                   access: ServerAccess) -> None:
         self.manager = manager
+        self.access = access
         self.collab_settings = settings
         self.room_id: RoomId | None = None
         self.room: Room | None = None
@@ -52,14 +56,19 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     @ws_authenticated
     async def get(self, raw_room_id: str, *args: Any, **kwargs: Any) -> None:
-        user = self.current_user
-        if not self.authorizer.is_authorized(self, user, "read", "contents"):
-            raise web.HTTPError(403, "you may not read documents")
+        if self.access.is_owner(self.current_user):
+            self.access.require(self, Capability.READ, None)  # before parsing anything
         try:
             self.room_id = parse_room_id(raw_room_id)
         except CollabError as err:
             raise web.HTTPError(400, str(err)) from err
+        # Presence rooms (JupyterLab's global awareness) are for owners only.
+        self.access.require(self, Capability.READ, self._file_id)
         await super().get(raw_room_id, *args, **kwargs)
+
+    @property
+    def _file_id(self) -> str | None:
+        return self.room_id.file_id if isinstance(self.room_id, DocumentRoomId) else None
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # WebSocketMixin: server pings
@@ -80,14 +89,9 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             self._refuse(err)
 
     def _make_peer(self) -> Connection:
-        user = self.current_user
-        can_write = bool(self.authorizer.is_authorized(self, user, "write", "contents"))
+        can_write = self.access.allowed(self, Capability.EDIT, self._file_id)
         return Connection(
-            user=UserInfo(
-                username=str(user.username),
-                display_name=str(getattr(user, "display_name", "") or user.username),
-                color=getattr(user, "color", None),
-            ),
+            user=user_info(self.current_user),
             permissions=Permissions(read=True, write=can_write),
             max_queue_bytes=self.collab_settings.max_peer_queue_bytes,
             on_close=self._close,

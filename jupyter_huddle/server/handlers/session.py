@@ -12,31 +12,42 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ...collab.access import Capability
 from ...collab.ids import DocumentRoomId, document_kind
 from ...collab.manager import RoomManager
+from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
 
 
 class CollaborationSessionHandler(APIHandler):
     auth_resource = "contents"
 
-    def initialize(self, backend: ContentsFileBackend, manager: RoomManager) -> None:
+    def initialize(self, backend: ContentsFileBackend, manager: RoomManager,
+                   access: ServerAccess) -> None:
         self.backend = backend
         self.manager = manager
+        self.access = access
 
     @web.authenticated
     async def put(self, path: str) -> None:
         # Reading is enough: a read-only collaborator still joins the room (and is refused
         # edits there), which is what makes read-only collaboration possible at all.
-        if not self.authorizer.is_authorized(self, self.current_user, "read", "contents"):
-            raise web.HTTPError(403, "you may not read this file")
+        if self.access.is_owner(self.current_user):
+            self.access.require(self, Capability.READ, None)  # before revealing anything
         fmt, doc_type = self._parse_body()
         kind = document_kind(fmt, doc_type)
         if kind is None:
             raise web.HTTPError(400, f"documents of kind {fmt}:{doc_type} are not served")
+        if isinstance(self.current_user, GuestUser):
+            # A guest may open only the file of their link: no file ids are made for
+            # others, and whether another file exists is not revealed.
+            known = self.backend.known_file_id(path)
+            if known is None or not self.access.allowed(self, Capability.READ, known):
+                raise web.HTTPError(403, "you may not read this file")
         if not await self.backend.exists(path):
             raise web.HTTPError(404, f"no such file: {path}")
         file_id, created = self.backend.file_id(path)
+        self.access.require(self, Capability.READ, file_id)
         session_id = await self.manager.session_for(DocumentRoomId(fmt, kind, file_id), path)
         self.set_status(201 if created else 200)
         self.finish({"format": fmt, "type": doc_type, "fileId": file_id,

@@ -1,0 +1,400 @@
+"""Who may do what to which notebook: roles, share links, guests and temporary grants.
+
+Everyone who logs in to the Jupyter server itself (its token, password or JupyterHub) is a
+*member*. Members listed in ``owners`` (or every member, when that list is empty, as on a
+personal server) own every notebook; other members get their per-notebook role, or the
+server's ``member_role``. A *guest* arrives through a share link: it names one notebook and
+one role, and a guest reaches nothing else.
+
+A link carries a random secret. The store keeps only its SHA-256, compared in constant
+time; a link id that does not exist is compared against a dummy hash, so the time of a
+refusal says nothing about which part of a token was wrong. Clients that keep sending bad
+tokens are refused for a while (``RateLimiter``).
+
+This module knows nothing of HTTP: ``server/access.py`` maps requests onto it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from .errors import CollabError
+from .store import UpdateStore
+
+log = logging.getLogger(__name__)
+
+LINKS = "share_links"
+GUESTS = "guests"
+ROLES = "roles"
+MAX_NAME_CHARS = 64
+MAX_LABEL_CHARS = 200
+_DUMMY_HASH = hashlib.sha256(b"no such link").hexdigest()
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    COMMENTER = "commenter"
+    RUNNER = "runner"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+
+class Capability(StrEnum):
+    READ = "read"
+    COMMENT = "comment"
+    EXECUTE = "execute"
+    INTERRUPT = "interrupt"
+    EDIT = "edit"
+    RESTART = "restart"
+    SHARE = "share"
+
+
+RANK = list(Role)  # lowest first
+CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.VIEWER: frozenset({Capability.READ}),
+    Role.COMMENTER: frozenset({Capability.READ, Capability.COMMENT}),
+    Role.RUNNER: frozenset({Capability.READ, Capability.COMMENT, Capability.EXECUTE,
+                            Capability.INTERRUPT}),
+    Role.EDITOR: frozenset({Capability.READ, Capability.COMMENT, Capability.EXECUTE,
+                            Capability.INTERRUPT, Capability.EDIT, Capability.RESTART}),
+    Role.OWNER: frozenset(Capability),
+}
+
+
+def can(role: Role | None, capability: Capability) -> bool:
+    return role is not None and capability in CAPABILITIES[role]
+
+
+def higher(a: Role | None, b: Role | None) -> Role | None:
+    if a is None or b is None:
+        return a or b
+    return a if RANK.index(a) >= RANK.index(b) else b
+
+
+class AccessError(CollabError):
+    status = 403
+
+
+class BadToken(AccessError):
+    """A share token that is unknown, wrong, expired, revoked or used up."""
+
+    status = 403
+
+
+class TooManyAttempts(AccessError):
+    status = 429
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many bad share links; try again in {int(retry_after_s) + 1} s")
+        self.retry_after_s = retry_after_s
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    id: str
+    file_id: str
+    role: Role
+    created_by: str
+    created: float
+    secret_hash: str
+    expires_at: float | None = None
+    max_uses: int | None = None
+    uses: int = 0
+    revoked_at: float | None = None
+    label: str = ""
+
+    def problem(self, now: float) -> str | None:
+        """Why the link cannot be used now, or None."""
+        if self.revoked_at is not None:
+            return "this share link was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "this share link has expired"
+        return None
+
+    def public(self) -> dict[str, Any]:
+        value = asdict(self)
+        del value["secret_hash"]
+        return value
+
+
+@dataclass(frozen=True)
+class Guest:
+    id: str
+    name: str
+    link_id: str
+    created: float
+
+    @property
+    def username(self) -> str:
+        return f"guest-{self.id}"
+
+
+@dataclass
+class RateLimiter:
+    """At most ``max_failures`` bad attempts per client in ``window_s``; then refused until
+    the oldest failure leaves the window."""
+
+    max_failures: int = 10
+    window_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def _recent(self, client: str) -> list[float]:
+        now = self.clock()
+        recent = [t for t in self._failures.get(client, []) if now - t < self.window_s]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return recent
+
+    def check(self, client: str) -> None:
+        recent = self._recent(client)
+        if len(recent) >= self.max_failures:
+            raise TooManyAttempts(self.window_s - (self.clock() - recent[0]))
+
+    def failed(self, client: str) -> None:
+        self._recent(client)
+        self._failures.setdefault(client, []).append(self.clock())
+        if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest
+            del self._failures[next(iter(self._failures))]
+
+
+Listener = Callable[[str, set[str]], None]  # (file_id or "*", usernames) -> None
+
+
+class AccessService:
+    def __init__(self, store: UpdateStore, *, owners: set[str] | None = None,
+                 member_role: Role = Role.VIEWER, limiter: RateLimiter | None = None,
+                 clock: Callable[[], float] = time.time,
+                 open_store: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.store = store
+        self._open_store = open_store
+        self._loaded: asyncio.Task[None] | None = None
+        self.owners = owners or set()
+        self.member_role = member_role
+        self.limiter = limiter or RateLimiter()
+        self.clock = clock
+        self._links: dict[str, ShareLink] = {}
+        self._guests: dict[str, Guest] = {}
+        self._roles: dict[tuple[str, str], Role] = {}  # (file_id, username) -> role
+        self._grants: dict[tuple[str, str], tuple[Role, float]] = {}  # ... -> (role, until)
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # Told when people lose or change rights: their connections must be cut or renewed.
+        self.listeners: list[Listener] = []
+
+    async def ready(self) -> None:
+        """Load links, guests and roles from the store once (the store opens lazily)."""
+        if self._loaded is None:
+            self._loaded = asyncio.ensure_future(self._load())
+        await asyncio.shield(self._loaded)
+
+    async def _load(self) -> None:
+        if self._open_store is not None:
+            await self._open_store()
+        for raw in (await self.store.values(LINKS)).values():
+            try:
+                data = json.loads(raw)
+                link = ShareLink(**{**data, "role": Role(data["role"])})
+            except (ValueError, TypeError, KeyError) as err:
+                log.error("ignoring an unreadable share link in the store: %s", err)
+                continue
+            self._links[link.id] = link
+        for raw in (await self.store.values(GUESTS)).values():
+            try:
+                guest = Guest(**json.loads(raw))
+            except (ValueError, TypeError) as err:
+                log.error("ignoring an unreadable guest in the store: %s", err)
+                continue
+            self._guests[guest.id] = guest
+        for key, raw in (await self.store.values(ROLES)).items():
+            file_id, _, username = key.partition(" ")
+            try:
+                self._roles[(file_id, username)] = Role(raw)
+            except ValueError:
+                log.error("ignoring an unknown role %r in the store", raw)
+
+    def _notify(self, file_id: str, usernames: set[str]) -> None:
+        for listener in list(self.listeners):
+            listener(file_id, usernames)
+
+    # --- who is who -------------------------------------------------------------------
+
+    def is_owner(self, username: str) -> bool:
+        """A member who owns every notebook."""
+        return not self.owners or username in self.owners
+
+    def guest(self, guest_id: str) -> tuple[Guest, ShareLink] | None:
+        """A guest whose link still works (None once it is revoked or expired)."""
+        guest = self._guests.get(guest_id)
+        link = self._links.get(guest.link_id) if guest is not None else None
+        if guest is None or link is None or link.problem(self.clock()) is not None:
+            return None
+        return guest, link
+
+    def role_of(self, username: str, file_id: str, *, guest_id: str | None = None
+                ) -> Role | None:
+        """The role of a member (``guest_id`` None) or a guest on a notebook; None: no
+        access at all."""
+        granted = self._grant(file_id, username)
+        if guest_id is not None:
+            found = self.guest(guest_id)
+            if found is None:
+                return None
+            guest, link = found
+            if link.file_id != file_id or guest.username != username:
+                return None
+            return higher(link.role, granted)
+        if self.is_owner(username):
+            return Role.OWNER
+        return higher(self._roles.get((file_id, username), self.member_role), granted)
+
+    def _grant(self, file_id: str, username: str) -> Role | None:
+        grant = self._grants.get((file_id, username))
+        if grant is None:
+            return None
+        role, until = grant
+        if self.clock() >= until:
+            del self._grants[(file_id, username)]
+            return None
+        return role
+
+    # --- share links -------------------------------------------------------------------
+
+    async def create_link(self, file_id: str, role: Role, created_by: str, *,
+                          expires_in_s: float | None = None, max_uses: int | None = None,
+                          label: str = "") -> tuple[ShareLink, str]:
+        """A new link and its token (shown once; only its hash is kept)."""
+        if role == Role.OWNER:
+            raise AccessError("a share link cannot make someone an owner")
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise AccessError("expires_in_s must be positive")
+        if max_uses is not None and max_uses < 1:
+            raise AccessError("max_uses must be at least 1")
+        secret = secrets.token_urlsafe(32)
+        now = self.clock()
+        link = ShareLink(
+            id=secrets.token_hex(8), file_id=file_id, role=role, created_by=created_by,
+            created=now, secret_hash=_hash(secret),
+            expires_at=None if expires_in_s is None else now + expires_in_s,
+            max_uses=max_uses, label=label[:MAX_LABEL_CHARS])
+        await self._save_link(link)
+        return link, f"{link.id}.{secret}"
+
+    async def _save_link(self, link: ShareLink) -> None:
+        await self.store.put_value(LINKS, link.id, json.dumps(asdict(link)))
+        self._links[link.id] = link
+
+    def links(self, file_id: str | None = None) -> list[ShareLink]:
+        return sorted((link for link in self._links.values()
+                       if file_id is None or link.file_id == file_id),
+                      key=lambda link: link.created)
+
+    def link(self, link_id: str) -> ShareLink | None:
+        return self._links.get(link_id)
+
+    async def revoke(self, link_id: str) -> ShareLink:
+        link = self._links.get(link_id)
+        if link is None:
+            raise AccessError(f"no share link {link_id}")
+        if link.revoked_at is None:
+            link = replace(link, revoked_at=self.clock())
+            await self._save_link(link)
+        self._notify(link.file_id, {g.username for g in self._guests.values()
+                                    if g.link_id == link.id})
+        return link
+
+    def check_token(self, token: str, client: str) -> ShareLink:
+        """The link a token opens.
+
+        Raises:
+            TooManyAttempts: this client sent too many bad tokens lately.
+            BadToken: the token is wrong, or its link revoked or expired.
+        """
+        self.limiter.check(client)
+        link_id, _, secret = token.partition(".")
+        link = self._links.get(link_id)
+        expected = link.secret_hash if link is not None else _DUMMY_HASH
+        if not hmac.compare_digest(_hash(secret), expected) or link is None:
+            self.limiter.failed(client)
+            raise BadToken("this share link is not valid")
+        problem = link.problem(self.clock())
+        if problem is not None:
+            self.limiter.failed(client)
+            raise BadToken(problem)
+        return link
+
+    async def claim(self, link: ShareLink, name: str) -> Guest:
+        """A new guest on ``link`` with a display name (one use of the link).
+
+        Raises:
+            BadToken: the link was used up (or revoked) meanwhile.
+            AccessError: the name is empty or too long.
+        """
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_NAME_CHARS:
+            raise AccessError(f"pick a name of 1 to {MAX_NAME_CHARS} characters")
+        current = self._links.get(link.id)
+        if current is None or current.problem(self.clock()) is not None:
+            raise BadToken("this share link is no longer valid")
+        if current.max_uses is not None and current.uses >= current.max_uses:
+            raise BadToken("this share link has been used up")
+        await self._save_link(replace(current, uses=current.uses + 1))
+        guest = Guest(secrets.token_hex(8), name, link.id, self.clock())
+        await self.store.put_value(GUESTS, guest.id, json.dumps(asdict(guest)))
+        self._guests[guest.id] = guest
+        return guest
+
+    # --- roles and grants --------------------------------------------------------------
+
+    def roles(self, file_id: str) -> dict[str, Role]:
+        return {user: role for (fid, user), role in self._roles.items() if fid == file_id}
+
+    async def assign(self, file_id: str, username: str, role: Role | None) -> None:
+        """Give a member a role on one notebook (None: back to ``member_role``)."""
+        key = f"{file_id} {username}"
+        await self.store.put_value(ROLES, key, None if role is None else role.value)
+        if role is None:
+            self._roles.pop((file_id, username), None)
+        else:
+            self._roles[(file_id, username)] = role
+        self._notify(file_id, {username})
+
+    def grant(self, file_id: str, username: str, role: Role | None, seconds: float) -> None:
+        """Raise someone's role on one notebook for a while ("hand over the keyboard");
+        ``role`` None ends a grant early."""
+        key = (file_id, username)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if role is None or seconds <= 0:
+            self._grants.pop(key, None)
+        else:
+            self._grants[key] = (role, self.clock() + seconds)
+            # When it runs out, connections opened under it must be renewed.
+            self._timers[key] = asyncio.get_running_loop().call_later(
+                seconds, self._grant_ended, key)
+        self._notify(file_id, {username})
+
+    def _grant_ended(self, key: tuple[str, str]) -> None:
+        self._timers.pop(key, None)
+        self._grants.pop(key, None)
+        self._notify(key[0], {key[1]})
+
+    def grants(self, file_id: str) -> dict[str, tuple[Role, float]]:
+        return {user: grant for (fid, user), grant in list(self._grants.items())
+                if fid == file_id and self._grant(fid, user) is not None}

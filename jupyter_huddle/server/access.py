@@ -1,0 +1,160 @@
+"""Requests mapped onto roles: the one place where Huddle decides who may do what.
+
+An extension cannot choose the server's identity provider or authorizer classes (it may be
+loaded into ``jupyter lab`` next to others), so ``install`` wraps the two the server has:
+
+- the identity provider also recognises guests, by a signed cookie set when someone opens
+  a share link; a guest request to anything but Huddle's notebook routes is refused here,
+  with 403, before any handler runs;
+- the authorizer refuses guests everything (they never reach Jupyter's own handlers
+  anyway) and gives members who are not owners read access only.
+
+Huddle's handlers ask ``allowed(handler, capability, file_id)``: owners go through the
+server's own authorizer (so a deployment's authorizer still applies to them); everyone else
+through their role on that notebook (``collab.access``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_server.auth import User
+from tornado import web
+
+from ..collab.access import AccessService, Capability, Role, can
+from ..collab.connection import UserInfo
+
+GUEST_COOKIE = "huddle-guest"
+GUEST_COOKIE_DAYS = 30
+
+# What each capability means in Jupyter's own (action, resource) terms, for owners.
+JUPYTER_EQUIVALENT: dict[Capability, tuple[str, str]] = {
+    Capability.READ: ("read", "contents"),
+    Capability.COMMENT: ("write", "contents"),
+    Capability.EDIT: ("write", "contents"),
+    Capability.EXECUTE: ("execute", "kernels"),
+    Capability.INTERRUPT: ("write", "kernels"),
+    Capability.RESTART: ("write", "kernels"),
+    Capability.SHARE: ("write", "contents"),
+}
+GUEST_COLORS = ["#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                "#bcbd22", "#1f77b4", "#ff7f0e", "#7f7f7f"]
+
+
+@dataclass
+class GuestUser(User):
+    """Someone who came through a share link (Jupyter's ``User``, plus which guest)."""
+
+    guest_id: str = ""
+
+
+def user_info(user: Any) -> UserInfo:
+    """The core's view of an authenticated Jupyter user."""
+    return UserInfo(str(user.username),
+                    str(getattr(user, "display_name", "") or user.username),
+                    getattr(user, "color", None) or None,
+                    guest_id=getattr(user, "guest_id", None) or None,
+                    initials=str(getattr(user, "initials", "") or ""))
+
+
+class ServerAccess:
+    def __init__(self, access: AccessService) -> None:
+        self.access = access
+        # Handler classes a guest may reach (Huddle's notebook routes and /api/me).
+        self.guest_handlers: tuple[type, ...] = ()
+        self._is_authorized: Callable[..., bool] | None = None
+
+    # --- installing ---------------------------------------------------------------------
+
+    def install(self, identity_provider: Any, authorizer: Any,
+                guest_handlers: tuple[type, ...]) -> None:
+        self.guest_handlers = guest_handlers
+        members = identity_provider.get_user
+        self._is_authorized = authorizer.is_authorized
+
+        async def get_user(handler: web.RequestHandler) -> User | None:
+            await self.access.ready()
+            member = members(handler)
+            if inspect.isawaitable(member):
+                member = await member
+            if member is not None:
+                return member  # type: ignore[no-any-return]
+            guest = self.guest_user(handler)
+            if guest is not None and not isinstance(handler, self.guest_handlers):
+                raise web.HTTPError(403, "a share link opens only its notebook")
+            return guest
+
+        def is_authorized(handler: Any, user: Any, action: str, resource: str) -> bool:
+            if isinstance(user, GuestUser):
+                return False
+            if user is not None and not self.access.is_owner(str(user.username)):
+                return action == "read" and resource not in ("terminals", "kernels")
+            return self._owner_may(handler, user, action, resource)
+
+        identity_provider.get_user = get_user
+        authorizer.is_authorized = is_authorized
+
+    def _owner_may(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        assert self._is_authorized is not None
+        return bool(self._is_authorized(handler, user, action, resource))
+
+    # --- guests -------------------------------------------------------------------------
+
+    def guest_user(self, handler: web.RequestHandler) -> GuestUser | None:
+        raw = handler.get_signed_cookie(GUEST_COOKIE, max_age_days=GUEST_COOKIE_DAYS)
+        if raw is None:
+            return None
+        found = self.access.guest(raw.decode(errors="replace"))
+        if found is None:
+            return None  # revoked or expired link: the cookie opens nothing any more
+        guest, _link = found
+        initials = "".join(part[0] for part in guest.name.split()[:2]).upper() or "?"
+        color = GUEST_COLORS[int(guest.id, 16) % len(GUEST_COLORS)]
+        return GuestUser(username=guest.username, name=guest.name, display_name=guest.name,
+                         initials=initials, color=color, guest_id=guest.id)
+
+    def set_guest_cookie(self, handler: web.RequestHandler, guest_id: str) -> None:
+        handler.set_signed_cookie(
+            GUEST_COOKIE, guest_id, expires_days=GUEST_COOKIE_DAYS, httponly=True,
+            samesite="Lax", path=handler.settings.get("base_url", "/"))
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def is_owner(self, user: Any) -> bool:
+        return (user is not None and not isinstance(user, GuestUser)
+                and self.access.is_owner(str(user.username)))
+
+    def role(self, user: Any, file_id: str) -> Role | None:
+        guest_id = getattr(user, "guest_id", None) or None
+        return self.access.role_of(str(user.username), file_id, guest_id=guest_id)
+
+    def allowed(self, handler: Any, capability: Capability, file_id: str | None) -> bool:
+        """May the handler's user do this to that notebook? ``file_id`` None: to a document
+        that is not a notebook of theirs (owners only)."""
+        user = handler.current_user
+        if user is None:
+            return False
+        if self.is_owner(user):
+            return self._owner_may(handler, user, *JUPYTER_EQUIVALENT[capability])
+        return file_id is not None and can(self.role(user, file_id), capability)
+
+    def capabilities(self, handler: Any, file_id: str) -> list[str]:
+        return [c.value for c in Capability if self.allowed(handler, c, file_id)]
+
+    def require(self, handler: Any, capability: Capability, file_id: str | None) -> None:
+        if not self.allowed(handler, capability, file_id):
+            raise web.HTTPError(403, REFUSALS[capability])
+
+
+REFUSALS: dict[Capability, str] = {
+    Capability.READ: "you may not read this notebook",
+    Capability.COMMENT: "you may not comment on this notebook",
+    Capability.EDIT: "you may not edit this notebook",
+    Capability.EXECUTE: "you may not run cells in this notebook",
+    Capability.INTERRUPT: "you may not interrupt this notebook's kernel",
+    Capability.RESTART: "you may not restart this notebook's kernel",
+    Capability.SHARE: "only an owner may share this notebook",
+}
