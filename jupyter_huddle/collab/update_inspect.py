@@ -79,12 +79,13 @@ def _covered(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(lo <= start and end <= hi for lo, hi in ranges)
 
 
-def update_delete_set(update: bytes) -> DeleteSet:
-    """The delete set an update carries."""
+def update_delete_set(update: bytes) -> DeleteSet | None:
+    """The delete set an update carries; None if it also carries structs it cannot shed
+    (items whose dependencies are missing: such an update changes any document)."""
     only_deletes = get_update(update, get_state(update))
     reader = Reader(only_deletes)
     if reader.read_varuint() != 0:
-        raise ProtocolError("unexpected structs in a delete-set-only update")
+        return None
     return read_delete_set(reader)
 
 
@@ -106,8 +107,11 @@ def changes_document(update: bytes, doc: Doc[Any]) -> bool:
     doc_sv = decode_state_vector(doc.get_state())
     if any(clock > doc_sv.get(client, 0) for client, clock in update_sv.items()):
         return True
+    deletes = update_delete_set(update)
+    if deletes is None:
+        return True
     known = document_delete_set(doc)
-    for client, ranges in update_delete_set(update).items():
+    for client, ranges in deletes.items():
         known_ranges = known.get(client, [])
         if not all(_covered(known_ranges, start, end) for start, end in ranges):
             return True

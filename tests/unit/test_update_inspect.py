@@ -46,3 +46,18 @@ def test_map_changes_are_changes():
     client = replica(server)
     client.get("m", type=Map)["k"] = 2
     assert changes_document(client.get_update(server.get_state()), server)
+
+
+def test_an_edit_on_top_of_a_refused_edit_is_a_change_not_a_protocol_error():
+    # A read-only peer's first edit is refused; its next one builds on it, so the server
+    # sees items whose dependencies it never got. That is a change to refuse, not garbage.
+    server = Doc()
+    server.get("t", type=Text).insert(0, "base")
+    client = Doc()
+    client.apply_update(server.get_update())
+    text = client.get("t", type=Text)
+    text.insert(0, "first ")
+    before_second = client.get_state()
+    client.get("m", type=Map)["k"] = "second"
+    second = client.get_update(before_second)
+    assert changes_document(second, server)

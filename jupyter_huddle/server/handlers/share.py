@@ -79,7 +79,7 @@ class ShareLinkHandler(JupyterHandler):
         try:
             return self.access.access.check_token(token, self.client_key())
         except TooManyAttempts as err:
-            self.set_header("Retry-After", str(int(err.retry_after_s) + 1))
+            self.retry_after = int(err.retry_after_s) + 1  # send_error clears headers
             raise web.HTTPError(429, str(err)) from err
         except AccessError as err:
             raise web.HTTPError(403, str(err)) from err
@@ -90,7 +90,11 @@ class ShareLinkHandler(JupyterHandler):
             raise web.HTTPError(404, "the shared notebook no longer exists")
         return f"{self.base_url}huddle/notebooks/{quote(path)}"
 
+    retry_after: int | None = None
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.retry_after is not None:
+            self.set_header("Retry-After", str(self.retry_after))
         reason = self._reason
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
