@@ -89,6 +89,18 @@ class AwarenessTable:
         Raises:
             ProtocolError: the payload is malformed or holds a state that is not a JSON object.
         """
+        accepted, unchanged = self.apply_entries(payload, owner, user, stamp)
+        if not accepted:
+            return None
+        if unchanged:
+            return payload
+        return encode_entries(accepted)
+
+    def apply_entries(self, payload: bytes, owner: Hashable, user: str = "",
+                      stamp: dict[str, Any] | None = None
+                      ) -> tuple[list[tuple[int, int, bytes]], bool]:
+        """Like ``apply``: the accepted (client id, clock, state) entries, and whether they
+        are exactly ``payload`` (so it can be relayed as it came)."""
         accepted: list[tuple[int, int, bytes]] = []
         reader = Reader(payload)
         changed = False
@@ -100,11 +112,9 @@ class AwarenessTable:
             changed = changed or state is not raw
             if self._accept(client_id, clock, state, owner, user):
                 accepted.append((client_id, clock, state))
-        if not accepted:
-            return None
-        if not changed and reader.remaining == 0 and len(accepted) == _count(payload):
-            return payload
-        return encode_entries(accepted)
+        unchanged = (bool(accepted) and not changed and reader.remaining == 0
+                     and len(accepted) == _count(payload))
+        return accepted, unchanged
 
     def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable,
                 user: str) -> bool:
@@ -145,12 +155,16 @@ class AwarenessTable:
 
     def remove_owner(self, owner: Hashable) -> bytes | None:
         """Forget a closed connection's entries; return the removal update for the others."""
+        removed = self.remove_owner_entries(owner)
+        return encode_entries(removed) if removed else None
+
+    def remove_owner_entries(self, owner: Hashable) -> list[tuple[int, int, bytes]]:
         removed = []
         for client_id in self._owned.pop(owner, set()):
             entry = self._entries.pop(client_id)
             if entry.state != _NULL:
                 removed.append((client_id, entry.clock + 1, _NULL))
-        return encode_entries(removed) if removed else None
+        return removed
 
 
 def _count(payload: bytes) -> int:

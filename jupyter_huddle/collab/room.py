@@ -19,7 +19,7 @@ from typing import Any
 from pycrdt import Doc, TransactionEvent
 
 from . import codec
-from .awareness import AwarenessTable
+from .awareness import AwarenessTable, encode_entries
 from .close_codes import CloseCode
 from .connection import Connection
 from .documents.base import SharedDocument
@@ -73,6 +73,9 @@ class Room:
         self._held: list[tuple[bytes, object]] | None = None
         self._running = False
         self._subscription = self.doc.observe(self._on_transaction)
+        # Presence changes waiting for the next batch (large rooms): client id -> entry.
+        self._presence_batch: dict[int, tuple[int, bytes]] = {}
+        self._presence_flush: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Room {self.id} peers={len(self.peers)}>"
@@ -84,6 +87,8 @@ class Room:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._running = False
+        if self._presence_flush is not None:
+            self._presence_flush.cancel()
         self.doc.unobserve(self._subscription)
         for peer in list(self.peers.values()):
             peer.close(CloseCode.GOING_AWAY, "room closed")
@@ -117,9 +122,30 @@ class Room:
         """Remove a peer and tell the others its presence is gone."""
         if self.peers.pop(peer.id, None) is None:
             return
-        removal = self.awareness.remove_owner(peer.id)
-        if removal is not None:
-            self.broadcast(codec.encode_awareness(removal))
+        self._relay_presence(self.awareness.remove_owner_entries(peer.id), None, None)
+
+    def _relay_presence(self, entries: list[tuple[int, int, bytes]], sender: Connection | None,
+                        as_sent: bytes | None) -> None:
+        """Send accepted presence changes on: at once in a small room (a cursor must move
+        now), in the next batch in a large one."""
+        if not entries:
+            return
+        if len(self.peers) <= self.settings.awareness_batch_above_peers:
+            frame = as_sent if as_sent is not None else encode_entries(entries)
+            self.broadcast(codec.encode_awareness(frame), exclude=sender)
+            return
+        for client_id, clock, state in entries:
+            self._presence_batch[client_id] = (clock, state)
+        if self._presence_flush is None:
+            self._presence_flush = asyncio.get_running_loop().call_later(
+                self.settings.awareness_batch_ms / 1000, self._flush_presence)
+
+    def _flush_presence(self) -> None:
+        self._presence_flush = None
+        batch, self._presence_batch = self._presence_batch, {}
+        if batch:
+            entries = [(cid, clock, state) for cid, (clock, state) in batch.items()]
+            self.broadcast(codec.encode_awareness(encode_entries(entries)))
 
     def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
         for peer in list(self.peers.values()):
@@ -157,10 +183,9 @@ class Room:
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
                 self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
-                relay = self.awareness.apply(payload, peer.id, peer.user.username,
-                                             peer.user.presence)
-                if relay is not None:
-                    self.broadcast(codec.encode_awareness(relay), exclude=peer)
+                entries, unchanged = self.awareness.apply_entries(
+                    payload, peer.id, peer.user.username, peer.user.presence)
+                self._relay_presence(entries, peer, payload if unchanged else None)
             case codec.SaveRequest(request_id):
                 self._spawn(self._answer_save(peer, request_id))
             case _:

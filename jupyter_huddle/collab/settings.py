@@ -35,5 +35,10 @@ class CollabSettings:
     file_poll_interval_s: float = 1.0
     # Keep the history of a deleted file this long, so the work can be recovered.
     deleted_retention_days: float = 7.0
+    # Rooms with more peers than this send presence in batches (one frame per batch to
+    # each peer, whoever moved), so presence traffic grows with the room, not its square.
+    awareness_batch_above_peers: int = 16
+    # How often a batch goes out.
+    awareness_batch_ms: float = 100.0
     # Write review threads into the notebook file's metadata (huddle.comments).
     save_comments: bool = True

@@ -203,6 +203,16 @@ class HuddleApp(ExtensionApp):
         "huddle.comments), so they travel with it and come back on a server without this "
         "one's history. Off: threads live only in this server's store.",
     )
+    awareness_batch_above_peers = Int(
+        16, config=True,
+        help="Rooms with more peers than this send presence (cursors, selections) in "
+        "batches, one frame per peer per batch, so a class of 300 does not make 90 000 "
+        "frames for each round of cursor moves. Smaller rooms send each change at once.",
+    )
+    awareness_batch_ms = Float(
+        100.0, config=True,
+        help="How often a batch of presence changes is sent, in milliseconds.",
+    )
     owners = List(
         Unicode(), config=True,
         help="Usernames that own every notebook (may edit, run, share). Empty (the "
@@ -226,7 +236,7 @@ class HuddleApp(ExtensionApp):
 
     @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
               "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
-              "kernel_watchdog_interval_s")
+              "kernel_watchdog_interval_s", "awareness_batch_ms")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -273,6 +283,8 @@ class HuddleApp(ExtensionApp):
             file_poll_interval_s=self.file_poll_interval_s,
             deleted_retention_days=self.deleted_retention_days,
             save_comments=self.save_comments,
+            awareness_batch_above_peers=self.awareness_batch_above_peers,
+            awareness_batch_ms=self.awareness_batch_ms,
         )
 
     def execution_settings(self) -> ExecutionSettings:

@@ -153,3 +153,46 @@ async def test_peers_cannot_write_the_comments_root():
         assert room.doc.get("comments", type=Map).to_py() == {"t0": {"body": "real"}}
         assert mallory.raw[-1]["reason"] == "protected"
         assert other.raw == []
+
+
+async def test_presence_in_a_large_room_goes_out_in_batches():
+    settings = CollabSettings(awareness_batch_above_peers=4, awareness_batch_ms=20)
+    async with Room(ROOM, notebook("x"), settings) as room:
+        peers = [MemoryPeer(room, f"p{i}").join() for i in range(10)]
+        for peer in peers:
+            peer.pump()
+        flushed = asyncio.Event()
+        original = room._flush_presence
+
+        def flush() -> None:
+            original()
+            flushed.set()
+
+        room._flush_presence = flush  # type: ignore[method-assign]
+        # everyone moves their cursor twice before the batch goes out
+        for i, peer in enumerate(peers):
+            for clock in (1, 2):
+                room.handle(peer.conn, awareness_update(100 + i, clock,
+                                                        {"cursor": clock, "i": i}))
+        assert all(peer.pump() == 0 for peer in peers)  # nothing sent yet
+        await asyncio.wait_for(flushed.wait(), 5)
+        # one frame to each peer, holding everyone's latest state
+        assert [peer.pump() for peer in peers] == [1] * 10
+        for peer in peers:
+            assert {cid: s["cursor"] for cid, s in peer.awareness.items()} == {
+                100 + i: 2 for i in range(10)}
+        # leaving is batched too, and seen by all
+        flushed.clear()
+        room.leave(peers[0].conn)
+        await asyncio.wait_for(flushed.wait(), 5)
+        assert all(peer.pump() == 1 for peer in peers[1:])
+        assert 100 not in peers[1].awareness
+
+
+async def test_presence_in_a_small_room_goes_out_at_once():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        a, b = MemoryPeer(room, "a").join(), MemoryPeer(room, "b").join()
+        b.pump()
+        room.handle(a.conn, awareness_update(7, 1, {"cursor": 1}))
+        assert b.pump() == 1
+        assert b.awareness[7]["cursor"] == 1
