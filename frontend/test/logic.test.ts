@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { hashString, initialsOf, lightColor, userColor } from '../src/logic/colors';
+import { contrast, hashString, initialsOf, lightColor, PALETTE, settleColor, textOn, userColor, type ColorClaim } from '../src/logic/colors';
 import { CommandKeys, DOUBLE_PRESS_MS, type KeyPress } from '../src/logic/keys';
 import { extractMath, restoreMath } from '../src/logic/math';
-import { base64Payload, isLong, joinText, pickMime } from '../src/logic/mime';
+import { base64Payload, isLong, joinText, pickMime, widgetFallback, WIDGET_MIME } from '../src/logic/mime';
 import { parseRoute, routeUrl } from '../src/logic/routes';
 import { connectionStatus, terminalClose, type ConnectionFacts } from '../src/logic/status';
 
@@ -116,4 +116,50 @@ test('colors: stable per user, identity colour wins when usable', () => {
   assert.equal(initialsOf('Anonymous Io'), 'AI');
   assert.equal(initialsOf('ada'), 'A');
   assert.equal(typeof hashString('x'), 'number');
+});
+
+test('colors: every palette colour reads in both themes', () => {
+  // Light theme background; dark theme background and panels (style.css).
+  for (const color of PALETTE) {
+    assert.ok(contrast(color, '#ffffff') >= 4.5, `${color}: white initials (and on the light page)`);
+    assert.ok(contrast(color, '#0d1117') >= 3, `${color}: against the dark background`);
+    assert.ok(contrast(color, '#161b22') >= 3, `${color}: against the dark panels`);
+    assert.equal(textOn(color), '#ffffff');
+  }
+  assert.equal(new Set(PALETTE).size, PALETTE.length);
+  assert.equal(textOn('#ffad8e'), '#1f2328', 'a JupyterLab pastel takes dark initials');
+  assert.equal(textOn('not a colour'), '#ffffff');
+  assert.equal(Math.round(contrast('#000', '#fff')), 21);
+});
+
+test('colors: two people never show one colour; those there first keep theirs', () => {
+  const claim = (username: string, clientId: number, color: string, since: number, explicit = false): ColorClaim =>
+    ({ username, clientId, color, since, explicit });
+  const red = PALETTE[0];
+  // Bob joins later with the colour Ada already shows: Bob moves to a free one.
+  const bob = claim('bob', 2, red, 200);
+  const ada = claim('ada', 1, red, 100);
+  const moved = settleColor(bob, [ada]);
+  assert.notEqual(moved, red);
+  assert.ok((PALETTE as readonly string[]).includes(moved));
+  assert.equal(settleColor(ada, [bob]), red, 'Ada was there first');
+  // Joined at the same moment: the lower client id keeps it; both peers agree.
+  assert.equal(settleColor(claim('ada', 1, red, 100), [claim('bob', 2, red, 100)]), red);
+  assert.notEqual(settleColor(claim('bob', 2, red, 100), [claim('ada', 1, red, 100)]), red);
+  // An identity colour is never moved, and outranks an automatic one.
+  assert.equal(settleColor(claim('ada', 1, red, 100, true), [claim('bob', 2, red, 50)]), red);
+  assert.notEqual(settleColor(claim('bob', 2, red, 50), [claim('ada', 1, red, 100, true)]), red);
+  // A second tab of one person takes the colour of the first.
+  assert.equal(settleColor(claim('ada', 3, PALETTE[4], 300), [claim('ada', 1, red, 100)]), red);
+  // Every colour taken: share rather than loop.
+  const everyone = PALETTE.map((c, i) => claim(`u${i}`, 10 + i, c, i));
+  assert.equal(settleColor(claim('late', 99, red, 1000), everyone), red);
+});
+
+test('mime: an ipywidgets view shows its text, or says it is a widget', () => {
+  assert.equal(widgetFallback({ [WIDGET_MIME]: { model_id: 'abc' }, 'text/plain': 'IntSlider(value=3)' }), 'IntSlider(value=3)');
+  assert.equal(widgetFallback({ [WIDGET_MIME]: { model_id: '0123456789abcdef' } }), 'A Jupyter widget (model 01234567)');
+  assert.equal(widgetFallback({ [WIDGET_MIME]: {}, 'text/plain': ['  '] }), 'A Jupyter widget');
+  assert.equal(widgetFallback({ 'text/plain': 'x' }), null);
+  assert.equal(widgetFallback(null), null);
 });

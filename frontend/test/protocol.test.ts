@@ -5,13 +5,15 @@ import { test } from 'node:test';
 import { parentPath, siblingPath, sortEntries, type Entry } from '../src/protocol/contents';
 import { apiUrl, readCookie } from '../src/protocol/http';
 import { findSession, sha256Hex } from '../src/protocol/kernels';
+import { KernelsApi } from '../src/protocol/kernels';
 import {
+  cssColor,
   parseCollaborators,
   parseServerPresence,
   queueEntryOf,
   queuePosition,
 } from '../src/protocol/presence';
-import { parseRaw } from '../src/protocol/raw';
+import { encodeSaveRequest, parseRaw } from '../src/protocol/raw';
 import { roomServerUrl } from '../src/protocol/room';
 
 test('sha256Hex matches the server\'s source_hash, also for non-ASCII', async () => {
@@ -123,4 +125,32 @@ test('runner: starts the kernel once, asks again once when the kernel is gone', 
     throw new ApiError(409, 'the source changed');
   };
   await assert.rejects(runner.run([{ cellId: 'c', source: 'x' }]), /source changed/);
+});
+
+test('RAW save request: [2, "save", id] as the server decodes it', () => {
+  assert.deepEqual([...encodeSaveRequest(1)], [2, 4, ...Buffer.from('save'), 1]);
+  assert.deepEqual([...encodeSaveRequest(300)].slice(-2), [0xac, 0x02], 'a varuint id');
+});
+
+test('presence colours: hex kept, JupyterLab variables resolved, anything else grey', () => {
+  assert.equal(cssColor('#a1b2c3'), '#a1b2c3');
+  assert.equal(cssColor('var(--jp-collaborator-color3)'), '#72dd76');
+  assert.equal(cssColor('red; background: url(x)'), '#888888');
+  assert.equal(cssColor(42), '#888888');
+  const states = new Map<number, unknown>([
+    [1, { user: { username: 'lab', color: 'var(--jp-collaborator-color1)' } }],
+    [2, { user: { username: 'app', color: '#0969da', colorSource: 'auto', joined: 1234 } }],
+  ]);
+  const [app, lab] = parseCollaborators(states, 0); // by name
+  assert.deepEqual([app?.username, app?.colorExplicit, app?.since], ['app', false, 1234]);
+  assert.deepEqual([lab?.username, lab?.colorExplicit, lab?.since, lab?.color], ['lab', true, 0, '#ffad8e']);
+});
+
+test('export and cancel URLs', async () => {
+  const requests: [string, string][] = [];
+  const http = { baseUrl: '/base/', request: async (method: string, url: string) => (requests.push([method, url]), null) };
+  const api = new KernelsApi(http as never);
+  assert.equal(api.exportUrl('json:notebook:f-1', 'markdown'), '/base/api/huddle/export/json%3Anotebook%3Af-1?format=markdown');
+  await api.cancel('r 1');
+  assert.deepEqual(requests, [['DELETE', '/base/api/huddle/requests/r%201']]);
 });

@@ -260,7 +260,8 @@ class HuddleApp(ExtensionApp):
 
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
               "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
-              "max_execution_output_bytes", "share_link_attempts_per_minute")
+              "max_execution_output_bytes", "share_link_attempts_per_minute",
+              "awareness_batch_above_peers")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:

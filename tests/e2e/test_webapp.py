@@ -5,7 +5,10 @@ identity) on a ``jupyter huddle`` subprocess. Scenarios: the file list (create, 
 rename, delete); both users typing in one cell converge; cells added, moved and deleted by
 one are seen by the other; a run's output and who ran it are seen by both, and ``input()``
 is offered to the runner only; an HTML output's script cannot read the app's cookies or
-touch its DOM, and Markdown cannot run script; a reload keeps everything.
+touch its DOM, and Markdown cannot run script; a reload keeps everything; jumping to and
+following a collaborator, until one scrolls or types; output growing and cells inserted
+above someone's view do not move it; run above / below; cancelling a queued run; the
+export downloads; a failed save shown and retried; the dark theme and keyboard access.
 
 Screenshots of each step, the server log, each page's console, websocket and HTTP traffic
 go to ``tests/artifacts/e2e/webapp/``.
@@ -73,12 +76,15 @@ def _bundle_built() -> None:
 @pytest.fixture(scope="module")
 def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
            request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """``jupyter huddle`` with an in-memory store, saving quickly."""
+    """``jupyter huddle`` with an in-memory store, saving quickly. A failed save is retried
+    by the server only after 30 s, so that the save-failure test sees its Retry button do
+    the retrying."""
     base = tmp_path_factory.mktemp("webapp")
     root = base / "root"
     root.mkdir()
     server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
-                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:")
+                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
+                           "--HuddleApp.save_retry_delay_s=30")
     server.env.pop("JUPYTER_TOKEN", None)
     try:
         server.start(timeout=SERVER_START_TIMEOUT_S)
@@ -570,3 +576,381 @@ def test_a_long_notebook_opens_fast_with_lazy_editors(huddle: ServerProcess,
     users.screenshot(user, "61-long-notebook-bottom")
     assert page.locator(".hd-cells .cm-editor").count() < 100
     assert not user.errors, user.errors
+
+
+# --- presence, follow mode and a still view ---------------------------------------------------
+
+IN_VIEW_JS = """(el) => {
+  const top = document.querySelector('.hd-toolbar').getBoundingClientRect().bottom;
+  const r = el.getBoundingClientRect();
+  return r.top >= top - 8 && r.bottom <= innerHeight + 8;
+}"""
+
+# Resolves once the page's scroll position has not changed for five frames (a wheel scroll
+# may be animated).
+SCROLL_SETTLED_JS = """() => new Promise((resolve) => {
+  let last = scrollY, still = 0;
+  const tick = () => {
+    still = scrollY === last ? still + 1 : 0;
+    last = scrollY;
+    if (still >= 5) resolve(scrollY); else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})"""
+
+
+def filler(i: int) -> Any:
+    """A four-line code cell: sixty of them make a page several screens long."""
+    return code("\n".join(f"v{i}_{k} = {k}" for k in range(4)))
+
+
+def in_view(user: UserPage, index: int) -> bool:
+    return bool(cell(user, index).evaluate(IN_VIEW_JS))
+
+
+def wait_in_view(user: UserPage, index: int, timeout_ms: float = 10_000) -> None:
+    user.page.wait_for_function(IN_VIEW_JS, arg=cell(user, index).element_handle(),
+                                timeout=timeout_ms)
+
+
+def settled_scroll(user: UserPage) -> float:
+    return float(user.page.evaluate(SCROLL_SETTLED_JS))
+
+
+def test_presence_jump_and_follow(huddle: ServerProcess, users: Users) -> None:
+    from playwright.sync_api import expect
+
+    path = write_notebook(huddle, "follow.ipynb", [filler(i) for i in range(60)])
+    alice, bob = two_users(huddle, users, path, 60)
+    alice_name = display_name(huddle, alice)
+
+    # Clicking Alice in the people list takes Bob to the cell she is in.
+    command_mode_on(alice, 30)
+    expect(cell(bob, 30).locator(".hd-peer-chip")).to_have_count(1)
+    assert not in_view(bob, 30)
+    bob.page.get_by_role("button", name=f"Go to {alice_name}'s cell").click()
+    wait_in_view(bob, 30)
+    users.screenshot(bob, "80-jumped-to-alice")
+
+    # Following: Bob's view goes wherever Alice goes, far below and far above.
+    follow = bob.page.get_by_role("button", name=f"Follow {alice_name}")
+    follow.click()
+    expect(follow).to_have_attribute("aria-pressed", "true")
+    badge = bob.page.locator(".hd-following")
+    expect(badge).to_contain_text(f"Following {alice_name}")
+    for index in (55, 5):
+        command_mode_on(alice, index)
+        wait_in_view(bob, index)
+    users.screenshot(bob, "81-following-alice")
+    # A move within Bob's view does not scroll it.
+    before = settled_scroll(bob)
+    alice.page.keyboard.press("j")  # command mode: next cell
+    expect(cell(bob, 6).locator(".hd-peer-chip")).to_have_count(1)
+    assert settled_scroll(bob) == before
+    assert in_view(bob, 6)
+
+    # Bob scrolls: following stops, and he is told.
+    bob.page.mouse.move(700, 500)
+    bob.page.mouse.wheel(0, 1500)
+    expect(badge).to_have_text(f"Stopped following {alice_name}: you scrolled")
+    expect(follow).to_have_attribute("aria-pressed", "false")
+    users.screenshot(bob, "82-follow-stopped-by-scrolling")
+    before = settled_scroll(bob)
+    command_mode_on(alice, 45)
+    expect(cell(bob, 45).locator(".hd-peer-chip")).to_have_count(1)
+    assert settled_scroll(bob) == before, "no longer following"
+
+    # Following again, then typing: stops too.
+    follow.click()
+    wait_in_view(bob, 45)
+    editor(bob, 45).click()
+    bob.page.keyboard.type("z")
+    expect(badge).to_have_text(f"Stopped following {alice_name}: you typed")
+    assert not alice.errors + bob.errors, alice.errors + bob.errors
+
+
+ANCHOR_RECORDER_JS = """(el) => {
+  // Every time the cell list changes size, after the app has reacted (this observer was
+  // created after the app's, so it is called after it), where is Bob's anchor cell?
+  window.__anchorTops = [];
+  new ResizeObserver(() => window.__anchorTops.push(el.getBoundingClientRect().top))
+    .observe(document.querySelector('.hd-cells'));
+  return el.getBoundingClientRect().top;
+}"""
+
+
+def test_output_and_cells_above_do_not_move_the_view(huddle: ServerProcess,
+                                                      users: Users) -> None:
+    from playwright.sync_api import expect
+
+    sources = [filler(i) for i in range(40)]
+    sources[8] = code("import time\nfor i in range(30):\n"
+                      "    print('line', i, flush=True)\n    time.sleep(0.03)")
+    path = write_notebook(huddle, "anchor.ipynb", sources)
+    alice, bob = two_users(huddle, users, path, 40)
+    # Bob reads cell 12, its top just under the toolbar; cell 8 is above his view (mounted).
+    anchor = cell(bob, 12)
+    anchor_id = anchor.get_attribute("data-cell-id")
+    anchor.evaluate("""(el) => {
+      const top = document.querySelector('.hd-toolbar').getBoundingClientRect().bottom;
+      window.scrollBy(0, el.getBoundingClientRect().top - top - 10);
+    }""")
+    scroll_before = settled_scroll(bob)
+    assert not in_view(bob, 8)
+    expect(cell(bob, 8).locator(".cm-editor")).to_have_count(1)
+    top_before = anchor.evaluate(ANCHOR_RECORDER_JS)
+
+    # Alice runs cell 8: its output grows by 30 lines above Bob's view, as it streams.
+    command_mode_on(alice, 8)
+    alice.page.keyboard.press("Control+Enter")
+    expect(outputs(bob, 8)).to_contain_text("line 29", timeout=KERNEL_TIMEOUT_MS)
+    expect(cell(bob, 8).locator(".hd-prompt")).to_have_text("[1]:")
+    settled_scroll(bob)
+    tops = bob.page.evaluate("window.__anchorTops")
+    assert len(tops) >= 2, tops  # the list did change size
+    assert all(abs(top - top_before) <= 1 for top in tops), (top_before, tops)
+    assert abs(anchor.evaluate("(el) => el.getBoundingClientRect().top") - top_before) <= 1
+    grown = settled_scroll(bob) - scroll_before
+    assert grown > 300, f"the page scrolled {grown} px with the output above"
+    users.screenshot(bob, "83-output-grew-above")
+
+    # Alice inserts three cells above Bob's view and deletes one: his view stays.
+    command_mode_on(alice, 2)
+    for key in ("a", "a", "a"):
+        alice.page.keyboard.press(key)
+    expect(cells(bob)).to_have_count(43)
+    alice.page.keyboard.press("d")
+    alice.page.keyboard.press("d")
+    expect(cells(bob)).to_have_count(42)
+    settled_scroll(bob)
+    held = bob.page.locator(f".hd-cell[data-cell-id='{anchor_id}']")
+    assert abs(held.evaluate("(el) => el.getBoundingClientRect().top") - top_before) <= 1
+    tops = bob.page.evaluate("window.__anchorTops")
+    assert all(abs(top - top_before) <= 1 for top in tops), (top_before, tops)
+    assert not alice.errors + bob.errors, alice.errors + bob.errors
+
+
+# --- running: above, below, cancelling ---------------------------------------------------------
+
+def prompt(user: UserPage, index: int) -> Any:
+    return cell(user, index).locator(".hd-prompt")
+
+
+def test_run_above_and_below(huddle: ServerProcess, users: Users) -> None:
+    from playwright.sync_api import expect
+
+    path = write_notebook(huddle, "above_below.ipynb",
+                          [code(f"print('out {i}')") for i in range(4)])
+    user = users.new("runner")
+    open_notebook(huddle, user, path, 4)
+    command_mode_on(user, 2)
+    user.page.get_by_role("button", name="Run the cells above the selected cell").click()
+    expect(outputs(user, 1)).to_have_text("out 1", timeout=KERNEL_TIMEOUT_MS)
+    expect(outputs(user, 0)).to_have_text("out 0")
+    expect(prompt(user, 1)).to_have_text("[2]:")
+    for index in (2, 3):
+        expect(prompt(user, index)).to_have_text("[ ]:")
+        expect(outputs(user, index)).to_have_text("")
+    users.screenshot(user, "84-ran-above")
+    user.page.get_by_role("button", name="Run the selected cell and the cells below it").click()
+    expect(outputs(user, 3)).to_have_text("out 3", timeout=KERNEL_TIMEOUT_MS)
+    expect(outputs(user, 2)).to_have_text("out 2")
+    for index in range(4):
+        expect(prompt(user, index)).to_have_text(f"[{index + 1}]:")
+    users.screenshot(user, "85-ran-below")
+    assert not user.errors, user.errors
+
+
+def test_cancel_a_queued_run(huddle: ServerProcess, users: Users) -> None:
+    from playwright.sync_api import expect
+
+    path = write_notebook(huddle, "cancel.ipynb", [
+        code("import time\nprint('sleeping', flush=True)\ntime.sleep(60)"),
+        code("print('one')"), code("print('two')")])
+    alice, bob = two_users(huddle, users, path, 3)
+    alice_name = display_name(huddle, alice)
+    for index in range(3):
+        command_mode_on(alice, index)
+        alice.page.keyboard.press("Control+Enter")
+        if index == 0:
+            expect(run_line(alice, 0)).to_contain_text("Running", timeout=KERNEL_TIMEOUT_MS)
+    for user in (alice, bob):
+        expect(run_line(user, 1)).to_have_text(re.compile(r"^Queued \(#1\) · asked by"))
+        expect(run_line(user, 2)).to_have_text(re.compile(r"^Queued \(#2\) · asked by"))
+    # Only Alice, who asked, is offered Cancel.
+    expect(run_line(bob, 1).get_by_role("button")).to_have_count(0)
+
+    # Cancel from the cell...
+    run_line(alice, 1).get_by_role("button", name="Cancel this queued run").click()
+    for user in (alice, bob):
+        expect(run_line(user, 1)).to_have_text(f"Run cancelled · asked by {alice_name}")
+        expect(run_line(user, 2)).to_have_text(re.compile(r"^Queued \(#1\)"))
+    # ...and from the queue panel, opened from the kernel status.
+    alice.page.get_by_label("Kernel status and run queue").click()
+    panel = alice.page.locator(".hd-queue .hd-queue-list")
+    expect(panel.locator(".hd-queue-item")).to_have_count(2)
+    expect(panel.locator(".hd-queue-running")).to_contain_text("Cell 1")
+    expect(panel.locator(".hd-queue-queued")).to_contain_text("Waiting #1")
+    users.screenshot(alice, "86-queue-panel")
+    panel.get_by_role("button", name="Cancel the queued run of Cell 3").click()
+    for user in (alice, bob):
+        expect(run_line(user, 2)).to_have_text(f"Run cancelled · asked by {alice_name}")
+    expect(panel.locator(".hd-queue-item")).to_have_count(1)
+    users.screenshot(bob, "87-cancelled-seen-by-bob")
+    deletes = [(url, status) for _t, method, url, _b, status in alice.http
+               if method == "DELETE" and "/api/huddle/requests/" in url]
+    assert [status for _url, status in deletes] == [204, 204], deletes
+
+    alice.page.keyboard.press("Escape")  # close the panel
+    # Interrupt once the sleep has surely begun (a kernel still starting may miss it).
+    expect(outputs(alice, 0)).to_have_text("sleeping", timeout=KERNEL_TIMEOUT_MS)
+    alice.page.get_by_role("button", name="Interrupt the kernel (I, I)").click()
+    expect(cell(alice, 0).locator(".hd-error")).to_contain_text(
+        "KeyboardInterrupt", timeout=KERNEL_TIMEOUT_MS)
+    for index in (1, 2):
+        expect(prompt(bob, index)).to_have_text("[ ]:")
+        expect(outputs(bob, index)).to_have_text("")
+    assert not alice.errors + bob.errors, alice.errors + bob.errors
+
+
+# --- export, saving, themes ---------------------------------------------------------------------
+
+def test_export_downloads_the_live_notebook(huddle: ServerProcess, users: Users) -> None:
+    from playwright.sync_api import expect
+
+    path = write_notebook(huddle, "export me.ipynb", [
+        code("answer = 42"), nbformat.v4.new_markdown_cell("# Exported ü")])
+    user = users.new("export")
+    open_notebook(huddle, user, path, 2)
+    page = user.page
+    editor(user, 0).click()
+    page.keyboard.press("End")
+    page.keyboard.type("  # live edit")
+    expect_source(user, 0, "answer = 42  # live edit")
+    expect(page.locator(".hd-save")).to_have_text("Saved", timeout=10_000)
+    menu = page.locator(".hd-export")
+    expected = {"ipynb": "export me.ipynb", "html": "export me.html",
+                "markdown": "export me.md", "python": "export me.py"}
+    texts = {}
+    for fmt, filename in expected.items():
+        menu.locator("summary").click()
+        if fmt == "ipynb":
+            users.screenshot(user, "88-export-menu")
+        with page.expect_download() as info:
+            menu.locator(f"a[data-format='{fmt}']").click()
+        download = info.value
+        assert download.suggested_filename == filename
+        texts[fmt] = Path(download.path()).read_text(encoding="utf-8")
+        expect(menu).not_to_have_attribute("open", "")
+    notebook = nbformat.reads(texts["ipynb"], as_version=4)
+    assert [c.source for c in notebook.cells] == ["answer = 42  # live edit", "# Exported ü"]
+    assert texts["html"].lstrip().lower().startswith("<!doctype html")
+    assert "live edit" in texts["html"] and "Exported ü" in texts["html"]
+    assert "answer = 42  # live edit" in texts["markdown"]
+    assert "# Exported ü" in texts["markdown"]
+    assert "answer = 42  # live edit" in texts["python"]
+    assert not user.errors, user.errors
+
+
+def test_save_failure_shown_then_retried(huddle: ServerProcess, users: Users) -> None:
+    """The file's path becomes a directory, so no save can succeed (even as root, which
+    file permissions would not stop); both users see why; once it is a file's place again,
+    Retry saves at once (the server's own retry is 30 s away in this module)."""
+    from playwright.sync_api import expect
+
+    path = write_notebook(huddle, "fragile.ipynb", [code("x = 1")])
+    alice, bob = two_users(huddle, users, path, 1)
+    expect(alice.page.locator(".hd-save")).to_have_text("Saved", timeout=10_000)
+    target = huddle.root / path
+    target.unlink()
+    target.mkdir()
+    try:
+        editor(alice, 0).click()
+        alice.page.keyboard.press("End")
+        alice.page.keyboard.type(" + 1")
+        for user in (alice, bob):
+            expect(user.page.locator(".hd-save")).to_contain_text(
+                "Save failed: fragile.ipynb", timeout=10_000)
+        retry = alice.page.get_by_role("button", name="Retry saving")
+        expect(retry).to_be_visible()
+        users.screenshot(alice, "89-save-failed")
+    finally:
+        target.rmdir()
+    retry.click()
+    for user in (alice, bob):
+        expect(user.page.locator(".hd-save")).to_have_text("Saved", timeout=10_000)
+    expect(retry).to_be_hidden()
+    users.screenshot(bob, "90-save-recovered")
+    assert [c.source for c in nbformat.read(str(target), as_version=4).cells] == ["x = 1 + 1"]
+    save_requests = [m for m in alice.raw_messages("sent") if b"save" in m]
+    assert len(save_requests) == 1, save_requests
+    assert any(b'"status":"success"' in m.replace(b" ", b"")
+               for m in alice.raw_messages("received")), alice.raw_messages("received")
+    assert not alice.errors + bob.errors, alice.errors + bob.errors
+
+
+FOCUSED_JS = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  return [el.tagName, (el.getAttribute('aria-label') || el.textContent || '').trim(),
+          style.outlineStyle, style.outlineWidth];
+}"""
+
+
+def test_dark_theme_keyboard_access_and_widget_fallback(huddle: ServerProcess,
+                                                        users: Users) -> None:
+    from playwright.sync_api import expect
+
+    widget = code("slider")
+    widget.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {
+            "model_id": "4f2a", "version_major": 2, "version_minor": 0},
+        "text/plain": "IntSlider(value=3)"})]
+    path = write_notebook(huddle, "dark.ipynb", [
+        code("print('dark')"), widget, nbformat.v4.new_markdown_cell("Some *Markdown*")])
+    alice, bob = users.new("alice"), users.new("bob")
+    bob.page.emulate_media(color_scheme="dark")
+    for user in (alice, bob):
+        open_notebook(huddle, user, path, 3)
+    alice_name = display_name(huddle, alice)
+    background = "getComputedStyle(document.body).backgroundColor"
+    assert bob.page.evaluate(background) == "rgb(13, 17, 23)"
+    assert alice.page.evaluate(background) == "rgb(255, 255, 255)"
+
+    # An ipywidgets view shows its text, saying what it is.
+    for user in (alice, bob):
+        fallback = outputs(user, 1).locator(".hd-widget")
+        expect(fallback).to_contain_text("Interactive widget")
+        expect(fallback).to_contain_text("IntSlider(value=3)")
+
+    # Every control in the header and toolbar has a name.
+    editor(alice, 0).click()
+    expect(bob.page.get_by_role("button", name=f"Follow {alice_name}")).to_be_visible()
+    names = bob.page.evaluate("""() => [...document.querySelectorAll(
+        '.hd-top button:not([hidden]), .hd-top summary, .hd-top a')].map(
+        (el) => (el.getAttribute('aria-label') || el.textContent || '').trim())""")
+    assert names and all(names), names
+    # Tab goes through them all, each with a visible focus ring, to the Download menu.
+    bob.page.locator(".hd-logo").focus()
+    reached = []
+    while not reached or reached[-1][1] != "Download the notebook as":
+        assert len(reached) < 40, reached
+        bob.page.keyboard.press("Tab")
+        reached.append(bob.page.evaluate(FOCUSED_JS))
+    labels = [label for _tag, label, _style, _width in reached]
+    for label in ("Kernel status and run queue", f"Go to {alice_name}'s cell",
+                  f"Follow {alice_name}", "Run all cells", "Run the cells above the selected cell",
+                  "Run the selected cell and the cells below it", "Restart the kernel"):
+        assert label in labels, (label, labels)
+    assert all(style != "none" and width != "0px" for _tag, _label, style, width in reached), \
+        reached
+    # The menu opens from the keyboard, and Escape closes it and gives the focus back.
+    bob.page.keyboard.press("Enter")
+    bob.page.keyboard.press("Tab")
+    assert bob.page.evaluate(FOCUSED_JS)[1] == "Notebook (.ipynb)"
+    users.screenshot(bob, "91-dark-theme-menu")
+    bob.page.keyboard.press("Escape")
+    expect(bob.page.locator(".hd-export")).not_to_have_attribute("open", "")
+    assert bob.page.evaluate(FOCUSED_JS)[1] == "Download the notebook as"
+    users.screenshot(alice, "92-light-theme")
+    assert not alice.errors + bob.errors, alice.errors + bob.errors

@@ -21,6 +21,20 @@ export function pickMime(data: Record<string, unknown> | undefined | null): Mime
   return MIME_ORDER.find((m) => data[m] !== undefined && data[m] !== null) ?? null;
 }
 
+/** An ipywidgets view: live only with the kernel's comms, which the app does not speak. */
+export const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
+
+/** What to show for a widget view: its plain-text representation (e.g. "IntSlider(value=3)"),
+ * or a description naming its model; null when the output is not a widget view. */
+export function widgetFallback(data: Record<string, unknown> | undefined | null): string | null {
+  if (!data || data[WIDGET_MIME] === undefined || data[WIDGET_MIME] === null) return null;
+  const text = joinText(data['text/plain']).trim();
+  if (text) return text;
+  const view = data[WIDGET_MIME] as { model_id?: unknown } | null;
+  const model = typeof view?.model_id === 'string' ? ` (model ${view.model_id.slice(0, 8)})` : '';
+  return `A Jupyter widget${model}`;
+}
+
 /** nbformat's "multiline string": a string, or a list of strings to concatenate. */
 export function joinText(value: unknown): string {
   if (typeof value === 'string') return value;

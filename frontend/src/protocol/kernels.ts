@@ -19,6 +19,8 @@ interface SessionModel {
   kernel: { id: string; name: string } | null;
 }
 
+export type ExportFormat = 'ipynb' | 'html' | 'markdown' | 'python';
+
 export interface CellToRun {
   cellId: string;
   source: string;
@@ -100,6 +102,16 @@ export class KernelsApi {
 
   async restart(kernelId: string): Promise<void> {
     await this.http.request<null>('POST', this.url('api/huddle/kernels', kernelId, 'restart'));
+  }
+
+  /** Cancel a queued request (one's own; others' need `write` on kernels). */
+  async cancel(requestId: string): Promise<void> {
+    await this.http.request<null>('DELETE', this.url('api/huddle/requests', requestId));
+  }
+
+  /** Where the live notebook downloads as `format` (an attachment). */
+  exportUrl(documentId: string, format: ExportFormat): string {
+    return `${this.url('api/huddle/export', documentId)}?format=${format}`;
   }
 
   async answerInput(requestId: string, value: string): Promise<void> {

@@ -12,6 +12,10 @@ export interface Person {
 export interface Collaborator extends Person {
   clientId: number;
   color: string;
+  /** The colour comes from the Jupyter identity (or another app): never moved. */
+  colorExplicit: boolean;
+  /** When this connection joined (ms since the epoch; 0 when unknown). */
+  since: number;
   initials: string;
   activeCellId: string | null;
   isMe: boolean;
@@ -32,6 +36,7 @@ export interface QueueItem {
 
 export interface RunInfo {
   requestedBy: Person;
+  /** done, error, cancelled or aborted */
   state: string;
   executionCount: number | null;
 }
@@ -49,6 +54,21 @@ export interface ServerPresence {
 
 /** The field of this app's own presence that names the cell a person is in. */
 export const ACTIVE_CELL_FIELD = 'activeCellId';
+
+/** JupyterLab's users publish a theme variable as their colour; these are its values. */
+const JUPYTERLAB_COLORS: Record<string, string> = {
+  '1': '#ffad8e', '2': '#dac83d', '3': '#72dd76', '4': '#00e4d0',
+  '5': '#45d4ff', '6': '#e2b1ff', '7': '#ff9de6',
+};
+
+/** A colour safe to put in a style attribute: a hex colour, JupyterLab's collaborator
+ * variables mapped to their values, grey for anything else. */
+export function cssColor(raw: unknown): string {
+  if (typeof raw !== 'string') return '#888888';
+  if (/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(raw)) return raw;
+  const lab = /^var\(--jp-collaborator-color(\d+)\)$/.exec(raw.trim());
+  return (lab && JUPYTERLAB_COLORS[lab[1] as string]) || '#888888';
+}
 
 type Json = Record<string, unknown>;
 
@@ -126,7 +146,9 @@ export function parseCollaborators(states: Map<number, unknown>, myClientId: num
       clientId,
       username,
       displayName,
-      color: str(user['color'], '#888888'),
+      color: cssColor(user['color']),
+      colorExplicit: user['colorSource'] !== 'auto',
+      since: typeof user['joined'] === 'number' ? user['joined'] : 0,
       initials: str(user['initials']) || displayName.slice(0, 1).toUpperCase(),
       activeCellId: typeof active === 'string' ? active : null,
       isMe: clientId === myClientId,

@@ -1,6 +1,21 @@
 /** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
  * about saves, read-only refusals and changes made to the file outside Huddle. */
 
+import * as encoding from 'lib0/encoding';
+
+/** y-websocket's message type of Jupyter RAW frames. */
+export const MESSAGE_RAW = 2;
+
+/** The frame that asks the server to save now: `[2, varString "save", varuint id]`; it
+ * answers `{"type":"save","responseTo":id,"status":"success"|"failed"}`. */
+export function encodeSaveRequest(id: number): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_RAW);
+  encoding.writeVarString(encoder, 'save');
+  encoding.writeVarUint(encoder, id);
+  return encoding.toUint8Array(encoder);
+}
+
 export type RawNotice =
   | { type: 'save'; responseTo: number; status: 'success' | 'failed' }
   | { type: 'read_only' }

@@ -19,9 +19,12 @@ import {
   type Collaborator,
   type ServerPresence,
 } from './presence';
-import { parseRaw, type RawNotice } from './raw';
+import { encodeSaveRequest, MESSAGE_RAW, parseRaw, type RawNotice } from './raw';
 
-const MESSAGE_RAW = 2;
+/** A save request not answered by then (the socket dropped meanwhile) counts as failed. */
+const SAVE_REPLY_TIMEOUT_MS = 30_000;
+
+export type SaveOutcome = 'success' | 'failed' | 'offline';
 
 export interface SessionModel {
   fileId: string;
@@ -35,6 +38,10 @@ export interface LocalUser {
   initials: string;
   color: string;
   colorLight: string;
+  /** 'identity' when the colour is the Jupyter identity's, 'auto' when the app picked it. */
+  colorSource: 'identity' | 'auto';
+  /** When this page joined (ms): who was first keeps a colour both would want. */
+  joined: number;
 }
 
 export async function openSession(http: HttpClient, path: string): Promise<SessionModel> {
@@ -61,6 +68,8 @@ export class NotebookRoom {
   };
   private readonly onOnline = (): void => this.update({ online: navigator.onLine });
   private syncedResolve: () => void = () => {};
+  private saveId = 0;
+  private readonly pendingSaves = new Map<number, (status: SaveOutcome) => void>();
   readonly synced: Promise<void> = new Promise((resolve) => (this.syncedResolve = resolve));
 
   constructor(
@@ -79,7 +88,9 @@ export class NotebookRoom {
     });
     this.provider.shouldReconnect = (event: CloseEvent) => terminalClose(event.code) === null;
     this.provider.messageHandlers[MESSAGE_RAW] = (_encoder, decoder) => {
-      this.notices.emit(parseRaw(decoding.readVarString(decoder)));
+      const notice = parseRaw(decoding.readVarString(decoder));
+      if (notice.type === 'save') this.pendingSaves.get(notice.responseTo)?.(notice.status);
+      this.notices.emit(notice);
     };
     this.wire();
   }
@@ -127,6 +138,29 @@ export class NotebookRoom {
     return this.notebook.ystate.get('dirty') === true;
   }
 
+  /** Why the last save failed (the server's `state.save_error`), or null once saved. */
+  get saveError(): string | null {
+    const error = this.notebook.ystate.get('save_error');
+    return typeof error === 'string' && error ? error : null;
+  }
+
+  /** Ask the server to save now (Jupyter's RAW "save"); resolves with its answer. */
+  requestSave(): Promise<SaveOutcome> {
+    const ws = this.provider.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.provider.synced) return Promise.resolve('offline');
+    const id = ++this.saveId;
+    return new Promise<SaveOutcome>((resolve) => {
+      const timer = setTimeout(() => done('failed'), SAVE_REPLY_TIMEOUT_MS);
+      const done = (status: SaveOutcome): void => {
+        clearTimeout(timer);
+        this.pendingSaves.delete(id);
+        resolve(status);
+      };
+      this.pendingSaves.set(id, done);
+      ws.send(encodeSaveRequest(id));
+    });
+  }
+
   setUser(user: LocalUser): void {
     this.awareness.setLocalStateField('user', user);
   }
@@ -155,6 +189,7 @@ export class NotebookRoom {
   }
 
   destroy(): void {
+    for (const done of [...this.pendingSaves.values()]) done('offline');
     window.removeEventListener('online', this.onOnline);
     window.removeEventListener('offline', this.onOnline);
     this.statusChanged.clear();

@@ -70,6 +70,10 @@ export class NotebookRunner {
     return true;
   }
 
+  async cancel(requestId: string): Promise<void> {
+    await this.kernels.cancel(requestId);
+  }
+
   async answer(requestId: string, value: string): Promise<void> {
     await this.kernels.answerInput(requestId, value);
   }

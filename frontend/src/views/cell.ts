@@ -6,6 +6,7 @@
 import type { YCellType, YCodeCell } from '@jupyter/ydoc';
 import type { Awareness } from 'y-protocols/awareness';
 
+import { textOn } from '../logic/colors';
 import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
 import { h } from './dom';
 import { createEditor, type CellEditor, type EditorKeys } from './editor';
@@ -19,6 +20,7 @@ export interface CellContext {
   focused(cell: CellView): void;
   requestEdit(cell: CellView): void;
   answerInput(requestId: string, value: string): void;
+  cancelRun(requestId: string): void;
 }
 
 export interface RunView {
@@ -191,7 +193,7 @@ export class CellView {
     if (key === this.peersKey) return;
     this.peersKey = key;
     this.peers.replaceChildren(
-      ...people.map((p) => h('span', { className: 'hd-peer-chip', title: `${p.displayName} is here`, style: `background:${p.color}` }, p.initials)),
+      ...people.map((p) => h('span', { className: 'hd-peer-chip', title: `${p.displayName} is here`, style: `background:${p.color};color:${textOn(p.color)}` }, p.initials)),
     );
     this.element.style.setProperty('--hd-peer-color', people[0]?.color ?? 'transparent');
     this.element.classList.toggle('hd-has-peers', people.length > 0);
@@ -216,12 +218,28 @@ export class CellView {
         return [h('span', { className: 'hd-run-waiting' }, `Waiting for input from ${who}`)];
       }
       if (entry.state === 'running') return [h('span', { className: 'hd-run-running' }, `Running · asked by ${who}`)];
-      return [h('span', { className: 'hd-run-queued' }, `Queued${position ? ` (#${position})` : ''} · asked by ${who}`)];
+      const queued = h('span', { className: 'hd-run-queued' }, `Queued${position ? ` (#${position})` : ''} · asked by ${who}`);
+      if (entry.requestedBy.username !== this.ctx.myUsername) return [queued];
+      return [queued, h('button', {
+        type: 'button',
+        className: 'hd-run-cancel',
+        'aria-label': 'Cancel this queued run',
+        title: 'Take this run out of the queue',
+        onclick: (event: MouseEvent) => {
+          event.stopPropagation();
+          (event.currentTarget as HTMLButtonElement).disabled = true;
+          this.ctx.cancelRun(entry.requestId);
+        },
+      }, 'Cancel')];
     }
     if (last) {
-      const failed = last.state === 'error' || last.state === 'aborted';
-      return [h('span', { className: failed ? 'hd-run-last hd-run-failed' : 'hd-run-last' },
-        `${failed ? `Run ${last.state === 'error' ? 'failed' : 'aborted'}` : 'Ran'} · by ${last.requestedBy.displayName}`)];
+      const by = last.requestedBy.displayName;
+      switch (last.state) {
+        case 'error': return [h('span', { className: 'hd-run-last hd-run-failed' }, `Run failed · by ${by}`)];
+        case 'aborted': return [h('span', { className: 'hd-run-last hd-run-failed' }, `Run aborted · by ${by}`)];
+        case 'cancelled': return [h('span', { className: 'hd-run-last hd-run-cancelled' }, `Run cancelled · asked by ${by}`)];
+        default: return [h('span', { className: 'hd-run-last' }, `Ran · by ${by}`)];
+      }
     }
     return [];
   }

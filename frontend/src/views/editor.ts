@@ -3,7 +3,8 @@
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { markdownLanguage } from '@codemirror/lang-markdown';
 import { python } from '@codemirror/lang-python';
-import { LanguageSupport, bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { HighlightStyle, LanguageSupport, bracketMatching, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { tags as t } from '@lezer/highlight';
 import { EditorState, Prec, type Extension } from '@codemirror/state';
 import { EditorView, drawSelection, keymap, type KeyBinding } from '@codemirror/view';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
@@ -18,6 +19,24 @@ export interface EditorKeys {
   /** Leave the cell upwards/downwards; false if there is no cell there. */
   leave(direction: -1 | 1): boolean;
 }
+
+/** Syntax colours from CSS variables, so that they follow the light or dark theme
+ * (style.css sets both). */
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.operatorKeyword, t.modifier, t.controlKeyword], color: 'var(--hd-tok-keyword)' },
+  { tag: [t.string, t.special(t.string), t.regexp], color: 'var(--hd-tok-string)' },
+  { tag: [t.number, t.bool, t.null, t.atom], color: 'var(--hd-tok-number)' },
+  { tag: [t.comment, t.meta], color: 'var(--hd-tok-comment)', fontStyle: 'italic' },
+  { tag: [t.function(t.variableName), t.function(t.propertyName), t.definition(t.function(t.variableName))], color: 'var(--hd-tok-function)' },
+  { tag: [t.className, t.typeName, t.definition(t.className)], color: 'var(--hd-tok-type)' },
+  { tag: [t.standard(t.variableName), t.self], color: 'var(--hd-tok-builtin)' },
+  { tag: [t.operator, t.punctuation], color: 'var(--hd-tok-operator)' },
+  { tag: t.heading, color: 'var(--hd-tok-keyword)', fontWeight: 'bold' },
+  { tag: t.emphasis, fontStyle: 'italic' },
+  { tag: t.strong, fontWeight: 'bold' },
+  { tag: [t.link, t.url], color: 'var(--hd-tok-string)', textDecoration: 'underline' },
+  { tag: t.invalid, color: 'var(--hd-danger)' },
+]);
 
 function language(cellType: string): Extension {
   if (cellType === 'code') return python();
@@ -68,7 +87,7 @@ export function createEditor(
       drawSelection(),
       indentOnInput(),
       bracketMatching(),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      syntaxHighlighting(highlight),
       language(cellType),
       EditorView.lineWrapping,
       EditorView.contentAttributes.of({ 'aria-label': `${cellType} cell` }),

@@ -5,18 +5,23 @@
  */
 import type { SharedCell, YNotebook } from '@jupyter/ydoc';
 
-import { lightColor, initialsOf, userColor } from '../logic/colors';
+import { isHexColor, lightColor, initialsOf, settleColor, userColor } from '../logic/colors';
 import { CommandKeys, type Command } from '../logic/keys';
 import { STATUS_TEXT, type ConnectionStatus } from '../logic/status';
 import type { Identity, KernelsApi } from '../protocol/kernels';
+import type { Collaborator } from '../protocol/presence';
 import type { RawNotice } from '../protocol/raw';
 import { NotebookRunner } from '../protocol/runner';
-import type { NotebookRoom } from '../protocol/room';
+import type { LocalUser, NotebookRoom } from '../protocol/room';
 import type { CellView } from './cell';
 import { CellList } from './cells';
 import { h, toast } from './dom';
 import type { EditorKeys } from './editor';
+import { FollowMode } from './follow';
+import { exportMenu, MenuCloser } from './menus';
 import { PeopleBar } from './people';
+import { QueuePanel } from './queue';
+import { SaveStatus } from './save';
 
 type CellType = 'code' | 'markdown' | 'raw';
 type CellJson = SharedCell.Cell & { cell_type: CellType; source: string };
@@ -35,8 +40,11 @@ export class NotebookPage {
   private readonly list: CellList;
   private readonly people: PeopleBar;
   private readonly status = h('span', { className: 'hd-status', role: 'status' });
-  private readonly save = h('span', { className: 'hd-save' });
-  private readonly kernelLabel = h('span', { className: 'hd-kernel' }, 'No kernel');
+  private readonly save: SaveStatus;
+  private readonly queue: QueuePanel;
+  private readonly follow: FollowMode;
+  private readonly menus: MenuCloser;
+  private user: LocalUser;
   private readonly banner = h('div', { className: 'hd-banners' });
   private readonly keys = new CommandKeys();
   private mode: Mode = 'command';
@@ -48,14 +56,17 @@ export class NotebookPage {
   constructor(private readonly deps: NotebookDeps) {
     const { room, me } = deps;
     const color = userColor(me.username, me.color);
-    room.setUser({
+    this.user = {
       username: me.username,
       name: me.display_name || me.name || me.username,
       display_name: me.display_name || me.name || me.username,
       initials: me.initials || initialsOf(me.display_name || me.username),
       color,
       colorLight: lightColor(color),
-    });
+      colorSource: isHexColor(me.color) ? 'identity' : 'auto',
+      joined: Date.now(),
+    };
+    room.setUser(this.user);
     this.list = new CellList(room.notebook, {
       awareness: room.awareness,
       myUsername: me.username,
@@ -63,25 +74,40 @@ export class NotebookPage {
       focused: (cell) => this.select(cell, cell.hasFocus ? 'edit' : 'command'),
       requestEdit: (cell) => this.edit(cell),
       answerInput: (id, value) => void this.answer(id, value),
+      cancelRun: (id) => void this.cancel(id),
     }, (id) => room.setActiveCell(id));
     this.runner = new NotebookRunner(deps.kernels,
       { path: room.path, fileId: room.session.fileId, documentId: room.documentId }, () => this.kernelName());
-    this.people = new PeopleBar((clientId) => this.jumpTo(clientId));
+    this.save = new SaveStatus(room);
+    this.queue = new QueuePanel({
+      myUsername: me.username,
+      describeCell: (id) => {
+        const index = this.list.indexOf(id);
+        return index < 0 ? null : { index, firstLine: this.list.cells[index]!.model.ysource.toString().split('\n')[0]! };
+      },
+      goToCell: (id) => this.goToCell(id),
+      cancel: (id) => void this.cancel(id),
+    });
+    this.follow = new FollowMode(this.list, () => this.showPresence());
+    this.people = new PeopleBar((clientId) => this.jumpTo(clientId), (clientId) => this.toggleFollow(clientId));
     const name = room.path.slice(room.path.lastIndexOf('/') + 1);
     this.element = h('div', { className: 'hd-notebook-page' },
-      h('header', { className: 'hd-header' },
-        h('a', { className: 'hd-logo', href: deps.filesUrl, onclick: deps.navigateFiles, title: 'All files' }, 'Huddle'),
-        h('h1', { className: 'hd-title', title: room.path }, name),
-        this.status, this.save, this.kernelLabel, this.people.element),
-      this.toolbar(), this.banner,
-      h('main', { className: 'hd-notebook', tabindex: '-1' }, this.list.element));
+      // One sticky block, so that the toolbar stays under the header however it wraps.
+      h('div', { className: 'hd-top' },
+        h('header', { className: 'hd-header' },
+          h('a', { className: 'hd-logo', href: deps.filesUrl, onclick: deps.navigateFiles, title: 'All files' }, 'Huddle'),
+          h('h1', { className: 'hd-title', title: room.path }, name),
+          this.status, this.save.element, this.queue.element, this.follow.badge, this.people.element),
+        this.toolbar()),
+      this.banner,
+      h('main', { className: 'hd-notebook', tabindex: '-1', 'aria-label': `Notebook ${name}` }, this.list.element));
+    this.menus = new MenuCloser(this.element);
     room.statusChanged.on((s) => this.showStatus(s));
-    room.stateChanged.on(() => this.showSave());
+    room.stateChanged.on(() => this.save.show());
     room.presenceChanged.on(() => this.schedulePresence());
     room.notices.on((n) => this.notice(n));
     document.addEventListener('keydown', this.onKey);
     this.showStatus(room.status);
-    this.showSave();
     void this.findKernel();
   }
 
@@ -95,6 +121,8 @@ export class NotebookPage {
     return h('nav', { className: 'hd-toolbar', 'aria-label': 'Notebook actions' },
       button('Run cell and advance (Shift+Enter)', '▶ Run', () => this.exec('runAdvance')),
       button('Run all cells', '▶▶ Run all', () => void this.runAll()),
+      button('Run the cells above the selected cell', '▲ Run above', () => void this.runAbove()),
+      button('Run the selected cell and the cells below it', '▼ Run below', () => void this.runBelow()),
       button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernelAction('interrupt')),
       button('Restart the kernel', '↻ Restart', () => void this.kernelAction('restart')),
       h('span', { className: 'hd-sep' }),
@@ -102,7 +130,9 @@ export class NotebookPage {
       button('Insert a Markdown cell below', '+ Markdown', () => this.insert(1, 'markdown')),
       button('Move the cell up', '↑', () => this.move(-1)),
       button('Move the cell down', '↓', () => this.move(1)),
-      button('Delete the cell (D, D)', '✕ Delete', () => this.exec('delete')));
+      button('Delete the cell (D, D)', '✕ Delete', () => this.exec('delete')),
+      h('span', { className: 'hd-sep' }),
+      exportMenu((format) => this.deps.kernels.exportUrl(this.deps.room.documentId, format)));
   }
 
   // --- status ------------------------------------------------------------------------------
@@ -110,7 +140,7 @@ export class NotebookPage {
   private showStatus(status: ConnectionStatus): void {
     this.status.textContent = STATUS_TEXT[status];
     this.status.dataset['status'] = status;
-    this.showSave();
+    this.save.show();
     // After a terminal close nothing typed here could reach the server: stop editing.
     this.list.element.inert = status === 'stale' || status === 'gone' || status === 'failed';
     if (status === 'stale') {
@@ -127,15 +157,6 @@ export class NotebookPage {
     this.banner.append(h('div', { className: `hd-banner hd-banner-${kind}`, 'data-kind': kind, role: 'alert' },
       h('span', {}, text),
       action && onAction ? h('button', { type: 'button', onclick: onAction }, action) : null));
-  }
-
-  private showSave(): void {
-    const { room } = this.deps;
-    // The server's `state.dirty` says nothing about edits that have not reached it yet.
-    const synced = room.status === 'live';
-    const dirty = room.dirty;
-    this.save.textContent = !synced ? 'Not synced' : dirty ? 'Saving…' : 'Saved';
-    this.save.dataset['dirty'] = String(dirty || !synced);
   }
 
   private notice(notice: RawNotice): void {
@@ -162,24 +183,50 @@ export class NotebookPage {
   private showPresence(): void {
     const people = this.deps.room.collaborators();
     const server = this.deps.room.serverPresence();
-    this.people.show(people);
+    this.settleColor(people);
+    this.follow.update(people);
+    this.people.show(people, this.follow.following);
     this.list.showPresence(people, server);
-    if (server.kernel) {
-      this.runner.adopt(server.kernel.id);
-      this.kernelLabel.textContent = `Kernel: ${server.kernel.status}`;
-    }
-    const queued = server.queue.length;
-    this.kernelLabel.dataset['queue'] = String(queued);
-    if (queued) this.kernelLabel.textContent = `Kernel: busy · ${queued} in queue`;
+    if (server.kernel) this.runner.adopt(server.kernel.id);
+    this.queue.show(server);
+  }
+
+  /** Two people must not show in one colour: move mine if someone there first has it. */
+  private settleColor(people: Collaborator[]): void {
+    const me = people.find((p) => p.isMe);
+    if (!me) return;
+    const claim = (p: Collaborator) => ({ username: p.username, clientId: p.clientId, color: p.color, explicit: p.colorExplicit, since: p.since });
+    const color = settleColor(claim(me), people.filter((p) => !p.isMe).map(claim));
+    if (color === this.user.color) return;
+    this.user = { ...this.user, color, colorLight: lightColor(color) };
+    this.deps.room.setUser(this.user);
+  }
+
+  private goToCell(cellId: string): void {
+    if (this.list.indexOf(cellId) < 0) return;
+    this.list.setActive(cellId);
+    this.list.scrollToActive();
+    this.command();
   }
 
   private jumpTo(clientId: number): void {
+    // Going to someone else is leaving the one you followed.
+    if (this.follow.following !== null && this.follow.following !== clientId) this.follow.stop(null);
     const person = this.deps.room.collaborators().find((p) => p.clientId === clientId);
     const view = person?.activeCellId ? this.list.cells.find((c) => c.id === person.activeCellId) : null;
     if (!view) return;
-    view.element.scrollIntoView({ block: 'center' });
+    const rect = view.element.getBoundingClientRect();
+    const area = this.list.viewport();
+    window.scrollBy({ top: rect.top - (area.top + area.bottom - rect.height) / 2, behavior: 'instant' });
+    this.list.recordAnchor();
+    view.element.style.setProperty('--hd-flash-color', person!.color);
     view.element.classList.add('hd-flash');
     setTimeout(() => view.element.classList.remove('hd-flash'), 1200);
+  }
+
+  private toggleFollow(clientId: number): void {
+    const person = this.deps.room.collaborators().find((p) => p.clientId === clientId);
+    if (person) this.follow.toggle(person);
   }
 
   // --- selection and modes -------------------------------------------------------------------
@@ -235,7 +282,7 @@ export class NotebookPage {
 
   private commandKey(event: KeyboardEvent): void {
     const target = event.target as HTMLElement | null;
-    if (this.mode !== 'command' || target?.closest('.cm-editor, input, textarea, select, button, a, [contenteditable]')) return;
+    if (this.mode !== 'command' || target?.closest('.cm-editor, input, textarea, select, button, a, summary, details, [contenteditable]')) return;
     if (!this.element.isConnected) return;
     const command = this.keys.handle(event, performance.now());
     if (!command) return;
@@ -345,8 +392,25 @@ export class NotebookPage {
   }
 
   async runAll(): Promise<void> {
-    for (const cell of this.list.cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
-    await this.execute(this.list.cells.filter((c) => c.model.cell_type === 'code'));
+    await this.runRange(0, this.list.cells.length);
+  }
+
+  /** Every cell above the selected one (not itself), as Jupyter's "Run All Above". */
+  async runAbove(): Promise<void> {
+    const index = this.list.activeIndex;
+    if (index > 0) await this.runRange(0, index);
+  }
+
+  /** The selected cell and every cell below it. */
+  async runBelow(): Promise<void> {
+    const index = this.list.activeIndex;
+    if (index >= 0) await this.runRange(index, this.list.cells.length);
+  }
+
+  private async runRange(from: number, to: number): Promise<void> {
+    const cells = this.list.cells.slice(from, to);
+    for (const cell of cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
+    await this.execute(cells.filter((c) => c.model.cell_type === 'code'));
   }
 
   private kernelName(): string {
@@ -357,16 +421,16 @@ export class NotebookPage {
   private async findKernel(): Promise<void> {
     try {
       const kernel = await this.runner.find();
-      if (!this.deps.room.serverPresence().kernel) this.kernelLabel.textContent = kernel ? 'Kernel: idle' : 'No kernel (starts on first run)';
+      if (!this.deps.room.serverPresence().kernel) this.queue.setLabel(kernel ? 'Kernel: idle' : 'No kernel (starts on first run)');
     } catch (err) {
-      this.kernelLabel.textContent = 'Kernel: unknown';
+      this.queue.setLabel('Kernel: unknown');
       console.warn('listing sessions failed', err);
     }
   }
 
   private async execute(cells: CellView[]): Promise<void> {
     const toRun = cells.map((c) => ({ cellId: c.id, source: c.model.ysource.toString() }));
-    await this.runner.run(toRun, () => (this.kernelLabel.textContent = 'Kernel: starting…'))
+    await this.runner.run(toRun, () => this.queue.setLabel('Kernel: starting…'))
       .catch((err: unknown) => toast(`Could not run: ${message(err)}`, 'error'));
   }
 
@@ -379,6 +443,12 @@ export class NotebookPage {
     }
   }
 
+  private async cancel(requestId: string): Promise<void> {
+    await this.runner.cancel(requestId)
+      .then(() => toast('Run cancelled'))
+      .catch((err: unknown) => toast(`Could not cancel: ${message(err)}`, 'error'));
+  }
+
   private async answer(requestId: string, value: string): Promise<void> {
     await this.runner.answer(requestId, value)
       .catch((err: unknown) => toast(`Could not send the input: ${message(err)}`, 'error'));
@@ -387,6 +457,8 @@ export class NotebookPage {
   destroy(): void {
     cancelAnimationFrame(this.presenceFrame);
     document.removeEventListener('keydown', this.onKey);
+    this.follow.destroy();
+    this.menus.destroy();
     this.list.destroy();
     this.deps.room.destroy();
     this.element.remove();

@@ -6,7 +6,7 @@
  */
 import { AnsiUp } from 'ansi_up';
 
-import { base64Payload, isLong, joinText, pickMime } from '../logic/mime';
+import { base64Payload, isLong, joinText, pickMime, widgetFallback } from '../logic/mime';
 import { h } from './dom';
 import { renderLatex, renderMarkdown } from './markdown';
 
@@ -74,7 +74,17 @@ function html(className: string, content: string): HTMLElement {
   return div;
 }
 
+/** A widget view needs the kernel's comms, which the app does not speak: its text stands in,
+ * labelled as such. */
+function widgetOutput(text: string): HTMLElement {
+  return h('div', { className: 'hd-widget', role: 'note' },
+    h('span', { className: 'hd-widget-label' }, 'Interactive widget (shown as text here; open it in JupyterLab to use it)'),
+    h('pre', { className: 'hd-text' }, text));
+}
+
 function richOutput(data: Record<string, unknown>): HTMLElement | null {
+  const widget = widgetFallback(data);
+  if (widget !== null) return widgetOutput(widget);
   const mime = pickMime(data);
   if (!mime) return null;
   const value = data[mime];
