@@ -256,9 +256,12 @@ class AccessService:
             if found is None:
                 return None
             guest, link = found
-            if link.file_id != file_id or guest.username != username:
+            if guest.username != username:
                 return None
-            return higher(link.role, granted)
+            # their link's notebook, or one they were given (their personal copy)
+            base = link.role if link.file_id == file_id else self._roles.get(
+                (file_id, username))
+            return higher(base, granted)
         if self.is_owner(username):
             return Role.OWNER
         return higher(self._roles.get((file_id, username), self.member_role), granted)

@@ -29,6 +29,8 @@ from ..kernels.service import ExecutionService, ExecutionSettings
 from .access import ServerAccess
 from .contents_backend import ContentsFileBackend
 from .file_watcher import FileWatcher
+from .handlers.classroom import ClassroomHandler
+from .handlers.classroom import routes as classroom_routes
 from .handlers.comments import ReviewHandler
 from .handlers.comments import routes as comment_routes
 from .handlers.execute import (
@@ -53,7 +55,7 @@ from .kernel_access import ServerKernels
 GUEST_HANDLERS: tuple[type, ...] = (
     HomeHandler, BundleHandler, IdentityHandler, CollaborationSessionHandler,
     RoomWebSocketHandler, ExecutionHandler, ExportHandler, ReviewHandler, ShareLinkHandler,
-    AccessApiHandler,
+    AccessApiHandler, ClassroomHandler,
 )
 
 # Extensions that register the same /api/collaboration routes: running both would leave
@@ -224,6 +226,16 @@ class HuddleApp(ExtensionApp):
         help="The role on every notebook of someone who logs in but is not an owner: "
         "viewer, commenter, runner or editor (owners can change it per notebook).",
     )
+    copies_dir = Unicode(
+        "huddle-copies", config=True,
+        help="Folder (relative to the server root) for students' personal copies "
+        "(\"make my copy\"), one subfolder per person.",
+    )
+    max_copy_kernels = Int(
+        20, config=True,
+        help="Kernels that personal copies may run at once, server-wide. When all are in "
+        "use, running a copy is refused with a clear message.",
+    )
     share_link_attempts_per_minute = Int(
         10, config=True,
         help="Bad share-link tokens one client may try per minute before it is refused "
@@ -261,7 +273,7 @@ class HuddleApp(ExtensionApp):
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
               "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
               "max_execution_output_bytes", "share_link_attempts_per_minute",
-              "awareness_batch_above_peers")
+              "awareness_batch_above_peers", "max_copy_kernels")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -448,7 +460,10 @@ class HuddleApp(ExtensionApp):
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
              execution),
             *comment_routes(self.review, access),
-            *share_routes(access, self.backend, self.kernels),
+            *share_routes(access, self.backend, self.kernels, self.copies_dir,
+                          self.max_copy_kernels),
+            *classroom_routes(access, self.backend, self.kernels, self.rooms,
+                              self.copies_dir),
             *HomeHandler.web_app_routes(access, self.backend),
         ])
 

@@ -46,6 +46,11 @@ class ServerKernels:
             self.session_manager.list_sessions())
             if (m.get("kernel") or {}).get("id") == kernel_id and m.get("path")]
 
+    async def session_paths(self) -> list[str]:
+        """The paths of every notebook session with a kernel."""
+        return [str(m.get("path")) for m in await ensure_async(
+            self.session_manager.list_sessions()) if m.get("kernel") and m.get("path")]
+
     async def start_for(self, path: str, kernel_name: str | None) -> str:
         """The kernel of a notebook's session, starting one if there is none (for people
         who may run cells but not use the sessions API, like share-link guests)."""

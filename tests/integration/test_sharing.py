@@ -444,3 +444,78 @@ async def test_bad_link_requests_get_clear_errors(huddle, write_notebook):
     unknown = await huddle.request("DELETE", f"api/huddle/links/{room}/{'0' * 16}")
     assert unknown.code == 404
     assert re.search(rb"no share link", unknown.body)
+
+
+@pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG, "max_copy_kernels": 1}])
+async def test_make_my_copy_with_its_own_kernel_within_the_servers_limit(
+        huddle, write_notebook, jp_root_dir):
+    write_notebook("lesson.ipynb", ["print('lesson')"])
+    try:
+        ann, room, _ = await guest_in(huddle, "lesson.ipynb", "viewer", "Ann Example")
+        url, _ = await share(huddle, "lesson.ipynb", "viewer")
+        bob = Browser(huddle)
+        assert (await bob.join(url, "Bob")).code == 302
+        copy = await ann.json("POST", f"api/huddle/copies/{room}", expect=201)
+        assert re.fullmatch(r"huddle-copies/Ann-Example-[0-9a-f]{8}/lesson\.ipynb",
+                            copy["path"]), copy
+        assert (jp_root_dir / copy["path"]).is_file()
+        copy_room = copy["document_id"]
+        assert (await ann.json("GET", f"api/huddle/access/{copy_room}"))["role"] == "editor"
+        # Ann edits and runs her copy; the lesson is untouched
+        session = await ann.json("PUT", f"api/collaboration/session/{quote(copy['path'])}",
+                                 {"format": "json", "type": "notebook"})
+        async with ann.client(copy_room, session["sessionId"]) as mine:
+            async with asyncio.timeout(20):
+                await mine.synced.wait()
+            mine.source(0).insert(0, "# mine\n")
+            await mine.flush()
+            kernel = await ann.json("POST", f"api/huddle/kernel/{copy_room}")
+            await ann.json("POST", f"api/kernels/{kernel['kernel_id']}/execute", {
+                "document_id": copy_room, "cells": [{"cell_id": mine.cells[0]["id"]}]},
+                expect=202)
+            await mine.wait_for(lambda: mine.cells[0].get("execution_count") is not None,
+                                timeout=60)
+        async with huddle.open("lesson.ipynb") as lesson:
+            assert str(lesson.source(0)) == "print('lesson')"
+        # Bob may not open Ann's copy; his own copy cannot get a kernel: the limit is 1
+        assert (await bob.request("GET", f"api/huddle/access/{copy_room}")).code == 403
+        bobs = await bob.json("POST", f"api/huddle/copies/{room}", expect=201)
+        refused = await bob.request("POST", f"api/huddle/kernel/{bobs['document_id']}")
+        assert refused.code == 503
+        assert b"kernels for personal copies are in use" in refused.body
+        # the app page of the copy is Ann's to open; others are sent back to their link
+        assert (await ann.request("GET", f"huddle/notebooks/{quote(copy['path'])}")).code \
+            == 200
+        bounced = await bob.request("GET", f"huddle/notebooks/{quote(copy['path'])}")
+        assert bounced.code == 302
+        assert bounced.headers["Location"].endswith("huddle/notebooks/lesson.ipynb")
+    finally:
+        await stop_kernels(huddle)
+
+
+async def test_presenting_is_announced_to_everyone_and_only_owners_present(
+        huddle, write_notebook):
+    write_notebook("talk.ipynb", ["a = 1"])
+    guest, room, session = await guest_in(huddle, "talk.ipynb", "viewer", "Viv")
+    assert (await huddle.request("POST", f"api/huddle/present/{room}", {"on": True})).code \
+        == 409  # nobody has it open yet
+    async with huddle.open("talk.ipynb") as owner, guest.client(room, session) as view:
+        async with asyncio.timeout(20):
+            await view.synced.wait()
+        await guest.json("POST", f"api/huddle/present/{room}", {"on": True}, expect=403)
+        answer = json.loads((await huddle.request("POST", f"api/huddle/present/{room}",
+                                                  {"on": True})).body)
+        me = json.loads((await huddle.request("GET", "api/me")).body)["identity"]
+        assert answer["presenter"]["username"] == me["username"]
+
+        def presenter(client: YClient) -> Any:
+            for state in client.awareness.values():
+                if isinstance(state, dict) and "huddle" in state:
+                    return state["huddle"].get("presenter")
+            return None
+
+        await view.wait_for(lambda: presenter(view) is not None)
+        assert presenter(view)["username"] == me["username"]
+        await huddle.request("POST", f"api/huddle/present/{room}", {"on": False})
+        await view.wait_for(lambda: presenter(view) is None)
+        assert owner.close_code is None

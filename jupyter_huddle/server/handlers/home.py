@@ -70,15 +70,19 @@ class HomeHandler(JupyterHandler):
         ]
 
     async def guest_page(self, user: GuestUser) -> dict[str, Any]:
-        """A guest sees only their notebook: any other page of the app goes there."""
+        """A guest sees only notebooks they have a role on (their link's, their copies);
+        any other page of the app leads to their link's notebook."""
         found = self.access.access.guest(user.guest_id)
-        path = await self.backend.path_for(found[1].file_id) if found else None
-        if path is None:
+        shared = await self.backend.path_for(found[1].file_id) if found else None
+        if shared is None:
             raise web.HTTPError(403, "this share link no longer opens anything")
-        mine = f"{self.base_url}huddle/notebooks/{quote(path)}"
-        if unquote(self.request.path) != unquote(mine):
-            self.redirect(mine)
-        return {"name": user.display_name, "path": path}
+        prefix = f"{self.base_url}huddle/notebooks/"
+        requested = unquote(self.request.path[len(prefix):]) if self.request.path.startswith(
+            prefix) else None
+        file_id = self.backend.known_file_id(requested) if requested else None
+        if file_id is None or self.access.role(user, file_id) is None:
+            self.redirect(prefix + quote(shared))
+        return {"name": user.display_name, "path": shared}
 
     @web.authenticated
     async def get(self) -> None:

@@ -265,6 +265,13 @@ class RolesHandler(AccessApiHandler):
 
 
 class KernelHandler(AccessApiHandler):
+    def initialize(self, access: ServerAccess, backend: ContentsFileBackend,
+                   kernels: ServerKernels, copies_dir: str = "", max_copy_kernels: int = 0
+                   ) -> None:
+        super().initialize(access, backend, kernels)
+        self.copies_dir = copies_dir.strip("/")
+        self.max_copy_kernels = max_copy_kernels
+
     @web.authenticated
     async def post(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -272,16 +279,30 @@ class KernelHandler(AccessApiHandler):
         path = await self.backend.path_for(room_id.file_id)
         if path is None:
             raise web.HTTPError(404, f"no notebook {document_id}")
+        if self.copies_dir and path.startswith(self.copies_dir + "/"):
+            await self._check_copy_kernels(path)
         kernel_name = self.body().get("kernel_name") if self.request.body else None
         if kernel_name is not None and not isinstance(kernel_name, str):
             raise web.HTTPError(400, "kernel_name must be a string")
         kernel_id = await self.kernels.start_for(path, kernel_name)
         self.finish({"kernel_id": kernel_id, "path": path})
 
+    async def _check_copy_kernels(self, path: str) -> None:
+        """Personal copies share a server-wide budget of kernels."""
+        running = await self.kernels.session_paths()
+        if path in running:
+            return  # this copy's kernel is already counted
+        copies = [p for p in running if p.startswith(self.copies_dir + "/")]
+        if len(copies) >= self.max_copy_kernels:
+            raise web.HTTPError(
+                503, f"all {self.max_copy_kernels} kernels for personal copies are in use; "
+                "ask the presenter, or try again when someone has finished")
 
-def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels
+
+def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels,
+           copies_dir: str, max_copy_kernels: int
            ) -> list[tuple[str, type[JupyterHandler], dict[str, Any]]]:
-    args = {"access": access, "backend": backend, "kernels": kernels}
+    args: dict[str, Any] = {"access": access, "backend": backend, "kernels": kernels}
     doc = r"([^/]+)"
     return [
         (r"/huddle/s/([A-Za-z0-9_.\-]{1,200})", ShareLinkHandler,
@@ -291,5 +312,6 @@ def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKe
         (rf"/api/huddle/links/{doc}/([0-9a-f]{{16}})", LinkHandler, args),
         (rf"/api/huddle/grants/{doc}", GrantsHandler, args),
         (rf"/api/huddle/roles/{doc}", RolesHandler, args),
-        (rf"/api/huddle/kernel/{doc}", KernelHandler, args),
+        (rf"/api/huddle/kernel/{doc}", KernelHandler,
+         {**args, "copies_dir": copies_dir, "max_copy_kernels": max_copy_kernels}),
     ]
