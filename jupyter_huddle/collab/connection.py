@@ -48,6 +48,8 @@ class Permissions:
 
     read: bool = True
     write: bool = False
+    # May lock and unlock cells, and edit locked ones (owners).
+    manage: bool = False
 
 
 CloseCallback = Callable[[int, str], None]

@@ -16,6 +16,8 @@ from pycrdt import Doc, Map, UndoManager
 
 
 class ProtectedRoots:
+    message = "Comments are changed through the comments API only; that change was undone."
+
     def __init__(self, doc: Doc[Any], names: tuple[str, ...]) -> None:
         self.names = names
         self._undo = UndoManager(scopes=[doc.get(name, type=Map) for name in names],
@@ -25,7 +27,10 @@ class ProtectedRoots:
         """Watch this peer's transactions (the server's own writes are never tracked)."""
         self._undo.include_origin(peer)
 
-    def revert(self) -> bool:
+    def before(self, peer: object) -> None:
+        """Nothing to prepare: every peer is tracked from the moment it joins."""
+
+    def revert(self, peer: object = None) -> bool:
         """Undo what tracked transactions did to the protected roots; True if anything."""
         touched = self._undo.can_undo()
         while self._undo.can_undo():

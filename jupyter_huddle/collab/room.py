@@ -23,9 +23,11 @@ from .awareness import AwarenessTable, encode_entries
 from .close_codes import CloseCode
 from .connection import Connection
 from .documents.base import SharedDocument
+from .documents.notebook import NotebookDocument
 from .errors import ProtocolError
 from .guard import ProtectedRoots
 from .ids import RoomId
+from .locks import CellLocks
 from .origins import ServerOrigin, event_origin
 from .settings import CollabSettings
 from .update_inspect import changes_document, check_leading_count
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SaveHandler = Callable[[], Awaitable[str]]
 ChangeListener = Callable[[bytes, object], None]
+Guard = ProtectedRoots | CellLocks  # checks a peer's update after applying it
 
 
 class Room:
@@ -68,6 +71,7 @@ class Room:
         self._tasks: set[asyncio.Task[None]] = set()
         roots = document.protected_roots if document is not None else ()
         self._guard = ProtectedRoots(self.doc, roots) if roots else None
+        self._locks = CellLocks(document) if isinstance(document, NotebookDocument) else None
         # While a guarded update is checked, its transactions wait here instead of going
         # out: peers get the net result, never a forged change and then its undo.
         self._held: list[tuple[bytes, object]] | None = None
@@ -210,10 +214,13 @@ class Room:
                     message="You have read-only access; your edit was not applied.",
                 ))
             return
-        if self._guard is None:
-            self._apply(peer, update)
+        guards: list[Guard] = [] if self._guard is None else [self._guard]
+        if self._locks is not None and not peer.permissions.manage:
+            guards.append(self._locks)
+        if guards:
+            self._apply_guarded(peer, update, guards)
         else:
-            self._apply_guarded(peer, update, self._guard)
+            self._apply(peer, update)
         self.document.repair(ServerOrigin.REPAIR)
 
     def _apply(self, peer: Connection, update: bytes) -> None:
@@ -223,22 +230,28 @@ class Room:
         except Exception as err:  # yrs raises plain errors for corrupt updates
             raise ProtocolError(f"update rejected: {err}") from err
 
-    def _apply_guarded(self, peer: Connection, update: bytes, guard: ProtectedRoots) -> None:
+    def _apply_guarded(self, peer: Connection, update: bytes, guards: list[Guard]) -> None:
         before = self.doc.get_state()
         self._held = []
+        refused: list[Guard] = []
         try:
-            self._apply(peer, update)
-            refused = guard.revert()
+            for guard in guards:
+                guard.before(peer)
+            try:
+                self._apply(peer, update)
+            finally:
+                # every guard's revert runs (each also ends its own watch of the update)
+                refused = [guard for guard in guards if guard.revert(peer)]
         finally:
             held, self._held = self._held, None
         if not refused:
             for held_update, origin in held:
                 self._emit(held_update, origin)
             return
-        log.warning("room %s refused a change to %s from %r", self.id, guard.names, peer)
-        peer.send(_raw_json(type="error", reason="protected",
-                            message="Comments are changed through the comments API only; "
-                                    "that change was undone."))
+        names = ", ".join(name for guard in refused for name in guard.names)
+        log.warning("room %s refused a change to %s from %r", self.id, names, peer)
+        reason = "protected" if self._guard in refused else "locked"
+        peer.send(_raw_json(type="error", reason=reason, message=refused[0].message))
         self.broadcast(codec.encode_sync_update(self.doc.get_update(before)))
         for held_update, origin in held:
             for listener in self._change_listeners:

@@ -15,7 +15,8 @@ from .yclient import REMOTE, parse_awareness, read_var_string, read_var_uint
 
 class MemoryPeer:
     def __init__(self, room: Room | None, name: str = "alice", *, write: bool = True,
-                 max_queue_bytes: int = 1 << 20, doc: Doc | None = None) -> None:
+                 max_queue_bytes: int = 1 << 20, doc: Doc | None = None,
+                 manage: bool = False) -> None:
         self.room = room
         # A reconnecting client brings the document it kept (and its offline edits).
         self.doc: Doc = doc if doc is not None else Doc()
@@ -23,7 +24,7 @@ class MemoryPeer:
         self.raw: list[dict[str, Any]] = []
         self.awareness: dict[int, Any] = {}
         self.conn = Connection(
-            user=UserInfo(name), permissions=Permissions(write=write),
+            user=UserInfo(name), permissions=Permissions(write=write, manage=manage),
             max_queue_bytes=max_queue_bytes, on_close=self._on_close,
         )
         self._subscription = self.doc.observe(self._on_local_change)

@@ -92,7 +92,9 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         can_write = self.access.allowed(self, Capability.EDIT, self._file_id)
         return Connection(
             user=user_info(self.current_user),
-            permissions=Permissions(read=True, write=can_write),
+            permissions=Permissions(
+                read=True, write=can_write,
+                manage=self.access.allowed(self, Capability.SHARE, self._file_id)),
             max_queue_bytes=self.collab_settings.max_peer_queue_bytes,
             on_close=self._close,
             session_id=self.get_query_argument("sessionId", None),
