@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,7 @@ def _cell(document: NotebookDocument, cell_id: str, cells: Cells | None = None
 
 
 def make_anchor(document: NotebookDocument, request: AnchorRequest,
-                cache: dict[str, TextPositions] | None = None,
+                cache: MutableMapping[str, TextPositions] | None = None,
                 cells: Cells | None = None) -> dict[str, Any]:
     """The stored anchor: positions that follow edits, plus the quoted text.
 
@@ -159,7 +159,7 @@ def make_anchor(document: NotebookDocument, request: AnchorRequest,
 
 
 def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
-                   cache: dict[str, TextPositions] | None = None,
+                   cache: MutableMapping[str, TextPositions] | None = None,
                    cells: Cells | None = None) -> dict[str, Any]:
     """Where an anchor is now: state attached | detached | orphaned, and UTF-16 offsets.
 
@@ -192,7 +192,7 @@ def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
 
 
 def reanchor(document: NotebookDocument, saved: dict[str, Any],
-             cache: dict[str, TextPositions] | None = None,
+             cache: MutableMapping[str, TextPositions] | None = None,
              cells: Cells | None = None) -> dict[str, Any]:
     """Rebuild an anchor saved in a file (offsets and quote) against the live text: at the
     saved offsets if the quote is still there, else where the quote now is, else on its
@@ -261,7 +261,7 @@ class Comments:
         """Every thread as plain JSON with where its anchor is now, in notebook order
         (orphaned threads last, each group by creation time)."""
         result = []
-        cache: dict[str, TextPositions] = {}
+        cache = self.document.positions
         cells = cells_by_id(self.document)
         order = {str(c.get("id")): i for i, c in enumerate(self.document.cells)
                  if isinstance(c, Map)}
@@ -286,13 +286,14 @@ class Comments:
             UnknownThread: there is none with that id.
         """
         value: dict[str, Any] = plain(self._thread(thread_id))
-        value["position"] = resolve_anchor(self.document, value.get("anchor", {}))
+        value["position"] = resolve_anchor(self.document, value.get("anchor", {}),
+                                           self.document.positions)
         return value
 
     def create(self, user: UserInfo, anchor: AnchorRequest, body: Any,
                known_users: Mapping[str, str], suggestion: str | None = None) -> dict[str, Any]:
         text = _check_body(body)
-        stored_anchor = make_anchor(self.document, anchor)
+        stored_anchor = make_anchor(self.document, anchor, self.document.positions)
         if suggestion is not None and (anchor.kind != "text" or len(suggestion) > MAX_BODY_CHARS):
             raise CommentError("a suggestion replaces a text range and fits one message")
         now, thread_id = time.time(), uuid.uuid4().hex
@@ -391,7 +392,7 @@ class Comments:
         return self.thread(thread_id)
 
     def _replace_range(self, anchor: dict[str, Any], replacement: str) -> None:
-        position = resolve_anchor(self.document, anchor)
+        position = resolve_anchor(self.document, anchor, self.document.positions)
         if position["state"] != "attached" or anchor.get("kind") != "text":
             raise CommentError("the suggested text range is gone; it cannot be applied")
         ycell = _cell(self.document, str(anchor["cell_id"]))
@@ -420,7 +421,7 @@ class Comments:
                     "quote"):
                 continue
             moved[thread["id"]] = reanchor(self.document, {
-                **anchor, "start_offset": position.get("start")})
+                **anchor, "start_offset": position.get("start")}, self.document.positions)
         if moved:
             with self.document.doc.transaction(origin=COMMENTS):
                 for thread_id, anchor in moved.items():
@@ -459,7 +460,7 @@ class Comments:
         if not isinstance(saved, list):
             return
         # No text changes while the threads are added: one lookup serves every anchor.
-        cache: dict[str, TextPositions] = {}
+        cache = self.document.positions
         cells = cells_by_id(self.document)
         with self.document.doc.transaction(origin=ServerOrigin.LOAD):
             for thread in saved:

@@ -103,3 +103,27 @@ def test_a_position_from_another_document_is_refused_not_a_crash():
         pass
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_the_document_cache_forgets_a_cell_when_its_text_changes():
+    import nbformat
+
+    from jupyter_huddle.collab.documents.notebook import NotebookDocument
+    from jupyter_huddle.collab.origins import ServerOrigin
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("é one", id="a"),
+                nbformat.v4.new_code_cell("ü two", id="b")]
+    doc = NotebookDocument()
+    doc.load(nb, ServerOrigin.LOAD)
+    cache = doc.positions
+    first = doc.cells[0]["source"]
+    cache["a"] = TextPositions(first)
+    cache["b"] = TextPositions(doc.cells[1]["source"])
+    position = cache["a"].position(2, Assoc.AFTER)  # at "one"
+    first.insert(0, "😀")
+    assert "a" not in cache and "b" in cache  # only the edited cell is forgotten
+    cache["a"] = TextPositions(first)
+    assert cache["a"].offset(position) == 4
+    doc.cells.append(doc.cells[0].to_py() | {"id": "c"})  # cells added: start afresh
+    assert len(cache) == 0

@@ -18,6 +18,7 @@ import nbformat
 from pycrdt import Array, Doc, Map, Text
 
 from ..errors import SaveError
+from ..text_positions import PositionCache
 from .base import DiskMerge, SharedDocument
 from .values import MISSING, plain, restore_numbers
 
@@ -97,6 +98,8 @@ class NotebookDocument(SharedDocument):
         # from it (see values.py).
         self.baseline: dict[str, Any] = {}
         self.comments: Map[Any] = self.doc.get("comments", type=Map)
+        # Where review anchors are in each cell's text (kept until the text changes).
+        self.positions = PositionCache(self.cells)
         # Write review threads into the saved file's metadata (HuddleApp.save_comments).
         self.comments_in_metadata = True
         # Set when cells are inserted or deleted (not on edits inside cells), so repair
@@ -122,7 +125,8 @@ class NotebookDocument(SharedDocument):
             from ..comments import Comments  # comments build on this module
 
             Comments(self).load_metadata(saved_comments)
-        self.baseline = nb
+        # The baseline restores number types on export; saved threads need none of that.
+        self.baseline = {**nb, "metadata": metadata}
 
     def settle_execution(self, origin: object) -> None:
         """No execution survives the server: cells left "running" (by a crash, or a run
@@ -247,8 +251,11 @@ class NotebookDocument(SharedDocument):
             raise SaveError(f"the notebook is not valid nbformat: {err.message}") from err
 
     def mark_saved(self, content: Any) -> None:
-        """Record what is now on disk, as the baseline for number types."""
-        self.baseline = content
+        """Record what is now on disk, as the baseline for number types (without the
+        saved threads, which need none)."""
+        metadata = content.get("metadata") if isinstance(content, dict) else None
+        self.baseline = {**content, "metadata": split_comments(metadata)[0]} if isinstance(
+            metadata, dict) else content
 
     def digest(self, content: Any) -> str:
         return canonical_json(notebook_digest(content))
