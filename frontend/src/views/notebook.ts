@@ -11,13 +11,13 @@ import { STATUS_TEXT, type ConnectionStatus } from '../logic/status';
 import type { Identity, KernelsApi } from '../protocol/kernels';
 import type { Collaborator } from '../protocol/presence';
 import type { RawNotice } from '../protocol/raw';
-import { NotebookRunner } from '../protocol/runner';
 import type { LocalUser, NotebookRoom } from '../protocol/room';
 import type { CellView } from './cell';
 import { CellList } from './cells';
 import { h, toast } from './dom';
 import type { EditorKeys } from './editor';
 import { FollowMode } from './follow';
+import { KernelControls } from './kernel';
 import { exportMenu, MenuCloser } from './menus';
 import { PeopleBar } from './people';
 import { QueuePanel } from './queue';
@@ -48,7 +48,7 @@ export class NotebookPage {
   private readonly banner = h('div', { className: 'hd-banners' });
   private readonly keys = new CommandKeys();
   private mode: Mode = 'command';
-  private readonly runner: NotebookRunner;
+  private readonly kernel: KernelControls;
   private clipboard: CellJson[] = [];
   private deleted: { index: number; cells: CellJson[] }[] = [];
   private readonly onKey = (event: KeyboardEvent): void => this.commandKey(event);
@@ -73,11 +73,9 @@ export class NotebookPage {
       keysFor: (cell) => this.editorKeys(cell),
       focused: (cell) => this.select(cell, cell.hasFocus ? 'edit' : 'command'),
       requestEdit: (cell) => this.edit(cell),
-      answerInput: (id, value) => void this.answer(id, value),
-      cancelRun: (id) => void this.cancel(id),
+      answerInput: (id, value) => void this.kernel.answer(id, value),
+      cancelRun: (id) => void this.kernel.cancel(id),
     }, (id) => room.setActiveCell(id));
-    this.runner = new NotebookRunner(deps.kernels,
-      { path: room.path, fileId: room.session.fileId, documentId: room.documentId }, () => this.kernelName());
     this.save = new SaveStatus(room);
     this.queue = new QueuePanel({
       myUsername: me.username,
@@ -86,8 +84,9 @@ export class NotebookPage {
         return index < 0 ? null : { index, firstLine: this.list.cells[index]!.model.ysource.toString().split('\n')[0]! };
       },
       goToCell: (id) => this.goToCell(id),
-      cancel: (id) => void this.cancel(id),
+      cancel: (id) => void this.kernel.cancel(id),
     });
+    this.kernel = new KernelControls(deps.kernels, room, this.queue);
     this.follow = new FollowMode(this.list, () => this.showPresence());
     this.people = new PeopleBar((clientId) => this.jumpTo(clientId), (clientId) => this.toggleFollow(clientId));
     const name = room.path.slice(room.path.lastIndexOf('/') + 1);
@@ -108,7 +107,7 @@ export class NotebookPage {
     room.notices.on((n) => this.notice(n));
     document.addEventListener('keydown', this.onKey);
     this.showStatus(room.status);
-    void this.findKernel();
+    void this.kernel.find();
   }
 
   private get notebook(): YNotebook {
@@ -123,8 +122,8 @@ export class NotebookPage {
       button('Run all cells', '▶▶ Run all', () => void this.runAll()),
       button('Run the cells above the selected cell', '▲ Run above', () => void this.runAbove()),
       button('Run the selected cell and the cells below it', '▼ Run below', () => void this.runBelow()),
-      button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernelAction('interrupt')),
-      button('Restart the kernel', '↻ Restart', () => void this.kernelAction('restart')),
+      button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernel.action('interrupt')),
+      button('Restart the kernel', '↻ Restart', () => void this.kernel.action('restart')),
       h('span', { className: 'hd-sep' }),
       button('Insert a code cell below (B)', '+ Code', () => this.insert(1, 'code')),
       button('Insert a Markdown cell below', '+ Markdown', () => this.insert(1, 'markdown')),
@@ -187,7 +186,7 @@ export class NotebookPage {
     this.follow.update(people);
     this.people.show(people, this.follow.following);
     this.list.showPresence(people, server);
-    if (server.kernel) this.runner.adopt(server.kernel.id);
+    if (server.kernel) this.kernel.runner.adopt(server.kernel.id);
     this.queue.show(server);
   }
 
@@ -314,7 +313,7 @@ export class NotebookPage {
       case 'down': return this.activate(index + 1, 'command');
       case 'first': return this.activate(0, 'command');
       case 'last': return this.activate(this.list.cells.length - 1, 'command');
-      case 'interrupt': return void this.kernelAction('interrupt');
+      case 'interrupt': return void this.kernel.action('interrupt');
     }
   }
 
@@ -388,7 +387,7 @@ export class NotebookPage {
         this.activate(index + 1, wasEditing ? 'edit' : 'command');
       }
     }
-    await this.execute(cells.filter((c) => c.model.cell_type === 'code'));
+    await this.kernel.execute(cells);
   }
 
   async runAll(): Promise<void> {
@@ -410,48 +409,7 @@ export class NotebookPage {
   private async runRange(from: number, to: number): Promise<void> {
     const cells = this.list.cells.slice(from, to);
     for (const cell of cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
-    await this.execute(cells.filter((c) => c.model.cell_type === 'code'));
-  }
-
-  private kernelName(): string {
-    const spec = this.notebook.getMetadata('kernelspec') as { name?: unknown } | undefined;
-    return typeof spec?.name === 'string' && spec.name ? spec.name : 'python3';
-  }
-
-  private async findKernel(): Promise<void> {
-    try {
-      const kernel = await this.runner.find();
-      if (!this.deps.room.serverPresence().kernel) this.queue.setLabel(kernel ? 'Kernel: idle' : 'No kernel (starts on first run)');
-    } catch (err) {
-      this.queue.setLabel('Kernel: unknown');
-      console.warn('listing sessions failed', err);
-    }
-  }
-
-  private async execute(cells: CellView[]): Promise<void> {
-    const toRun = cells.map((c) => ({ cellId: c.id, source: c.model.ysource.toString() }));
-    await this.runner.run(toRun, () => this.queue.setLabel('Kernel: starting…'))
-      .catch((err: unknown) => toast(`Could not run: ${message(err)}`, 'error'));
-  }
-
-  private async kernelAction(action: 'interrupt' | 'restart'): Promise<void> {
-    try {
-      const done = await (action === 'interrupt' ? this.runner.interrupt() : this.runner.restart());
-      toast(!done ? 'No kernel is running' : action === 'interrupt' ? 'Kernel interrupted' : 'Kernel restarted');
-    } catch (err) {
-      toast(`Could not ${action}: ${message(err)}`, 'error');
-    }
-  }
-
-  private async cancel(requestId: string): Promise<void> {
-    await this.runner.cancel(requestId)
-      .then(() => toast('Run cancelled'))
-      .catch((err: unknown) => toast(`Could not cancel: ${message(err)}`, 'error'));
-  }
-
-  private async answer(requestId: string, value: string): Promise<void> {
-    await this.runner.answer(requestId, value)
-      .catch((err: unknown) => toast(`Could not send the input: ${message(err)}`, 'error'));
+    await this.kernel.execute(cells);
   }
 
   destroy(): void {
@@ -463,8 +421,4 @@ export class NotebookPage {
     this.deps.room.destroy();
     this.element.remove();
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
