@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nbformat
@@ -16,22 +13,10 @@ from pycrdt import Doc, Map
 from jupyter_huddle.collab.ids import parse_room_id
 from jupyter_huddle.server.app import COMMENTS_SCHEMA_ID
 from tests.conftest import Huddle
+from tests.support.waiting import eventually
 
 BASE_CONFIG = {"save_delay_s": 0.1, "max_save_delay_s": 0.5, "room_cleanup_delay_s": 0.1,
                "save_retry_delay_s": 0.2}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15,
-                     what: str = "condition") -> Any:
-    """Poll an async check (server state seen over HTTP or on disk) under a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)  # polling interval, not a wait for an event
 
 
 def other_user(huddle: Huddle) -> Huddle:

@@ -14,7 +14,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ from tests.integration.test_execution import (
     text_of,
     wait_idle,
 )
+from tests.support.waiting import eventually
 
 EXECUTION_SCHEMA_ID = "https://events.jupyter-huddle.dev/huddle/execution/v1"
 ROLE_HEADER = "X-Huddle-Test-Role"
@@ -175,19 +176,6 @@ async def all_idle(client: Any, timeout: float = 30) -> None:
         await client.wait_for(lambda: all(s == "idle" for s in states(client)), timeout)
     except TimeoutError:
         raise AssertionError(f"cells still running: {client.cells.to_py()}") from None
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20,
-                     what: str = "condition") -> Any:
-    """Poll an async check (server state seen over HTTP or on disk) under a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)  # polling interval, not a wait for an event
 
 
 class Records(logging.Handler):

@@ -31,6 +31,7 @@ from ...collab.review import ReviewService
 from ...collab.users import KnownUsers
 from ..access import ServerAccess, user_info
 from ..errors import http_status
+from .bodies import json_object
 from .execute import parse_document_id
 
 _ID = r"[0-9a-f]{32}"
@@ -64,13 +65,7 @@ class ReviewHandler(APIHandler):
         return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
-        try:
-            body = self.get_json_body()
-        except web.HTTPError:
-            raise web.HTTPError(400, "the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return body
+        return json_object(self)
 
     def document(self, document_id: str) -> DocumentRoomId:
         return parse_document_id(document_id)

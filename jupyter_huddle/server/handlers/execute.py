@@ -29,6 +29,7 @@ from ...kernels.service import CellRef, ExecutionError, ExecutionService
 from ..access import REFUSALS, ServerAccess, user_info
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
+from .bodies import json_object
 
 MAX_CELLS_PER_REQUEST = 5000
 
@@ -73,13 +74,7 @@ class ExecutionHandler(APIHandler):
         return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
-        try:
-            body = self.get_json_body()
-        except web.HTTPError:
-            raise web.HTTPError(400, "the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return body
+        return json_object(self)
 
     def fail(self, err: CollabError) -> web.HTTPError:
         if isinstance(err, PermissionDenied):

@@ -39,6 +39,7 @@ from ...collab.ids import DocumentRoomId
 from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
+from .bodies import json_object
 from .execute import parse_document_id
 
 MAX_GRANT_S = 4 * 3600
@@ -145,13 +146,7 @@ class AccessApiHandler(APIHandler):
         return parse_document_id(document_id)
 
     def body(self) -> dict[str, Any]:
-        try:
-            body = self.get_json_body()
-        except web.HTTPError:
-            raise web.HTTPError(400, "the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return body
+        return json_object(self)
 
     @staticmethod
     def parse_role(raw: Any, *, optional: bool = False) -> Role | None:
