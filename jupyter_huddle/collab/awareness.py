@@ -9,7 +9,7 @@ the others the moment a socket closes, instead of leaving a ghost cursor for 30 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,9 +148,11 @@ class AwarenessTable:
             raise ProtocolError("too many awareness client ids on one connection")
         owned.add(client_id)
 
-    def snapshot(self) -> bytes | None:
-        """Every live entry, for a newcomer; None when the room has no presence yet."""
-        live = [(cid, e.clock, e.state) for cid, e in self._entries.items() if e.state != _NULL]
+    def snapshot(self, keep: Callable[[Hashable], bool] | None = None) -> bytes | None:
+        """Every live entry (of the owners ``keep`` accepts, and the server's), for a
+        newcomer; None when there is none."""
+        live = [(cid, e.clock, e.state) for cid, e in self._entries.items()
+                if e.state != _NULL and (keep is None or e.owner is _SERVER or keep(e.owner))]
         return encode_entries(live) if live else None
 
     def remove_owner(self, owner: Hashable) -> bytes | None:

@@ -78,7 +78,8 @@ class Room:
         self._running = False
         self._subscription = self.doc.observe(self._on_transaction)
         # Presence changes waiting for the next batch (large rooms): client id -> entry.
-        self._presence_batch: dict[int, tuple[int, bytes]] = {}
+        # client id -> (clock, state, whether read-only peers get it too)
+        self._presence_batch: dict[int, tuple[int, bytes, bool]] = {}
         self._presence_flush: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
@@ -118,7 +119,8 @@ class Room:
         if self._guard is not None:
             self._guard.track(peer)
         peer.send(codec.encode_sync_step1(self.doc.get_state()))
-        presence = self.awareness.snapshot()
+        presence = self.awareness.snapshot(None if peer.permissions.write or not self._large()
+                                           else self._is_writer)
         if presence is not None:
             peer.send(codec.encode_awareness(presence))
 
@@ -128,18 +130,28 @@ class Room:
             return
         self._relay_presence(self.awareness.remove_owner_entries(peer.id), None, None)
 
+    def _is_writer(self, owner: object) -> bool:
+        peer = self.peers.get(owner) if isinstance(owner, int) else None
+        return peer is not None and peer.permissions.write
+
+    def _large(self) -> bool:
+        return len(self.peers) > self.settings.awareness_batch_above_peers
+
     def _relay_presence(self, entries: list[tuple[int, int, bytes]], sender: Connection | None,
                         as_sent: bytes | None) -> None:
         """Send accepted presence changes on: at once in a small room (a cursor must move
-        now), in the next batch in a large one."""
+        now), in the next batch in a large one. In a large room, read-only peers (a class
+        watching) get the presence of those who may edit, and departures, but not each
+        other's cursors: that traffic would grow with the square of the class."""
         if not entries:
             return
-        if len(self.peers) <= self.settings.awareness_batch_above_peers:
+        if not self._large():
             frame = as_sent if as_sent is not None else encode_entries(entries)
             self.broadcast(codec.encode_awareness(frame), exclude=sender)
             return
+        to_all = sender is None or sender.permissions.write
         for client_id, clock, state in entries:
-            self._presence_batch[client_id] = (clock, state)
+            self._presence_batch[client_id] = (clock, state, to_all)
         if self._presence_flush is None:
             self._presence_flush = asyncio.get_running_loop().call_later(
                 self.settings.awareness_batch_ms / 1000, self._flush_presence)
@@ -147,9 +159,17 @@ class Room:
     def _flush_presence(self) -> None:
         self._presence_flush = None
         batch, self._presence_batch = self._presence_batch, {}
-        if batch:
-            entries = [(cid, clock, state) for cid, (clock, state) in batch.items()]
-            self.broadcast(codec.encode_awareness(encode_entries(entries)))
+        if not batch:
+            return
+        everything = codec.encode_awareness(encode_entries(
+            [(cid, clock, state) for cid, (clock, state, _) in batch.items()]))
+        shared = [(cid, clock, state) for cid, (clock, state, to_all) in batch.items() if to_all]
+        for_readers = (codec.encode_awareness(encode_entries(shared)) if len(shared) < len(batch)
+                       else everything) if shared else None
+        for peer in list(self.peers.values()):
+            frame = everything if peer.permissions.write else for_readers
+            if frame is not None:
+                peer.send(frame)
 
     def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
         for peer in list(self.peers.values()):

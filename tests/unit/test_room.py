@@ -196,3 +196,37 @@ async def test_presence_in_a_small_room_goes_out_at_once():
         room.handle(a.conn, awareness_update(7, 1, {"cursor": 1}))
         assert b.pump() == 1
         assert b.awareness[7]["cursor"] == 1
+
+
+async def test_in_a_large_room_readers_get_the_writers_presence_not_each_others():
+    settings = CollabSettings(awareness_batch_above_peers=4, awareness_batch_ms=10)
+    async with Room(ROOM, notebook("x"), settings) as room:
+        teacher = MemoryPeer(room, "teacher").join()
+        students = [MemoryPeer(room, f"s{i}", write=False).join() for i in range(6)]
+        flushed = asyncio.Event()
+        original = room._flush_presence
+
+        def flush() -> None:
+            original()
+            flushed.set()
+
+        room._flush_presence = flush  # type: ignore[method-assign]
+        room.handle(teacher.conn, awareness_update(1, 1, {"cell": "c1"}))
+        for i, student in enumerate(students):
+            room.handle(student.conn, awareness_update(100 + i, 1, {"cell": f"s{i}"}))
+        await asyncio.wait_for(flushed.wait(), 5)
+        for peer in (teacher, *students):
+            peer.pump()
+        assert set(teacher.awareness) == {1, *range(100, 106)}  # the teacher sees the class
+        for student in students:
+            assert set(student.awareness) == {1}  # students see the teacher only
+        # a newcomer student's snapshot leaves the other students out too
+        late = MemoryPeer(room, "late", write=False).join()
+        assert set(late.awareness) == {1}
+        # departures reach everyone
+        flushed.clear()
+        room.leave(teacher.conn)
+        await asyncio.wait_for(flushed.wait(), 5)
+        for student in students:
+            student.pump()
+            assert student.awareness == {}
