@@ -2,6 +2,7 @@
 
     python -m bench.classroom [--runs 3] [--duration 20] [--viewers 300 100] [--nice -10]
     python -m bench.classroom --runs 1 --viewers 300 --profile on-300 --tag prof  # + py-spy
+    python -m bench.classroom --viewers-as owners --tag owners  # viewers with the token
 
 Huddle only. Two configurations, side by side in every run (their order flipped every run):
 ``on``, the defaults (rooms of more than ``HuddleApp.awareness_batch_above_peers`` = 16 peers
@@ -13,9 +14,17 @@ every peer at once). Every (configuration, room size) is measured on a fresh ser
 Per measurement:
 - the presenter (a ``proto.Peer``) opens the room; a session (``POST api/sessions``) gives the
   notebook a python3 kernel, and one warm-up cell is run through the execution API;
-- N viewers (``--viewers``; peers with the server token: a viewer's role does not change what
-  fan-out costs) join, 25 at a time, each sending its presence (user, active cell, cursor) on
-  join; the join traffic is left to settle;
+- the viewers are students (``--viewers-as guests``, the default): the presenter creates one
+  view link (``POST api/huddle/links/{document_id}``, role ``viewer``, no use limit), and each
+  viewer claims it as a fresh browser does (``GET /huddle/s/{token}`` for the ``_xsrf``
+  cookie, ``POST`` of its name -> a ``huddle-guest`` cookie, then ``PUT
+  api/collaboration/session/{path}`` with the cookie and ``X-XSRFToken``), 25 at a time,
+  before anything is measured; their websockets carry the cookie, no token. They are
+  read-only: in a large room the server sends them the presence of those who may edit (the
+  presenter) and departures, not each other's cursors. ``--viewers-as owners``: viewers
+  with the server token (owners, who get everyone's presence), as before;
+- N viewers (``--viewers``) join, 25 at a time, each sending its presence (user, active cell,
+  cursor) on join; the join traffic is left to settle;
 - for ``--duration`` seconds: the presenter types into cell 0 at ``--keys-per-s`` (10)
   keystrokes per second, and with each keystroke sends its cursor (presence, as JupyterLab
   does; ``--no-presenter-cursor`` to leave it out); every ``--run-every`` (4) s it runs the
@@ -36,8 +45,9 @@ Figures (per measurement; p50/p95/p99 are over all pairs of the measurement):
   other processes' CPU (noise); the server's RSS before the viewers joined, with them, at
   the end, and its peak (VmHWM);
 - presence (awareness) frames and bytes received per second by all clients together (the
-  presenter included) during the typing period: what the server sent; the presence changes
-  the clients sent; frames still arriving after the period (a backlog), and all traffic;
+  presenter included) during the typing period: what the server sent; the same for the
+  presenter alone and per viewer; the presence changes the clients sent; frames still
+  arriving after the period (a backlog), and all traffic;
 - the client's event-loop lag (a 10 ms sleep's overshoot): all clients share one asyncio
   process on the same two cores, so its delays are part of what is measured.
 
@@ -61,17 +71,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from pycrdt import Text, write_var_uint
+from pycrdt import Text, create_sync_message, write_var_uint
 
-from . import fixtures
+from . import fixtures, wsclient
 from .execution import KernelCpu, cell_done, execute, start_session, stop_session, wait_for
 from .profile import Recorder, summarize, to_markdown
 from .proto import AWARENESS, Peer, put_session, room_url, wait_synced
 from .servers import CpuMeter, Server, git_info, machine_info, wait_quiet
 from .stats import paired_ratio, percentile, summary
+from .wsclient import MessageHandler, WebSocketConnection
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1024 * 1024
@@ -83,6 +95,7 @@ CONFIGS: dict[str, list[str]] = {
 CELLS = 30
 TYPED = "for step in range(10):\n    total = step * step\n    print(step, total)\n"
 _PK = re.compile(rb'"pk":\s*(\d+)')
+CLAIM_BATCH = 25
 
 
 def _log(msg: str) -> None:
@@ -130,6 +143,22 @@ def presence_frame(client_id: int, clock: int, state: dict[str, Any]) -> bytes:
     body = write_var_uint(1) + write_var_uint(client_id) + write_var_uint(clock)
     body += write_var_uint(len(raw)) + raw
     return bytes([AWARENESS]) + write_var_uint(len(body)) + body
+
+
+class CookieConnection(WebSocketConnection):
+    """A websocket whose handshake carries a ``Cookie`` header (a guest has no token)."""
+
+    def __init__(self, url: str, on_message: MessageHandler, cookie: str):
+        super().__init__(url, on_message)
+        self.cookie = cookie
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        request = self.ws.connect()
+        request.headers["Cookie"] = self.cookie
+        self.ws.send_request(request)
+        self._flush()
 
 
 class ClassPeer(Peer):
@@ -193,12 +222,126 @@ class ClassPeer(Peer):
         self.clock += 1
         self.send(presence_frame(self.doc.client_id, self.clock, state))
 
+    async def connect_with_cookie(self, ws_url: str, cookie: str) -> None:
+        """``Peer.connect`` (without presence) for a browser: a cookie instead of a token."""
+        self.t_connect = time.perf_counter()
+        self.conn = CookieConnection(ws_url, self._on_message, cookie)
+        await wsclient.connect(self.conn)
+        self.t_open = time.perf_counter()
+        self.conn.send(create_sync_message(self.doc))
+
+
+# --- guests: a view link opened by fresh browsers ---------------------------------------------
+
+async def http(base: str, method: str, target: str, *, headers: dict[str, str] | None = None,
+               body: bytes = b"") -> tuple[int, list[tuple[str, str]], bytes]:
+    """One HTTP/1.0 request over a raw asyncio socket (no pool; the answer ends at EOF):
+    status, headers, body."""
+    url = urlsplit(base)
+    head = [f"{method} {target} HTTP/1.0", f"Host: {url.netloc}",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    top, _, payload = raw.partition(b"\r\n\r\n")
+    lines = top.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    fields = [(k.strip().lower(), v.strip())
+              for k, _, v in (line.partition(":") for line in lines[1:])]
+    return status, fields, payload
+
+
+class Guest:
+    """A fresh browser with a cookie jar: no token, the XSRF token Jupyter asks for."""
+
+    def __init__(self, server: Server, name: str):
+        self.server = server
+        self.name = name
+        self.cookies: dict[str, str] = {}
+        self.session: dict[str, Any] = {}
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    async def request(self, method: str, target: str, body: bytes = b"",
+                      content_type: str | None = None) -> tuple[int, bytes]:
+        headers = {"Cookie": self.cookie_header()} if self.cookies else {}
+        if "_xsrf" in self.cookies:
+            headers["X-XSRFToken"] = self.cookies["_xsrf"]
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        status, fields, payload = await http(self.server.http_base, method, target,
+                                             headers=headers, body=body)
+        for key, value in fields:
+            if key == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return status, payload
+
+    async def claim(self, link_path: str, notebook: str) -> None:
+        """Open the link, pick a name, then PUT the notebook's collaboration session."""
+        status, payload = await self.request("GET", link_path)
+        if status != 200 or "_xsrf" not in self.cookies:
+            raise RuntimeError(f"{self.name}: GET link: HTTP {status} {payload[:200]!r}")
+        form = urlencode({"name": self.name, "_xsrf": self.cookies["_xsrf"]}).encode()
+        status, payload = await self.request("POST", link_path, form,
+                                             "application/x-www-form-urlencoded")
+        if status != 302 or "huddle-guest" not in self.cookies:
+            raise RuntimeError(f"{self.name}: claim: HTTP {status} {payload[:200]!r}")
+        status, payload = await self.request(
+            "PUT", f"/api/collaboration/session/{quote(notebook, safe='')}",
+            b'{"format":"json","type":"notebook"}', "application/json")
+        if status != 200:
+            raise RuntimeError(f"{self.name}: PUT session: HTTP {status} {payload[:200]!r}")
+        self.session = json.loads(payload)
+
+
+async def owner_json(server: Server, method: str, target: str, body: Any = None,
+                     expect: int = 200) -> Any:
+    """A REST call with the server token (the presenter, an owner)."""
+    data = b"" if body is None else json.dumps(body).encode()
+    status, _, payload = await http(server.http_base, method, target, body=data, headers={
+        "Authorization": f"token {server.token}", "Content-Type": "application/json"})
+    if status != expect:
+        raise RuntimeError(f"{method} {target}: HTTP {status} {payload[:200]!r}")
+    return json.loads(payload) if payload else None
+
+
+async def claim_guests(server: Server, document_id: str, notebook: str, count: int
+                       ) -> tuple[list[Guest], dict[str, Any]]:
+    """One view link (no use limit), claimed by ``count`` fresh browsers, 25 at a time."""
+    created = await owner_json(server, "POST", f"/api/huddle/links/{document_id}",
+                               {"role": "viewer", "label": "classroom bench"}, expect=201)
+    link_path = urlsplit(created["url"]).path
+    guests = [Guest(server, f"Student {i:03d}") for i in range(count)]
+    for start in range(0, count, CLAIM_BATCH):
+        await asyncio.gather(*(g.claim(link_path, notebook)
+                               for g in guests[start:start + CLAIM_BATCH]))
+    listed = await owner_json(server, "GET", f"/api/huddle/links/{document_id}")
+    link = next(x for x in listed["links"] if x["id"] == created["link"]["id"])
+    # What the server thinks a student is (one of them: every claim went the same way).
+    status, payload = await guests[-1].request("GET", f"/api/huddle/access/{document_id}")
+    access = json.loads(payload) if status == 200 else {}
+    if access.get("role") != "viewer" or not access.get("guest"):
+        raise RuntimeError(f"a guest is not a read-only viewer: HTTP {status} {payload[:200]!r}")
+    return guests, link
+
 
 async def open_class_peer(server: Server, session: dict[str, Any], name: str,
-                          rng: random.Random) -> ClassPeer:
+                          rng: random.Random, guest: Guest | None = None) -> ClassPeer:
     peer = ClassPeer(name, f"#{rng.randrange(0x1000000):06x}")
-    await peer.connect(room_url(server.ws_base, session["fileId"], session["sessionId"],
-                                server.token), awareness=False)
+    if guest is None:
+        await peer.connect(room_url(server.ws_base, session["fileId"], session["sessionId"],
+                                    server.token), awareness=False)
+    else:
+        url = (f"{server.ws_base}api/collaboration/room/json:notebook:"
+               f"{guest.session['fileId']}?sessionId={quote(guest.session['sessionId'])}")
+        await peer.connect_with_cookie(url, guest.cookie_header())
     return peer
 
 
@@ -228,6 +371,8 @@ def peak_rss_bytes(pid: int) -> int:
 def _counters(peers: Sequence[ClassPeer]) -> dict[str, int]:
     return {"aw_frames": sum(p.aw_frames for p in peers),
             "aw_bytes": sum(p.aw_bytes for p in peers),
+            "aw_frames_presenter": peers[0].aw_frames if peers else 0,
+            "aw_bytes_presenter": peers[0].aw_bytes if peers else 0,
             "frames": sum(p.frames for p in peers),
             "bytes": sum(p.bytes_in for p in peers),
             "moves": sum(p.moves for p in peers)}
@@ -256,6 +401,14 @@ async def measure(server: Server, viewers: int, args: argparse.Namespace, seed: 
         await execute(server, kernel_id, document_id, str(presenter.cells[1]["id"]))
         await wait_for(lambda: cell_done(presenter, 1), 60, "warm-up cell did not finish")
         warmup_s = time.perf_counter() - t
+        # --- students claim the view link (before anything is measured) -----------------
+        guests: list[Guest | None] = [None] * viewers
+        link: dict[str, Any] = {}
+        t = time.perf_counter()
+        if args.viewers_as == "guests":
+            claimed, link = await claim_guests(server, document_id, path, viewers)
+            guests = list(claimed)
+        claim_s = time.perf_counter() - t
         await asyncio.sleep(0.5)
         rss_before = server.rss_bytes()
 
@@ -263,7 +416,7 @@ async def measure(server: Server, viewers: int, args: argparse.Namespace, seed: 
         audience: list[ClassPeer] = []
         t_join = time.perf_counter()
         for start in range(0, viewers, 25):
-            batch = [await open_class_peer(server, session, f"s{i:03d}", rng)
+            batch = [await open_class_peer(server, session, f"s{i:03d}", rng, guests[i])
                      for i in range(start, min(viewers, start + 25))]
             for v in batch:
                 v.send_presence(v.state(rng.randrange(CELLS), 0, 0))
@@ -394,8 +547,10 @@ async def measure(server: Server, viewers: int, args: argparse.Namespace, seed: 
         after = {k: c2[k] - c1[k] for k in c0}
         changes = d["moves"] + len(cursor_sends)
         nan = float("nan")
+        n_viewers = max(1, len(audience))
         return {
-            "viewers": viewers, "keys": keys, "runs": len(runs), "window_s": window_s,
+            "viewers": viewers, "viewers_as": args.viewers_as, "keys": keys,
+            "runs": len(runs), "window_s": window_s,
             "key_p50_ms": percentile(key_lat, 50), "key_p95_ms": percentile(key_lat, 95),
             "key_p99_ms": percentile(key_lat, 99), "key_max_ms": max(key_lat, default=nan),
             "key_samples": len(key_lat), "key_lost": lost,
@@ -417,6 +572,12 @@ async def measure(server: Server, viewers: int, args: argparse.Namespace, seed: 
             "aw_frames_per_s": d["aw_frames"] / window_s,
             "aw_kib_per_s": d["aw_bytes"] / window_s / 1024,
             "aw_frames_per_client_s": d["aw_frames"] / window_s / len(peers),
+            "aw_frames_presenter_per_s": d["aw_frames_presenter"] / window_s,
+            "aw_kib_presenter_per_s": d["aw_bytes_presenter"] / window_s / 1024,
+            "aw_frames_per_viewer_s": (d["aw_frames"] - d["aw_frames_presenter"])
+            / window_s / n_viewers,
+            "aw_kib_per_viewer_s": (d["aw_bytes"] - d["aw_bytes_presenter"])
+            / window_s / 1024 / n_viewers,
             "presence_changes_per_s": changes / window_s,
             "aw_frames_per_change": d["aw_frames"] / changes if changes else nan,
             "aw_relay_demand_per_s": changes * (len(peers) - 1) / window_s,
@@ -427,6 +588,7 @@ async def measure(server: Server, viewers: int, args: argparse.Namespace, seed: 
             "loop_lag_p50_ms": percentile(lag, 50), "loop_lag_p99_ms": percentile(lag, 99),
             "loop_lag_max_ms": max(lag, default=nan),
             "join_s": join_s, "settle_s": settle_s, "warmup_run_s": warmup_s,
+            "claim_s": claim_s, "link_uses": link.get("uses"),
             "text_ok": final == str(presenter.source(0)) and len(final) == base_len + keys,
             "closed_viewers": sum(1 for v in audience if v.closed.done()),
             "client_errors": sum(1 for p in peers if p.error is not None),
@@ -476,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of typing per measurement (default 20)")
     parser.add_argument("--viewers", type=int, nargs="+", default=[300, 100],
                         help="room sizes (viewers besides the presenter; default 300 100)")
+    parser.add_argument("--viewers-as", choices=("guests", "owners"), default="guests",
+                        help="guests: students who opened a view link (read-only, the "
+                        "default); owners: peers with the server token")
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
                         help="presence batching on (defaults) and/or off")
     parser.add_argument("--keys-per-s", type=float, default=10.0,
@@ -557,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                     _log(md)
     doc = {"scenario": "classroom", "command": command, "machine": info,
            "params": {"runs": args.runs, "duration_s": args.duration, "viewers": sizes,
+                      "viewers_as": args.viewers_as,
                       "configs": {c: CONFIGS[c] for c in args.configs},
                       "keys_per_s": args.keys_per_s, "run_every_s": args.run_every,
                       "presenter_cursor": args.presenter_cursor, "cells": CELLS,
@@ -656,12 +822,19 @@ ROWS: tuple[tuple[str, str, float, bool], ...] = (
     ("aw_relay_demand_per_s", "… if each change went to every other client at once "
      "(changes/s × (clients − 1))", 1.0, False),
     ("aw_frames_per_client_s", "… per client per s", 1.0, True),
+    ("aw_frames_presenter_per_s", "… received by the presenter per s", 1.0, True),
+    ("aw_frames_per_viewer_s", "… received per viewer per s", 1.0, True),
     ("aw_kib_per_s", "presence KiB received per s, all clients", 1.0, True),
+    ("aw_kib_presenter_per_s", "… by the presenter", 1.0, True),
+    ("aw_kib_per_viewer_s", "… per viewer", 1.0, True),
     ("all_frames_per_s", "all frames received per s, all clients", 1.0, True),
     ("all_mib_per_s", "all MiB received per s, all clients", 1.0, True),
     ("aw_frames_after", "presence frames still arriving after the period (backlog)", 1.0,
      True),
     ("drain_s", "end of period → every keystroke and output at every viewer (s)", 1.0, True),
+    ("claim_s", "guests claim the view link, 25 at a time (s; before the period)", 1.0,
+     True),
+    ("link_uses", "… the link's use count afterwards", 1.0, False),
     ("join_s", "viewers join, 25 at a time: all synced (s)", 1.0, True),
     ("settle_s", "join traffic settled (s)", 1.0, True),
 )
@@ -690,7 +863,11 @@ def markdown(doc: dict[str, Any]) -> str:
         "viewer moves its cursor/active cell about once a second (random phase). "
         "`on`: the defaults (presence in batches every 100 ms above 16 peers); `off`: "
         "`--HuddleApp.awareness_batch_above_peers=100000` (each change relayed at once). "
-        f"Runs: {p['runs']} (order flipped every run); cells are `median [min–max]` over the "
+        + ("Viewers: guests who claimed one view link (read-only; cookie, no token), "
+           "claimed before the period. "
+           if p.get("viewers_as", "owners") == "guests" else
+           "Viewers: peers with the server token (owners). ")
+        + f"Runs: {p['runs']} (order flipped every run); cells are `median [min–max]` over the "
         "runs; ON/OFF is the median of per-run ratios. Latencies: from just before the "
         "presenter's frame (or the POST) is written to the socket read at the viewer; "
         "percentiles over every (event, viewer) pair. All clients run in one asyncio "
@@ -720,6 +897,8 @@ def markdown(doc: dict[str, Any]) -> str:
         for key, label in (("aw_relay_demand_per_s", "presence changes/s × (clients − 1)"),
                            ("aw_frames_per_s", "presence frames/s"),
                            ("aw_kib_per_s", "presence KiB/s"),
+                           ("aw_kib_presenter_per_s", "… of which to the presenter"),
+                           ("aw_kib_per_viewer_s", "presence KiB/s per viewer"),
                            ("server_cpu_pct", "server CPU %")):
             for n in (small, big):
                 lines.append(f"| {label}, {n} viewers | " + " | ".join(

@@ -299,8 +299,9 @@ class AccessService:
         return link, f"{link.id}.{secret}"
 
     async def _save_link(self, link: ShareLink) -> None:
-        await self.store.put_value(LINKS, link.id, json.dumps(asdict(link)))
+        # In memory first, before any await: a concurrent claim must see this use counted.
         self._links[link.id] = link
+        await self.store.put_value(LINKS, link.id, json.dumps(asdict(link)))
 
     def links(self, file_id: str | None = None) -> list[ShareLink]:
         return sorted((link for link in self._links.values()

@@ -135,3 +135,21 @@ async def test_everything_survives_a_restart_in_sqlite(tmp_path):
         assert reloaded.role_of("assistant", "nb") == Role.RUNNER
     finally:
         await again.stop()
+
+
+async def test_concurrent_claims_cannot_exceed_the_use_limit(tmp_path):
+    import asyncio
+
+    store = SQLiteStore(tmp_path / "store.sqlite")  # its writes really wait
+    await store.start()
+    try:
+        access = AccessService(store)
+        await access.ready()
+        link, _ = await access.create_link("nb", Role.VIEWER, "owner", max_uses=1)
+        results = await asyncio.gather(*(access.claim(link, f"Student {i}")
+                                         for i in range(10)), return_exceptions=True)
+        assert sum(not isinstance(r, BaseException) for r in results) == 1
+        assert all(isinstance(r, BadToken) for r in results if isinstance(r, BaseException))
+        assert access.link(link.id).uses == 1
+    finally:
+        await store.stop()
