@@ -383,7 +383,13 @@ class Comments:
                    "decided_by": _author(user), "decided_at": time.time()}
         with self.document.doc.transaction(origin=COMMENTS):
             if accept:
-                self._replace_range(plain(thread).get("anchor", {}), str(suggestion["text"]))
+                anchor = plain(thread).get("anchor", {})
+                start = self._replace_range(anchor, str(suggestion["text"]))
+                # The thread now points at the text it put there, which keeps its quote.
+                replacement = str(suggestion["text"])
+                thread["anchor"] = make_anchor(self.document, AnchorRequest(
+                    str(anchor["cell_id"]), "text", start,
+                    start + index_to_utf16(replacement, len(replacement))))
             thread["suggestion"] = decided
             if accept:
                 thread["status"] = "resolved"
@@ -391,7 +397,8 @@ class Comments:
                 thread["resolved_at"] = decided["decided_at"]
         return self.thread(thread_id)
 
-    def _replace_range(self, anchor: dict[str, Any], replacement: str) -> None:
+    def _replace_range(self, anchor: dict[str, Any], replacement: str) -> int:
+        """Put ``replacement`` where the anchor's range is; return its UTF-16 start."""
         position = resolve_anchor(self.document, anchor, self.document.positions)
         if position["state"] != "attached" or anchor.get("kind") != "text":
             raise CommentError("the suggested text range is gone; it cannot be applied")
@@ -407,6 +414,7 @@ class Comments:
         if length:
             del source[start_byte:start_byte + length]
         source.insert(start_byte, replacement)
+        return int(position["start"])
 
     def after_outside_edit(self, changed_cells: set[str]) -> None:
         """Another program rewrote these cells: a text anchor in one whose quoted text is no

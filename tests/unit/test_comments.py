@@ -152,6 +152,10 @@ def test_accepting_a_suggestion_is_one_edit_that_converges_with_a_concurrent_one
     decided = comments.threads()[0]
     assert decided["suggestion"]["state"] == "accepted"
     assert decided["status"] == "resolved"
+    # the thread now points at the text it put in, and follows it
+    assert decided["anchor"]["quote"] == "sum([a, b])"
+    assert decided["position"]["state"] == "attached"
+    assert decided["position"]["text"] == "sum([a, b])"
     with pytest.raises(CommentError):
         comments.decide(thread["id"], BOB, accept=False)
 
