@@ -3,6 +3,7 @@ import './style.css';
 import 'katex/dist/katex.min.css';
 
 import { parseRoute, routeUrl, type Route } from './logic/routes';
+import { AccessApi, type Access } from './protocol/access';
 import { ContentsApi } from './protocol/contents';
 import { HttpClient } from './protocol/http';
 import { KernelsApi, type Identity } from './protocol/kernels';
@@ -14,12 +15,16 @@ import { NotebookPage } from './views/notebook';
 interface PageConfig {
   baseUrl: string;
   xsrf: string;
+  /** Someone who came through a share link: their name and the shared notebook. */
+  guest: { name: string; path: string } | null;
 }
 
 function readConfig(): PageConfig {
   const raw = document.getElementById('huddle-config')?.textContent ?? '{}';
   const parsed = JSON.parse(raw) as Partial<PageConfig>;
-  return { baseUrl: parsed.baseUrl ?? '/', xsrf: parsed.xsrf ?? '' };
+  const guest = parsed.guest && typeof parsed.guest.path === 'string'
+    ? { name: String(parsed.guest.name ?? ''), path: parsed.guest.path } : null;
+  return { baseUrl: parsed.baseUrl ?? '/', xsrf: parsed.xsrf ?? '', guest };
 }
 
 interface Page {
@@ -31,6 +36,7 @@ class App {
   private readonly http: HttpClient;
   private readonly contents: ContentsApi;
   private readonly kernels: KernelsApi;
+  private readonly access: AccessApi;
   private me: Promise<Identity>;
   private page: Page | null = null;
   private generation = 0;
@@ -39,6 +45,8 @@ class App {
     this.http = new HttpClient(config.baseUrl, config.xsrf);
     this.contents = new ContentsApi(this.http);
     this.kernels = new KernelsApi(this.http);
+    this.kernels.sessions = config.guest === null; // guests have no sessions API
+    this.access = new AccessApi(this.http);
     this.me = this.kernels.me();
     window.addEventListener('popstate', () => void this.show(this.current()));
   }
@@ -67,6 +75,12 @@ class App {
   }
 
   async show(route: Route): Promise<void> {
+    const { guest } = this.config;
+    if (guest && route.view === 'files') {
+      // A share link opens only its notebook: no file list.
+      route = { view: 'notebook', path: guest.path };
+      history.replaceState(null, '', routeUrl(this.config.baseUrl, route));
+    }
     const generation = ++this.generation;
     this.page?.destroy?.();
     this.page = null;
@@ -81,7 +95,8 @@ class App {
       if (generation !== this.generation) return;
       const message = err instanceof Error ? err.message : String(err);
       this.root.replaceChildren(h('div', { className: 'hd-error-page', role: 'alert' },
-        h('h1', {}, 'Could not open this page'), h('p', {}, message), this.link({ view: 'files', dir: '' }, 'Back to files')));
+        h('h1', {}, 'Could not open this page'), h('p', {}, message),
+        guest ? null : this.link({ view: 'files', dir: '' }, 'Back to files')));
       toast(message, 'error');
     }
   }
@@ -102,14 +117,25 @@ class App {
       this.me,
       NotebookRoom.open(this.http, path, roomServerUrl(location, this.config.baseUrl)),
     ]);
+    let access: Access;
+    try {
+      access = await this.access.access(room.documentId);
+    } catch (err) {
+      room.destroy();
+      throw err;
+    }
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const files: Route = { view: 'files', dir };
+    const { guest } = this.config;
     return new NotebookPage({
       room,
       kernels: this.kernels,
-      me,
-      filesUrl: routeUrl(this.config.baseUrl, files),
+      me: guest?.name ? { ...me, display_name: guest.name } : me,
+      filesUrl: guest ? null : routeUrl(this.config.baseUrl, files),
+      accessApi: this.access,
+      access,
       navigateFiles: (event) => this.follow(event, files),
+      http: this.http,
     });
   }
 }

@@ -91,7 +91,10 @@ test('collaborators: people only (not the server), me first', () => {
 
 test('RAW notices', () => {
   assert.deepEqual(parseRaw('{"type":"save","responseTo":3,"status":"success"}'), { type: 'save', responseTo: 3, status: 'success' });
-  assert.deepEqual(parseRaw('{"type":"error","reason":"read_only"}'), { type: 'read_only' });
+  assert.deepEqual(parseRaw('{"type":"error","reason":"read_only"}'), { type: 'refused', reason: 'read_only', message: '' });
+  assert.deepEqual(parseRaw('{"type":"error","reason":"locked","message":"That cell is locked"}'), { type: 'refused', reason: 'locked', message: 'That cell is locked' });
+  assert.deepEqual(parseRaw('{"type":"error","reason":"protected","message":"m"}'), { type: 'refused', reason: 'protected', message: 'm' });
+  assert.equal(parseRaw('{"type":"error","reason":"other"}').type, 'other');
   assert.deepEqual(parseRaw('{"type":"file_changed","conflicts":["a",1],"backup":"x.ipynb"}'), { type: 'file_changed', conflicts: ['a'], backup: 'x.ipynb' });
   assert.equal(parseRaw('not json').type, 'other');
 });

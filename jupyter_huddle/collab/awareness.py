@@ -17,6 +17,8 @@ from .codec import Reader, var_bytes, varuint
 from .errors import ProtocolError
 
 _NULL = b"null"
+# Departed client ids remembered per room (the oldest are forgotten first).
+_MAX_DEPARTED = 10_000
 # Owner of the server's own awareness entry: no connection can claim it.
 _SERVER = object()
 
@@ -73,6 +75,9 @@ class AwarenessTable:
         self._max_ids_per_owner = max_ids_per_owner
         self._entries: dict[int, _Entry] = {}
         self._owned: dict[Hashable, set[int]] = {}
+        # Client ids whose connection closed, with the clock of their removal: an echo of
+        # their last state must not bring them back under someone else's connection.
+        self._departed: dict[int, tuple[int, str]] = {}
 
     def __len__(self) -> int:
         return sum(1 for e in self._entries.values() if e.state != _NULL)
@@ -108,6 +113,11 @@ class AwarenessTable:
             client_id = reader.read_varuint()
             clock = reader.read_varuint()
             raw = reader.read_bytes()
+            if self._stale(client_id, clock, raw, user):
+                # y-websocket clients send back every presence change they receive: in a
+                # class, each change comes back once per student. Drop those before any
+                # JSON is parsed.
+                continue
             state = _stamped(raw, _check_state(raw), stamp)
             changed = changed or state is not raw
             if self._accept(client_id, clock, state, owner, user):
@@ -115,6 +125,17 @@ class AwarenessTable:
         unchanged = (bool(accepted) and not changed and reader.remaining == 0
                      and len(accepted) == _count(payload))
         return accepted, unchanged
+
+    def _stale(self, client_id: int, clock: int, raw: bytes, user: str) -> bool:
+        """An entry no newer than what the table holds, or someone else's echo of a
+        departed client's last state: never applied. (The departed person's own new
+        connection may bring their state back at its old clock.)"""
+        entry = self._entries.get(client_id)
+        if entry is None:
+            departed_clock, departed_user = self._departed.get(client_id, (-1, ""))
+            return clock <= departed_clock and (user != departed_user or not user)
+        return clock < entry.clock or (clock == entry.clock and (
+            raw != _NULL or entry.state == _NULL))
 
     def _accept(self, client_id: int, clock: int, state: bytes, owner: Hashable,
                 user: str) -> bool:
@@ -128,6 +149,12 @@ class AwarenessTable:
             self._claim(owner, client_id)
             entry.owner = owner
         if entry is None:
+            if state == _NULL:
+                # Nothing to remove. y-websocket clients echo every awareness change they
+                # apply, so this is often another peer's echo of a departed client's
+                # removal: claiming the id for the echoing connection would block that
+                # client's presence when it reconnects.
+                return False
             self._claim(owner, client_id)
             self._entries[client_id] = _Entry(clock, state, owner, user)
             return True
@@ -164,6 +191,9 @@ class AwarenessTable:
         removed = []
         for client_id in self._owned.pop(owner, set()):
             entry = self._entries.pop(client_id)
+            self._departed[client_id] = (entry.clock + 1, entry.user)
+            if len(self._departed) > _MAX_DEPARTED:
+                del self._departed[next(iter(self._departed))]
             if entry.state != _NULL:
                 removed.append((client_id, entry.clock + 1, _NULL))
         return removed

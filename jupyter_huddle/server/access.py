@@ -84,6 +84,9 @@ class ServerAccess:
                 return member  # type: ignore[no-any-return]
             guest = self.guest_user(handler)
             if guest is not None and not isinstance(handler, self.guest_handlers):
+                # The error page asks who is logged in: nobody, for this handler.
+                handler.current_user = None
+                handler._jupyter_current_user = None  # type: ignore[attr-defined]
                 raise web.HTTPError(403, "a share link opens only its notebook")
             return guest
 

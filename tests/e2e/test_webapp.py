@@ -669,13 +669,20 @@ def test_presence_jump_and_follow(huddle: ServerProcess, users: Users) -> None:
     assert not alice.errors + bob.errors, alice.errors + bob.errors
 
 
+# Where a cell is, measured from the bottom of the sticky bars (what the app holds still:
+# the bars themselves may grow a line when, say, the kernel status text changes).
+BELOW_BARS_JS = """(el) => el.getBoundingClientRect().top
+  - document.querySelector('.hd-toolbar').getBoundingClientRect().bottom"""
+
 ANCHOR_RECORDER_JS = """(el) => {
   // Every time the cell list changes size, after the app has reacted (this observer was
   // created after the app's, so it is called after it), where is Bob's anchor cell?
+  const below = () => el.getBoundingClientRect().top
+    - document.querySelector('.hd-toolbar').getBoundingClientRect().bottom;
   window.__anchorTops = [];
-  new ResizeObserver(() => window.__anchorTops.push(el.getBoundingClientRect().top))
-    .observe(document.querySelector('.hd-cells'));
-  return el.getBoundingClientRect().top;
+  new ResizeObserver(() => window.__anchorTops.push(below())).observe(
+    document.querySelector('.hd-cells'));
+  return below();
 }"""
 
 
@@ -709,7 +716,7 @@ def test_output_and_cells_above_do_not_move_the_view(huddle: ServerProcess,
     tops = bob.page.evaluate("window.__anchorTops")
     assert len(tops) >= 2, tops  # the list did change size
     assert all(abs(top - top_before) <= 1 for top in tops), (top_before, tops)
-    assert abs(anchor.evaluate("(el) => el.getBoundingClientRect().top") - top_before) <= 1
+    assert abs(anchor.evaluate(BELOW_BARS_JS) - top_before) <= 1
     grown = settled_scroll(bob) - scroll_before
     assert grown > 300, f"the page scrolled {grown} px with the output above"
     users.screenshot(bob, "83-output-grew-above")
@@ -724,7 +731,7 @@ def test_output_and_cells_above_do_not_move_the_view(huddle: ServerProcess,
     expect(cells(bob)).to_have_count(42)
     settled_scroll(bob)
     held = bob.page.locator(f".hd-cell[data-cell-id='{anchor_id}']")
-    assert abs(held.evaluate("(el) => el.getBoundingClientRect().top") - top_before) <= 1
+    assert abs(held.evaluate(BELOW_BARS_JS) - top_before) <= 1
     tops = bob.page.evaluate("window.__anchorTops")
     assert all(abs(top - top_before) <= 1 for top in tops), (top_before, tops)
     assert not alice.errors + bob.errors, alice.errors + bob.errors

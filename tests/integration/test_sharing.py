@@ -519,3 +519,12 @@ async def test_presenting_is_announced_to_everyone_and_only_owners_present(
         await huddle.request("POST", f"api/huddle/present/{room}", {"on": False})
         await view.wait_for(lambda: presenter(view) is None)
         assert owner.close_code is None
+
+
+async def test_a_guest_refused_a_page_gets_a_clean_403(huddle, write_notebook, caplog):
+    write_notebook("page.ipynb", ["a = 1"])
+    guest, _room, _session = await guest_in(huddle, "page.ipynb", "viewer", "Pat")
+    for path in ("tree", "lab", "api/status"):
+        response = await guest.request("GET", path)
+        assert response.code == 403, (path, response.code)
+    assert "Uncaught exception" not in caplog.text

@@ -396,15 +396,21 @@ async def test_awareness_is_relayed_and_removed_when_node_leaves(
     await peer.open(huddle, "aware.ipynb")
     user = {"username": "nodé", "name": "Nodé Client 🚀", "initials": "NC", "color": "#ff0000"}
     async with huddle.open("aware.ipynb") as client:
-        await peer.call("setAwareness", state={"user": user, "cursors": []})
+        await peer.call("setAwareness", state={"user": user, "cursors": [], "tag": "nodé 🚀"})
         node_id = peer.client_id
-        await client.wait_for(lambda: client.awareness.get(node_id, {}).get("user") == user)
+        await client.wait_for(lambda: client.awareness.get(node_id, {}).get("tag") == "nodé 🚀")
         assert client.awareness[node_id]["cursors"] == []
+        # who it is comes from the server, whatever the client claims
+        stamped = client.awareness[node_id]["user"]
+        assert stamped["username"] != "nodé"
+        assert stamped["name"] != "Nodé Client 🚀"
+        assert stamped["color"]  # the server has no colour for it: the client's is kept
 
         # Python's presence reaches Node's y-protocols Awareness.
         python_id = client.doc.client_id
-        await client.send(awareness_update(python_id, 1, {"user": {"name": "Pÿthon 🐍"}}))
-        seen = await peer.call("waitAwareness", matching={"user": {"name": "Pÿthon 🐍"}},
+        await client.send(awareness_update(python_id, 1, {"user": {"name": "Pÿthon 🐍"},
+                                                          "tag": "Pÿthon 🐍"}))
+        seen = await peer.call("waitAwareness", matching={"tag": "Pÿthon 🐍"},
                                timeoutMs=NODE_WAIT_MS)
         assert seen["clientId"] == python_id
 
@@ -424,14 +430,14 @@ async def test_newcomer_node_client_sees_existing_presence(huddle, node_peer, wr
     write_notebook("late.ipynb")
     first = await node_peer()
     await first.open(huddle, "late.ipynb")
-    await first.call("setAwareness", state={"user": {"name": "early bird 🐦"}})
+    await first.call("setAwareness", state={"user": {"name": "early"}, "tag": "early bird 🐦"})
     # Wait until the server has it: a Python client that joins later is sent it on join.
     async with huddle.open("late.ipynb") as client:
         await client.wait_for(lambda: any(
-            s.get("user", {}).get("name") == "early bird 🐦" for s in client.awareness.values()))
+            s.get("tag") == "early bird 🐦" for s in client.awareness.values()))
     late = await node_peer()
     await late.open(huddle, "late.ipynb")
-    seen = await late.call("waitAwareness", matching={"user": {"name": "early bird 🐦"}},
+    seen = await late.call("waitAwareness", matching={"tag": "early bird 🐦"},
                            timeoutMs=NODE_WAIT_MS)
     assert seen["clientId"] == first.client_id
 

@@ -92,3 +92,37 @@ def test_same_user_reconnecting_takes_over_its_presence():
     assert table.remove_owner("old-socket") is None
     assert entries(table.snapshot() or b"") == [(10, 2, {"x": 2})]
     assert table.apply(update(10, 9, None), owner="bob-socket", user="bob") is None
+
+
+def test_an_echoed_removal_of_a_departed_client_claims_nothing():
+    """y-websocket clients echo every awareness change they apply, so when a peer leaves,
+    the others send its removal back. That echo must not make the echoing connection the
+    owner of the id: the departed client could then never show its presence again when it
+    reconnects (a hand-over reconnects it at once)."""
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 2, {"user": "student"}), owner="old", user="student")
+    assert entries(table.remove_owner("old") or b"") == [(10, 3, None)]
+    assert table.apply(update(10, 3, None), owner="teacher", user="teacher") is None
+    # The student's new connection: its state comes through (at any clock), to everyone.
+    assert table.apply(update(10, 2, {"user": "student"}), owner="new", user="student") is not None
+    assert entries(table.snapshot() or b"") == [(10, 2, {"user": "student"})]
+    assert entries(table.remove_owner("new") or b"") == [(10, 3, None)]
+
+
+def test_an_echo_of_a_departed_clients_state_does_not_bring_it_back_under_another():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 5, {"cursor": 1}), owner="x-socket", user="xavier")
+    table.remove_owner("x-socket")
+    # another peer had not yet seen the removal and sends X's last state back
+    assert table.apply(update(10, 5, {"cursor": 1}), owner="b-socket", user="bea") is None
+    assert table.snapshot() is None
+    # X's own new connection brings it back
+    assert table.apply(update(10, 5, {"cursor": 1}), owner="x-new", user="xavier") is not None
+
+
+def test_echoes_of_current_states_are_dropped_before_parsing():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.apply(update(10, 3, {"cursor": 1}), owner="a", user="ann")
+    # not even valid JSON: an echo at a clock the table has is never parsed
+    echo = encode_entries([(10, 3, b"{not json")])
+    assert table.apply(echo, owner="b", user="bea") is None

@@ -7,9 +7,13 @@ export type ConnectionStatus =
   | 'offline' // the browser says there is no network
   | 'stale' // the server's history is not the one this tab has: reload
   | 'gone' // the file was deleted or does not exist
+  | 'ended' // your access ended: the share link was revoked or expired (4403)
   | 'failed'; // the server cannot serve this document
 
-export type TerminalClose = 'stale' | 'gone' | 'failed';
+export type TerminalClose = 'stale' | 'gone' | 'ended' | 'failed';
+
+/** Close code: your rights on the document changed; reconnect, then ask for them again. */
+export const RIGHTS_CHANGED_CLOSE = 4001;
 
 export interface ConnectionFacts {
   socket: 'connecting' | 'connected' | 'disconnected';
@@ -23,6 +27,7 @@ export interface ConnectionFacts {
 export function terminalClose(code: number): TerminalClose | null {
   if (code === 1003) return 'stale'; // unknown_session: the server's history was rebuilt
   if (code === 4404 || code === 4410) return 'gone';
+  if (code === 4403) return 'ended';
   if (code >= 4400 && code < 4500) return 'failed';
   return null;
 }
@@ -41,5 +46,6 @@ export const STATUS_TEXT: Record<ConnectionStatus, string> = {
   offline: 'Offline (your edits are kept)',
   stale: 'This page is out of date',
   gone: 'This notebook no longer exists',
+  ended: 'Your access ended',
   failed: 'The server cannot open this notebook',
 };

@@ -2,7 +2,7 @@
  * Running code: the notebook's kernel session (Jupyter's session API), Huddle's
  * execute/interrupt/restart/input routes, and who the user is (`/api/me`).
  */
-import { apiUrl, type HttpClient } from './http';
+import { ApiError, apiUrl, type HttpClient } from './http';
 
 export interface Identity {
   username: string;
@@ -52,6 +52,10 @@ export function findSession(
 }
 
 export class KernelsApi {
+  /** Whether Jupyter's sessions API is open to this user. Guests (share links) have none:
+   * their notebook's kernel comes from `POST /api/huddle/kernel/{document_id}`. */
+  sessions = true;
+
   constructor(private readonly http: HttpClient) {}
 
   private url(...segments: string[]): string {
@@ -65,12 +69,29 @@ export class KernelsApi {
 
   /** The kernel id of the notebook's existing session, or null. */
   async existingKernel(path: string, fileId: string): Promise<string | null> {
+    if (!this.sessions) return null; // the server's presence names it once it runs
     const sessions = await this.http.request<SessionModel[]>('GET', this.url('api/sessions'));
     return findSession(sessions, path, fileId)?.kernel?.id ?? null;
   }
 
-  /** The kernel id of the notebook's session, starting one if there is none. */
-  async ensureKernel(path: string, fileId: string, kernelName: string): Promise<string> {
+  /** The kernel id of the notebook's session, starting one if there is none: through
+   * Jupyter's sessions API, or Huddle's kernel route for those who may not use it (403). */
+  async ensureKernel(path: string, fileId: string, kernelName: string, documentId: string): Promise<string> {
+    if (this.sessions) {
+      try {
+        return await this.sessionKernel(path, fileId, kernelName);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 403)) throw err;
+        this.sessions = false;
+      }
+    }
+    const reply = await this.http.request<{ kernel_id: string }>('POST', this.url('api/huddle/kernel', documentId), {
+      kernel_name: kernelName,
+    });
+    return reply.kernel_id;
+  }
+
+  private async sessionKernel(path: string, fileId: string, kernelName: string): Promise<string> {
     const existing = await this.existingKernel(path, fileId);
     if (existing) return existing;
     const name = path.slice(path.lastIndexOf('/') + 1);

@@ -1,5 +1,5 @@
 /** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
- * about saves, read-only refusals and changes made to the file outside Huddle. */
+ * about saves, refused edits (read-only, locked cells) and changes made to the file outside Huddle. */
 
 import * as encoding from 'lib0/encoding';
 
@@ -16,9 +16,13 @@ export function encodeSaveRequest(id: number): Uint8Array {
   return encoding.toUint8Array(encoder);
 }
 
+export type RefusalReason = 'read_only' | 'locked' | 'protected';
+const REFUSAL_REASONS: readonly string[] = ['read_only', 'locked', 'protected'];
+
 export type RawNotice =
   | { type: 'save'; responseTo: number; status: 'success' | 'failed' }
-  | { type: 'read_only' }
+  // An edit the server refused (read_only) or undid (a locked cell, a protected root).
+  | { type: 'refused'; reason: RefusalReason; message: string }
   | { type: 'file_changed'; conflicts: string[]; backup: string | null }
   | { type: 'other'; text: string };
 
@@ -34,7 +38,9 @@ export function parseRaw(text: string): RawNotice {
   if (v['type'] === 'save' && typeof v['responseTo'] === 'number') {
     return { type: 'save', responseTo: v['responseTo'], status: v['status'] === 'success' ? 'success' : 'failed' };
   }
-  if (v['type'] === 'error' && v['reason'] === 'read_only') return { type: 'read_only' };
+  if (v['type'] === 'error' && typeof v['reason'] === 'string' && REFUSAL_REASONS.includes(v['reason'])) {
+    return { type: 'refused', reason: v['reason'] as RefusalReason, message: typeof v['message'] === 'string' ? v['message'] : '' };
+  }
   if (v['type'] === 'file_changed') {
     const conflicts = Array.isArray(v['conflicts']) ? v['conflicts'].filter((c): c is string => typeof c === 'string') : [];
     return { type: 'file_changed', conflicts, backup: typeof v['backup'] === 'string' ? v['backup'] : null };

@@ -10,7 +10,7 @@ import { WebsocketProvider } from 'y-websocket';
 import type { Awareness } from 'y-protocols/awareness';
 
 import { Emitter } from '../logic/emitter';
-import { connectionStatus, terminalClose, type ConnectionFacts, type ConnectionStatus } from '../logic/status';
+import { connectionStatus, RIGHTS_CHANGED_CLOSE, terminalClose, type ConnectionFacts, type ConnectionStatus } from '../logic/status';
 import type { HttpClient } from './http';
 import {
   ACTIVE_CELL_FIELD,
@@ -62,6 +62,9 @@ export class NotebookRoom {
   readonly presenceChanged = new Emitter<void>();
   readonly notices = new Emitter<RawNotice>();
   readonly stateChanged = new Emitter<void>();
+  /** The server cut the socket because this user's rights changed (it reconnects by
+   * itself): ask for the capabilities again. */
+  readonly rightsChanged = new Emitter<void>();
   private readonly provider: WebsocketProvider;
   private facts: ConnectionFacts = {
     socket: 'connecting', synced: false, everSynced: false, online: true, terminal: null,
@@ -87,6 +90,7 @@ export class NotebookRoom {
       maxBackoffTime: 5000,
     });
     this.provider.shouldReconnect = (event: CloseEvent) => terminalClose(event.code) === null;
+    this.sendOnlyOwnPresence();
     this.provider.messageHandlers[MESSAGE_RAW] = (_encoder, decoder) => {
       const notice = parseRaw(decoding.readVarString(decoder));
       if (notice.type === 'save') this.pendingSaves.get(notice.responseTo)?.(notice.status);
@@ -95,6 +99,32 @@ export class NotebookRoom {
     this.wire();
   }
 
+  /**
+   * y-websocket sends every presence change the awareness applies, other people's too; the
+   * server relays presence itself, so in a class each change would come back to it once per
+   * student. Only this client's own state goes out.
+   */
+  private sendOnlyOwnPresence(): void {
+    type Changes = { added: number[]; updated: number[]; removed: number[] };
+    const provider = this.provider as unknown as {
+      _awarenessUpdateHandler?: (changes: Changes, origin: unknown) => void;
+    };
+    const send = provider._awarenessUpdateHandler;
+    if (typeof send !== 'function') return; // another y-websocket: keep its behaviour
+    const awareness = this.notebook.awareness;
+    const own = awareness.clientID;
+    awareness.off('update', send);
+    const filtered = (changes: Changes, origin: unknown): void => {
+      const mine = (ids: number[]) => ids.filter((id) => id === own);
+      const kept = { added: mine(changes.added), updated: mine(changes.updated), removed: mine(changes.removed) };
+      if (kept.added.length + kept.updated.length + kept.removed.length > 0) send(kept, origin);
+    };
+    awareness.on('update', filtered);
+    this.unhookPresence = () => awareness.off('update', filtered);
+  }
+
+  private unhookPresence: () => void = () => {};
+
   static async open(http: HttpClient, path: string, serverUrl: string): Promise<NotebookRoom> {
     return new NotebookRoom(path, await openSession(http, path), serverUrl);
   }
@@ -102,17 +132,33 @@ export class NotebookRoom {
   private wire(): void {
     this.provider.on('status', ({ status }) => this.update({ socket: status }));
     this.provider.on('sync', (synced: boolean) => {
+      if (synced && this.facts.everSynced) this.renewPresence();
       this.update(synced ? { synced, everSynced: true } : { synced });
       if (synced) this.syncedResolve();
     });
     this.provider.on('connection-close', (event: CloseEvent | null) => {
       const terminal = event ? terminalClose(event.code) : null;
       if (terminal) this.update({ terminal });
+      if (event?.code === RIGHTS_CHANGED_CLOSE) this.rightsChanged.emit();
     });
     this.notebook.awareness.on('change', () => this.presenceChanged.emit());
     this.notebook.ystate.observe(() => this.stateChanged.emit());
     window.addEventListener('online', this.onOnline);
     window.addEventListener('offline', this.onOnline);
+  }
+
+  /**
+   * Back after a reconnect (a network blip, or close 4001 when rights change): when the
+   * old socket closed, the others were sent this client's removal at its clock + 1, so
+   * the state the provider re-sends at the old clock is ignored by them until its
+   * 15-second renewal. Publish it at clock + 2 now, so that this person does not vanish
+   * from everyone's people list.
+   */
+  private renewPresence(): void {
+    const state = this.awareness.getLocalState();
+    if (state === null) return;
+    this.awareness.setLocalState({ ...state });
+    this.awareness.setLocalState({ ...state });
   }
 
   private update(changes: Partial<ConnectionFacts>): void {
@@ -196,6 +242,8 @@ export class NotebookRoom {
     this.presenceChanged.clear();
     this.notices.clear();
     this.stateChanged.clear();
+    this.rightsChanged.clear();
+    this.unhookPresence();
     this.provider.destroy();
     this.notebook.dispose();
   }

@@ -39,8 +39,8 @@ export class NotebookRunner {
   private async ensure(onStart: () => void): Promise<string> {
     if (this.kernelId) return this.kernelId;
     onStart();
-    const { path, fileId } = this.target;
-    this.kernelId = await this.kernels.ensureKernel(path, fileId, this.kernelName());
+    const { path, fileId, documentId } = this.target;
+    this.kernelId = await this.kernels.ensureKernel(path, fileId, this.kernelName(), documentId);
     return this.kernelId;
   }
 

@@ -3,6 +3,7 @@
  * for the editor, so a long notebook opens fast. Near the viewport ("mounted") it gets its
  * CodeMirror editor (or rendered Markdown) and its outputs.
  */
+import type { Extension } from '@codemirror/state';
 import type { YCellType, YCodeCell } from '@jupyter/ydoc';
 import type { Awareness } from 'y-protocols/awareness';
 
@@ -10,6 +11,7 @@ import { textOn } from '../logic/colors';
 import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
 import { h } from './dom';
 import { createEditor, type CellEditor, type EditorKeys } from './editor';
+import { CellGuard, type CellAccess } from './locks';
 import { renderMarkdown } from './markdown';
 import { renderOutputs } from './outputs';
 
@@ -21,6 +23,17 @@ export interface CellContext {
   requestEdit(cell: CellView): void;
   answerInput(requestId: string, value: string): void;
   cancelRun(requestId: string): void;
+  /** The page's rights: read-only editors, locked cells (views/locks.ts). */
+  access?: CellAccess;
+  /** Review threads' part in cells (views/comments.ts). */
+  comments?: CellComments;
+}
+
+/** What review threads add to a cell: its badge (in `notes`) and its editor's highlights. */
+export interface CellComments {
+  attach(cell: CellView): void;
+  detach(cell: CellView): void;
+  editorExtensions(cell: CellView): Extension;
 }
 
 export interface RunView {
@@ -36,7 +49,10 @@ export class CellView {
   private readonly runLine: HTMLElement;
   private readonly outputs: HTMLElement;
   private readonly peers: HTMLElement;
+  /** The gutter's place for review threads' badge and button (views/comments.ts). */
+  readonly notes = h('div', { className: 'hd-cell-notes' });
   private editor: CellEditor | null = null;
+  private readonly guard: CellGuard | null;
   private mounted = false;
   private editing = false;
   private outputsStale = true;
@@ -64,12 +80,14 @@ export class CellView {
     this.input = h('div', { className: 'hd-input' });
     this.runLine = h('div', { className: 'hd-run', 'aria-live': 'polite' });
     this.outputs = h('div', { className: 'hd-outputs' });
+    this.guard = ctx.access ? new CellGuard(model, ctx.access) : null;
     this.element = h(
       'div',
       { className: `hd-cell hd-cell-${model.cell_type}`, 'data-cell-id': model.id, 'data-cell-type': model.cell_type },
-      h('div', { className: 'hd-gutter' }, this.prompt, this.peers),
+      h('div', { className: 'hd-gutter' }, this.prompt, this.peers, this.notes, this.guard?.element),
       h('div', { className: 'hd-cell-body' }, this.input, this.runLine, this.outputs),
     );
+    this.guard?.bind(this.element);
     this.element.addEventListener('mousedown', () => this.ctx.focused(this));
     this.element.addEventListener('dblclick', () => {
       if (this.model.cell_type === 'markdown' && !this.editing) this.ctx.requestEdit(this);
@@ -78,6 +96,7 @@ export class CellView {
     model.changed.connect(this.onChanged);
     this.renderPrompt();
     this.renderInput();
+    this.ctx.comments?.attach(this);
   }
 
   get id(): string {
@@ -126,12 +145,15 @@ export class CellView {
       if (!this.editor) {
         this.input.replaceChildren();
         this.editor = createEditor(this.input, this.model.ysource, this.ctx.awareness,
-          this.model.cell_type, this.ctx.keysFor(this), () => this.ctx.focused(this));
+          this.model.cell_type, this.ctx.keysFor(this), () => this.ctx.focused(this),
+          this.ctx.comments?.editorExtensions(this) ?? []);
+        this.guard?.attach(this.editor.view);
       }
       return;
     }
     this.editor?.destroy();
     this.editor = null;
+    this.guard?.attach(null);
     if (!this.sourceStale && this.input.firstChild) return;
     this.sourceStale = false;
     const source = this.model.ysource.toString();
@@ -182,6 +204,16 @@ export class CellView {
       view.dispatch({ selection: { anchor: pos } });
     }
     view.focus();
+  }
+
+  /** Select [from, to) in the editor (shown, not focused), opening a Markdown cell's. */
+  selectText(from: number, to: number): void {
+    if (!this.mounted) this.setNear(true);
+    if (this.model.cell_type === 'markdown') this.setEditing(true);
+    const view = this.editor?.view;
+    if (!view) return;
+    const length = view.state.doc.length;
+    view.dispatch({ selection: { anchor: Math.min(from, length), head: Math.min(to, length) }, scrollIntoView: true });
   }
 
   blurEditor(): void {
@@ -271,6 +303,8 @@ export class CellView {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.model.ysource.unobserve(this.onSource);
     this.model.changed.disconnect(this.onChanged);
+    this.ctx.comments?.detach(this);
+    this.guard?.destroy();
     this.editor?.destroy();
     this.editor = null;
     this.element.remove();

@@ -76,6 +76,7 @@ export function createEditor(
   cellType: string,
   keys: EditorKeys,
   onFocus: () => void,
+  extra: Extension = [],
 ): CellEditor {
   // Undo only this user's edits to this cell: the binding's own origin is tracked.
   const undoManager = new Y.UndoManager(text);
@@ -93,6 +94,7 @@ export function createEditor(
       EditorView.contentAttributes.of({ 'aria-label': `${cellType} cell` }),
       EditorView.domEventHandlers({ focus: () => (onFocus(), false) }),
       yCollab(text, awareness, { undoManager }),
+      extra,
     ],
   });
   const view = new EditorView({ state, parent });

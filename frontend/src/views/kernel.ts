@@ -36,7 +36,10 @@ export class KernelControls {
     const toRun = cells.filter((c) => c.model.cell_type === 'code')
       .map((c) => ({ cellId: c.id, source: c.model.ysource.toString() }));
     await this.runner.run(toRun, () => this.queue.setLabel('Kernel: starting…'))
-      .catch((err: unknown) => toast(`Could not run: ${message(err)}`, 'error'));
+      .catch((err: unknown) => {
+        if (!this.runner.kernel) this.queue.setLabel('No kernel (it could not start)');
+        toast(`Could not run: ${message(err)}`, 'error');
+      });
   }
 
   async action(action: 'interrupt' | 'restart'): Promise<void> {

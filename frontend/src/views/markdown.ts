@@ -35,6 +35,15 @@ export function renderMarkdown(source: string): string {
   return sanitize(restoreMath(md.render(text), typeset, math));
 }
 
+/** A review comment: Markdown where raw HTML shows as typed (not as elements), math
+ * typeset, sanitized all the same. */
+const commentMd = new MarkdownIt({ html: false, linkify: true, breaks: true });
+
+export function renderCommentMarkdown(source: string): string {
+  const { text, math } = extractMath(source);
+  return sanitize(restoreMath(commentMd.render(text), typeset, math));
+}
+
 /** A `text/latex` output: usually `$$…$$`, sometimes bare TeX. */
 export function renderLatex(source: string): string {
   const trimmed = source.trim();

@@ -7,13 +7,17 @@ import type { SharedCell, YNotebook } from '@jupyter/ydoc';
 
 import { isHexColor, lightColor, initialsOf, settleColor, userColor } from '../logic/colors';
 import { CommandKeys, type Command } from '../logic/keys';
+import type { Capability } from '../logic/roles';
 import { STATUS_TEXT, type ConnectionStatus } from '../logic/status';
+import type { Access, AccessApi } from '../protocol/access';
+import type { HttpClient } from '../protocol/http';
 import type { Identity, KernelsApi } from '../protocol/kernels';
 import type { Collaborator } from '../protocol/presence';
 import type { RawNotice } from '../protocol/raw';
 import type { LocalUser, NotebookRoom } from '../protocol/room';
 import type { CellView } from './cell';
 import { CellList } from './cells';
+import { CommentsView } from './comments';
 import { h, toast } from './dom';
 import type { EditorKeys } from './editor';
 import { FollowMode } from './follow';
@@ -21,6 +25,7 @@ import { KernelControls } from './kernel';
 import { exportMenu, MenuCloser } from './menus';
 import { PeopleBar } from './people';
 import { QueuePanel } from './queue';
+import { RoleControls } from './roles';
 import { SaveStatus } from './save';
 
 type CellType = 'code' | 'markdown' | 'raw';
@@ -31,13 +36,20 @@ export interface NotebookDeps {
   room: NotebookRoom;
   kernels: KernelsApi;
   me: Identity;
-  filesUrl: string;
+  /** The file list; null for guests (a share link opens only its notebook). */
+  filesUrl: string | null;
   navigateFiles(event: MouseEvent): void;
+  accessApi: AccessApi;
+  /** This user's capabilities on the notebook, as the page opened. */
+  access: Access;
+  http: HttpClient;
 }
 
 export class NotebookPage {
   readonly element: HTMLElement;
   private readonly list: CellList;
+  private readonly comments: CommentsView;
+  private readonly roles: RoleControls;
   private readonly people: PeopleBar;
   private readonly status = h('span', { className: 'hd-status', role: 'status' });
   private readonly save: SaveStatus;
@@ -67,6 +79,16 @@ export class NotebookPage {
       joined: Date.now(),
     };
     room.setUser(this.user);
+    this.roles = new RoleControls({ room, api: deps.accessApi, access: deps.access, myUsername: me.username });
+    this.comments = new CommentsView({
+      notebook: room.notebook,
+      documentId: room.documentId,
+      http: deps.http,
+      me: me.username,
+      collaborators: () => room.collaborators(),
+      activeCellId: () => this.list.activeId,
+      showCell: (id, range) => this.showThreadPlace(id, range),
+    });
     this.list = new CellList(room.notebook, {
       awareness: room.awareness,
       myUsername: me.username,
@@ -75,6 +97,8 @@ export class NotebookPage {
       requestEdit: (cell) => this.edit(cell),
       answerInput: (id, value) => void this.kernel.answer(id, value),
       cancelRun: (id) => void this.kernel.cancel(id),
+      comments: this.comments,
+      access: this.roles,
     }, (id) => room.setActiveCell(id));
     this.save = new SaveStatus(room);
     this.queue = new QueuePanel({
@@ -88,19 +112,25 @@ export class NotebookPage {
     });
     this.kernel = new KernelControls(deps.kernels, room, this.queue);
     this.follow = new FollowMode(this.list, () => this.showPresence());
-    this.people = new PeopleBar((clientId) => this.jumpTo(clientId), (clientId) => this.toggleFollow(clientId));
+    this.people = new PeopleBar((clientId) => this.jumpTo(clientId), (clientId) => this.toggleFollow(clientId),
+      { key: () => this.roles.peopleKey(), extra: (p) => this.roles.personExtra(p) });
     const name = room.path.slice(room.path.lastIndexOf('/') + 1);
     this.element = h('div', { className: 'hd-notebook-page' },
       // One sticky block, so that the toolbar stays under the header however it wraps.
       h('div', { className: 'hd-top' },
         h('header', { className: 'hd-header' },
-          h('a', { className: 'hd-logo', href: deps.filesUrl, onclick: deps.navigateFiles, title: 'All files' }, 'Huddle'),
-          h('h1', { className: 'hd-title', title: room.path }, name),
-          this.status, this.save.element, this.queue.element, this.follow.badge, this.people.element),
+          deps.filesUrl === null ? h('span', { className: 'hd-logo' }, 'Huddle')
+            : h('a', { className: 'hd-logo', href: deps.filesUrl, onclick: deps.navigateFiles, title: 'All files' }, 'Huddle'),
+          h('h1', { className: 'hd-title', title: room.path }, name), this.roles.badge,
+          this.status, this.save.element, this.queue.element, this.follow.badge, this.roles.present.bar, this.comments.toggle,
+          this.people.element, this.roles.actions),
         this.toolbar()),
       this.banner,
-      h('main', { className: 'hd-notebook', tabindex: '-1', 'aria-label': `Notebook ${name}` }, this.list.element));
+      h('main', { className: 'hd-notebook', tabindex: '-1', 'aria-label': `Notebook ${name}` }, this.list.element),
+      this.comments.panel);
     this.menus = new MenuCloser(this.element);
+    this.roles.mount(this.element, this.follow);
+    this.roles.changed.on(() => this.schedulePresence());
     room.statusChanged.on((s) => this.showStatus(s));
     room.stateChanged.on(() => this.save.show());
     room.presenceChanged.on(() => this.schedulePresence());
@@ -115,22 +145,23 @@ export class NotebookPage {
   }
 
   private toolbar(): HTMLElement {
-    const button = (label: string, text: string, action: () => void): HTMLButtonElement =>
-      h('button', { type: 'button', 'aria-label': label, title: label, onclick: () => { action(); this.refocus(); } }, text);
+    // `needs`: the capability without which the control is hidden (views/roles.ts).
+    const button = (label: string, text: string, action: () => void, needs?: Capability): HTMLButtonElement =>
+      h('button', { type: 'button', 'aria-label': label, title: label, 'data-needs': needs, onclick: () => { action(); this.refocus(); } }, text);
     return h('nav', { className: 'hd-toolbar', 'aria-label': 'Notebook actions' },
-      button('Run cell and advance (Shift+Enter)', '▶ Run', () => this.exec('runAdvance')),
-      button('Run all cells', '▶▶ Run all', () => void this.runAll()),
-      button('Run the cells above the selected cell', '▲ Run above', () => void this.runAbove()),
-      button('Run the selected cell and the cells below it', '▼ Run below', () => void this.runBelow()),
-      button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernel.action('interrupt')),
-      button('Restart the kernel', '↻ Restart', () => void this.kernel.action('restart')),
-      h('span', { className: 'hd-sep' }),
-      button('Insert a code cell below (B)', '+ Code', () => this.insert(1, 'code')),
-      button('Insert a Markdown cell below', '+ Markdown', () => this.insert(1, 'markdown')),
-      button('Move the cell up', '↑', () => this.move(-1)),
-      button('Move the cell down', '↓', () => this.move(1)),
-      button('Delete the cell (D, D)', '✕ Delete', () => this.exec('delete')),
-      h('span', { className: 'hd-sep' }),
+      button('Run cell and advance (Shift+Enter)', '▶ Run', () => this.exec('runAdvance'), 'execute'),
+      button('Run all cells', '▶▶ Run all', () => void this.runAll(), 'execute'),
+      button('Run the cells above the selected cell', '▲ Run above', () => void this.runAbove(), 'execute'),
+      button('Run the selected cell and the cells below it', '▼ Run below', () => void this.runBelow(), 'execute'),
+      button('Interrupt the kernel (I, I)', '■ Interrupt', () => void this.kernel.action('interrupt'), 'interrupt'),
+      button('Restart the kernel', '↻ Restart', () => void this.kernel.action('restart'), 'restart'),
+      h('span', { className: 'hd-sep', 'data-needs': 'execute' }),
+      button('Insert a code cell below (B)', '+ Code', () => this.insert(1, 'code'), 'edit'),
+      button('Insert a Markdown cell below', '+ Markdown', () => this.insert(1, 'markdown'), 'edit'),
+      button('Move the cell up', '↑', () => this.move(-1), 'edit'),
+      button('Move the cell down', '↓', () => this.move(1), 'edit'),
+      button('Delete the cell (D, D)', '✕ Delete', () => this.exec('delete'), 'edit'),
+      h('span', { className: 'hd-sep', 'data-needs': 'edit' }),
       exportMenu((format) => this.deps.kernels.exportUrl(this.deps.room.documentId, format)));
   }
 
@@ -141,11 +172,14 @@ export class NotebookPage {
     this.status.dataset['status'] = status;
     this.save.show();
     // After a terminal close nothing typed here could reach the server: stop editing.
-    this.list.element.inert = status === 'stale' || status === 'gone' || status === 'failed';
+    this.list.element.inert = status === 'stale' || status === 'gone' || status === 'failed' || status === 'ended';
     if (status === 'stale') {
       this.showBanner('stale', 'The server rebuilt this notebook\'s history; this page\'s copy is out of date. Reload to continue (edits made since the last sync may be lost).', 'Reload', () => location.reload());
     } else if (status === 'gone') {
-      this.showBanner('gone', 'This notebook was deleted or moved away.', 'Back to files', () => location.assign(this.deps.filesUrl));
+      const files = this.deps.filesUrl;
+      this.showBanner('gone', 'This notebook was deleted or moved away.', files ? 'Back to files' : undefined, files ? () => location.assign(files) : undefined);
+    } else if (status === 'ended') {
+      this.showBanner('ended', 'Your access to this notebook ended: its share link was revoked or has expired. Ask the owner for a new link.');
     } else if (status === 'failed') {
       this.showBanner('failed', 'The server could not open this notebook.', 'Reload', () => location.reload());
     }
@@ -159,7 +193,7 @@ export class NotebookPage {
   }
 
   private notice(notice: RawNotice): void {
-    if (notice.type === 'read_only') this.showBanner('readonly', 'You can read this notebook but not change it: your edits are not saved.');
+    if (notice.type === 'refused') this.roles.refused(notice);
     if (notice.type === 'file_changed') {
       const text = notice.conflicts.length
         ? `The file was changed outside Huddle; ${notice.conflicts.length} cell(s) edited here were replaced${notice.backup ? ` (your version is in ${notice.backup})` : ''}.`
@@ -183,6 +217,7 @@ export class NotebookPage {
     const people = this.deps.room.collaborators();
     const server = this.deps.room.serverPresence();
     this.settleColor(people);
+    this.roles.presence(people); // presenting: whom to follow
     this.follow.update(people);
     this.people.show(people, this.follow.following);
     this.list.showPresence(people, server);
@@ -206,6 +241,16 @@ export class NotebookPage {
     this.list.setActive(cellId);
     this.list.scrollToActive();
     this.command();
+  }
+
+  /** A review thread's place: its cell, active and in view, with its text selected. */
+  private showThreadPlace(cellId: string, range: { start: number; end: number } | null): void {
+    const view = this.list.cells.find((c) => c.id === cellId);
+    if (!view) return;
+    this.list.setActive(cellId);
+    this.list.scrollToActive();
+    if (range) view.selectText(range.start, range.end);
+    this.list.recordAnchor();
   }
 
   private jumpTo(clientId: number): void {
@@ -281,7 +326,7 @@ export class NotebookPage {
 
   private commandKey(event: KeyboardEvent): void {
     const target = event.target as HTMLElement | null;
-    if (this.mode !== 'command' || target?.closest('.cm-editor, input, textarea, select, button, a, summary, details, [contenteditable]')) return;
+    if (this.mode !== 'command' || target?.closest('.cm-editor, input, textarea, select, button, a, summary, details, [contenteditable], dialog')) return;
     if (!this.element.isConnected) return;
     const command = this.keys.handle(event, performance.now());
     if (!command) return;
@@ -293,7 +338,7 @@ export class NotebookPage {
 
   exec(command: Command, cell: CellView | null = this.list.activeView): void {
     const index = cell ? this.list.indexOf(cell.id) : -1;
-    if (!cell || index < 0) return;
+    if (!cell || index < 0 || !this.roles.allows(command, cell.model)) return;
     switch (command) {
       case 'edit': return this.edit(cell);
       case 'run': return void this.run([cell], index, false, false);
@@ -368,6 +413,7 @@ export class NotebookPage {
     const index = this.list.activeIndex;
     const to = index + direction;
     if (index < 0 || to < 0 || to >= this.list.cells.length) return;
+    if (!this.roles.allows('move', this.list.activeView?.model ?? null)) return;
     this.notebook.moveCell(index, to);
     this.list.setActive(this.notebook.getCell(to).id);
     this.list.scrollToActive();
@@ -379,7 +425,7 @@ export class NotebookPage {
     for (const cell of cells) if (cell.model.cell_type === 'markdown') cell.setEditing(false);
     const wasEditing = this.mode === 'edit';
     if (advance) {
-      if (insert || index + 1 >= this.list.cells.length) {
+      if ((insert || index + 1 >= this.list.cells.length) && this.roles.has('edit')) {
         this.list.setActive(cells[cells.length - 1]!.id);
         this.insert(1, 'code');
         if (wasEditing && this.list.activeView) this.edit(this.list.activeView, 'start');
@@ -417,6 +463,8 @@ export class NotebookPage {
     document.removeEventListener('keydown', this.onKey);
     this.follow.destroy();
     this.menus.destroy();
+    this.comments.destroy();
+    this.roles.destroy();
     this.list.destroy();
     this.deps.room.destroy();
     this.element.remove();

@@ -5,6 +5,13 @@ import { textOn } from '../logic/colors';
 import type { Collaborator } from '../protocol/presence';
 import { h } from './dom';
 
+/** More next to each person (views/roles.ts: "presenting", the owner's Hand over). */
+export interface PeopleExtras {
+  /** Changes whenever what `extra` shows changes. */
+  key(): string;
+  extra(person: Collaborator): Node | null;
+}
+
 export class PeopleBar {
   readonly element = h('ul', { className: 'hd-people', 'aria-label': 'People here' });
   private shown = '';
@@ -12,12 +19,13 @@ export class PeopleBar {
   constructor(
     private readonly jump: (clientId: number) => void,
     private readonly toggleFollow: (clientId: number) => void,
+    private readonly extras: PeopleExtras | null = null,
   ) {}
 
   show(people: Collaborator[], following: number | null): void {
     const seen = new Set<string>();
     const unique = people.filter((p) => !seen.has(p.username) && seen.add(p.username));
-    const key = JSON.stringify([following, unique.map((p) => [p.clientId, p.displayName, p.color, p.initials, p.isMe])]);
+    const key = JSON.stringify([following, this.extras?.key(), unique.map((p) => [p.clientId, p.username, p.displayName, p.color, p.initials, p.isMe])]);
     if (key === this.shown) return;
     // Keep the keyboard focus on the same control across the re-render.
     const focused = document.activeElement instanceof HTMLElement && this.element.contains(document.activeElement)
@@ -34,7 +42,8 @@ export class PeopleBar {
         'data-username': p.username,
         'data-control': `jump-${p.clientId}`,
       }, h('span', { className: 'hd-avatar', 'aria-hidden': 'true' }, p.initials), h('span', { className: 'hd-person-name' }, label));
-      if (p.isMe) return h('li', {}, button);
+      const extra = this.extras?.extra(p) ?? null;
+      if (p.isMe) return h('li', { className: 'hd-person-item' }, button, extra);
       button.addEventListener('click', () => this.jump(p.clientId));
       const on = following === p.clientId;
       const follow = h('button', {
@@ -48,7 +57,7 @@ export class PeopleBar {
         'data-control': `follow-${p.clientId}`,
         onclick: () => this.toggleFollow(p.clientId),
       }, on ? 'Following' : 'Follow');
-      return h('li', { className: 'hd-person-item' }, button, follow);
+      return h('li', { className: 'hd-person-item' }, button, follow, extra);
     }));
     if (focused) this.element.querySelector<HTMLElement>(`[data-control="${focused}"]`)?.focus();
   }

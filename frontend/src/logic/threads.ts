@@ -1,0 +1,230 @@
+/**
+ * Review threads as the app reasons about them (pure, unit-tested): where an anchor is now
+ * in the shared text (Yjs relative positions, as the server resolves them), the order of
+ * the side panel, its filters, unread mentions, and @mention completion.
+ */
+import * as Y from 'yjs';
+
+export interface Author {
+  username: string;
+  displayName: string;
+  /** As the server stored it: a hex colour, or null (then the app picks one). */
+  color: string | null;
+}
+
+export interface Message {
+  id: string;
+  author: Author;
+  /** Markdown, rendered sanitized. */
+  body: string;
+  created: number;
+  edited: number | null;
+}
+
+export type SuggestionState = 'open' | 'accepted' | 'rejected';
+
+export interface Suggestion {
+  text: string;
+  state: SuggestionState;
+  decidedBy: Author | null;
+}
+
+export type AnchorKind = 'text' | 'cell' | 'output';
+
+export interface Anchor {
+  cellId: string;
+  kind: AnchorKind;
+  quote: string;
+  /** Yjs RelativePosition JSON (text anchors), or null. */
+  start: unknown;
+  end: unknown;
+  outputIndex: number | null;
+}
+
+export interface Thread {
+  id: string;
+  anchor: Anchor;
+  status: 'open' | 'resolved';
+  /** Seconds since the epoch. */
+  created: number;
+  author: Author;
+  resolvedBy: Author | null;
+  mentions: string[];
+  readBy: string[];
+  suggestion: Suggestion | null;
+  messages: Message[];
+}
+
+/** attached: the text (or cell) is there; detached: its text was deleted; orphaned: its
+ * cell was deleted. */
+export type PlaceState = 'attached' | 'detached' | 'orphaned';
+
+export interface Place {
+  state: PlaceState;
+  /** The cell's index in the notebook, -1 when orphaned. */
+  cellIndex: number;
+  /** UTF-16 offsets into the cell's source (0, 0 for cell and output anchors). */
+  start: number;
+  end: number;
+}
+
+export interface Placed {
+  thread: Thread;
+  place: Place;
+}
+
+/** Where a stored position is now in `text`, or null when it is not in that text (a
+ * position from another cell or another history). */
+export function positionIn(json: unknown, text: Y.Text): number | null {
+  if (!json || typeof json !== 'object' || !text.doc) return null;
+  try {
+    const abs = Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON(json), text.doc);
+    return abs && abs.type === text ? abs.index : null;
+  } catch {
+    return null; // malformed JSON: treated like a position that is gone
+  }
+}
+
+/** Where `anchor` is now, as the server's `resolve_anchor` says it: `cell` is its cell's
+ * index and source, or null when no cell has its id. */
+export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text } | null): Place {
+  if (!cell) return { state: 'orphaned', cellIndex: -1, start: 0, end: 0 };
+  const at = { cellIndex: cell.index, start: 0, end: 0 };
+  if (anchor.kind !== 'text') return { state: 'attached', ...at };
+  const start = positionIn(anchor.start, cell.source);
+  const endRaw = positionIn(anchor.end, cell.source);
+  if (start === null || endRaw === null) return { state: 'detached', ...at };
+  const end = Math.max(start, endRaw);
+  if (end <= start && anchor.quote) return { state: 'detached', ...at, start, end: start };
+  return { state: 'attached', ...at, start, end };
+}
+
+/** Notebook order: by cell, then by where the range starts, then oldest first; orphaned
+ * threads last (oldest first). */
+export function byPosition(a: Placed, b: Placed): number {
+  const orphanA = a.place.state === 'orphaned';
+  const orphanB = b.place.state === 'orphaned';
+  if (orphanA !== orphanB) return orphanA ? 1 : -1;
+  return a.place.cellIndex - b.place.cellIndex || a.place.start - b.place.start
+    || a.thread.created - b.thread.created;
+}
+
+export type ThreadFilter = 'open' | 'resolved' | 'mine' | 'mentions' | 'questions';
+
+export const FILTERS: readonly { id: ThreadFilter; label: string; title: string }[] = [
+  { id: 'open', label: 'Open', title: 'Open threads, in notebook order' },
+  { id: 'resolved', label: 'Resolved', title: 'Resolved threads, in notebook order' },
+  { id: 'mine', label: 'Mine', title: 'Threads you started or replied to' },
+  { id: 'mentions', label: 'Mentions', title: 'Threads that mention you' },
+  { id: 'questions', label: 'Questions', title: 'Open threads started by others, oldest first (the presenter\'s queue)' },
+];
+
+export function isMine(thread: Thread, me: string): boolean {
+  return thread.author.username === me || thread.messages.some((m) => m.author.username === me);
+}
+
+export function isUnreadMention(thread: Thread, me: string): boolean {
+  return thread.mentions.includes(me) && !thread.readBy.includes(me);
+}
+
+/** The threads a filter shows, in its order: questions oldest first, the others by
+ * position (orphaned last). */
+export function filterThreads(all: readonly Placed[], filter: ThreadFilter, me: string): Placed[] {
+  const keep = (p: Placed): boolean => {
+    const t = p.thread;
+    switch (filter) {
+      case 'open': return t.status === 'open';
+      case 'resolved': return t.status === 'resolved';
+      case 'mine': return isMine(t, me);
+      case 'mentions': return t.mentions.includes(me);
+      case 'questions': return t.status === 'open' && t.author.username !== me;
+    }
+  };
+  const kept = all.filter(keep);
+  if (filter === 'questions') return kept.sort((a, b) => a.thread.created - b.thread.created);
+  return kept.sort(byPosition);
+}
+
+/** Ids of the threads whose mentions of `me` are unread. */
+export function unreadMentions(threads: Iterable<Thread>, me: string): string[] {
+  const ids: string[] = [];
+  for (const t of threads) if (isUnreadMention(t, me)) ids.push(t.id);
+  return ids;
+}
+
+/** Open threads per cell id (the cell badges). */
+export function openCounts(threads: Iterable<Thread>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of threads) {
+    if (t.status === 'open') counts.set(t.anchor.cellId, (counts.get(t.anchor.cellId) ?? 0) + 1);
+  }
+  return counts;
+}
+
+// --- mentions ----------------------------------------------------------------------------
+
+/** What is typed after `@` to name someone: the name without spaces, lower case, as the
+ * server's `handle_of` (Python's `\w` is letters, numbers and `_`). */
+export function handleOf(text: string): string {
+  return text.replace(/[^\p{L}\p{N}_.-]/gu, '').toLowerCase();
+}
+
+export interface MentionCandidate {
+  username: string;
+  displayName: string;
+  handle: string;
+}
+
+/** The `@word` being typed just before `caret`, if any: where its `@` is and the word. */
+export function mentionQuery(text: string, caret: number): { at: number; query: string } | null {
+  const before = text.slice(0, caret);
+  const match = /(?:^|[^\p{L}\p{N}_@])@([\p{L}\p{N}_.-]{0,64})$/u.exec(before);
+  if (!match) return null;
+  const query = match[1] ?? '';
+  return { at: caret - query.length - 1, query };
+}
+
+/** Candidates whose handle starts with the query (then whose name contains it), at most
+ * `limit`, without duplicates. */
+export function matchMentions(people: readonly MentionCandidate[], query: string, limit = 8): MentionCandidate[] {
+  const q = query.toLowerCase();
+  const seen = new Set<string>();
+  const unique = people.filter((p) => p.handle && !seen.has(p.username) && seen.add(p.username));
+  const first = unique.filter((p) => p.handle.startsWith(q));
+  const then = unique.filter((p) => !p.handle.startsWith(q) && p.displayName.toLowerCase().includes(q));
+  return [...first, ...then].slice(0, limit);
+}
+
+/** `text` with the `@query` at `at` replaced by `@handle `; the new caret too. */
+export function insertMention(text: string, at: number, caret: number, handle: string): { text: string; caret: number } {
+  const inserted = `@${handle} `;
+  return { text: text.slice(0, at) + inserted + text.slice(caret), caret: at + inserted.length };
+}
+
+// --- ranges being commented -----------------------------------------------------------------
+
+/** A selection held while its comment is written: it moves with everyone's edits. */
+export interface HeldRange {
+  text: Y.Text;
+  start: Y.RelativePosition;
+  end: Y.RelativePosition;
+}
+
+export function holdRange(text: Y.Text, from: number, to: number): HeldRange {
+  return {
+    text,
+    start: Y.createRelativePositionFromTypeIndex(text, from, 0),
+    end: Y.createRelativePositionFromTypeIndex(text, to, -1),
+  };
+}
+
+/** Where a held range is now (UTF-16 offsets), or null when its text was deleted. */
+export function heldRangeNow(held: HeldRange): { start: number; end: number } | null {
+  const doc = held.text.doc;
+  if (!doc) return null;
+  const start = Y.createAbsolutePositionFromRelativePosition(held.start, doc);
+  const end = Y.createAbsolutePositionFromRelativePosition(held.end, doc);
+  if (!start || !end || start.type !== held.text || end.type !== held.text) return null;
+  if (end.index <= start.index) return null;
+  return { start: start.index, end: end.index };
+}
