@@ -320,6 +320,13 @@ async def test_threads_survive_saving_compaction_eviction_and_rename(huddle, wri
             return saved if saved and "# 11" in nb.cells[0].source else None
 
         saved = await eventually(saved_with_thread, what="the file to be saved with threads")
+        store = huddle.extension.rooms.store
+
+        async def compacted() -> bool:
+            history = await store.load(room)
+            return history is not None and len(history.updates) < 12
+
+        await eventually(compacted, what="the update log to be compacted")
         assert saved[0]["id"] == thread["id"]
         assert saved[0]["anchor"] == {"cell_id": cell_id, "kind": "text", "quote": "2",
                                       "start_offset": 4, "end_offset": 5}
