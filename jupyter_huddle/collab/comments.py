@@ -59,6 +59,10 @@ def utf16_to_index(text: str, offset: int) -> int:
     Raises:
         CommentError: the offset is outside the text or inside a surrogate pair.
     """
+    if text.isascii():  # one unit per character
+        if not 0 <= offset <= len(text):
+            raise CommentError(f"offset {offset} is outside the text ({len(text)} UTF-16 units)")
+        return offset
     units = 0
     for index, char in enumerate(text):
         if units == offset:
@@ -186,9 +190,8 @@ def resolve_anchor(document: NotebookDocument, anchor: dict[str, Any],
         return {"state": "detached"}
     if end <= start and anchor.get("quote"):
         return {"state": "detached", "start": start, "end": start}
-    text = positions.text
     return {"state": "attached", "start": start, "end": end,
-            "text": text[utf16_to_index(text, start):utf16_to_index(text, end)]}
+            "text": positions.text[positions.char_index(start):positions.char_index(end)]}
 
 
 def reanchor(document: NotebookDocument, saved: dict[str, Any],

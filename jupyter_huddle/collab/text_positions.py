@@ -111,6 +111,10 @@ class TextPositions:
                 byte_offset += len(char.encode())
         self._mixed, self._ids = mixed, ids
 
+    def char_index(self, offset: int) -> int:
+        """The index into ``text`` of a UTF-16 offset (one this class resolved)."""
+        return offset if self.ascii else bisect.bisect_left(self.utf16, offset)
+
     def _char_at(self, offset: int) -> int:
         """The index of the character at a UTF-16 offset (which must not split one)."""
         return bisect.bisect_left(self.utf16, offset)
