@@ -11,7 +11,9 @@
 - ``POST .../{thread_id}/read``: mark the thread's mentions of you read.
 - ``GET  /api/huddle/users``: who can be @mentioned.
 
-Reading needs ``read`` on contents; everything else needs ``write``. Offsets are UTF-16
+Reading needs the ``read`` capability on the notebook, writing ``comment``, accepting a
+suggestion ``edit`` (server/access.py decides: owners through the server's authorizer,
+everyone else by role); editing or deleting a message only its author. Offsets are UTF-16
 code units into the cell's source, as browsers count.
 """
 
