@@ -9,9 +9,10 @@
 - ``POST /api/huddle/requests/{request_id}/input``: ``{value}`` answers an ``input()``.
 - ``POST /api/huddle/kernels/{kernel_id}/interrupt`` and ``.../restart``.
 
-Execute, cancelling your own request and answering your own prompt need ``execute`` on
-``kernels``; interrupt, restart and cancelling others' requests need ``write``; reading the
-queue needs ``read``.
+Capabilities on the notebook (server/access.py): running cells, cancelling your own
+request and answering your own prompt need ``execute``; interrupting ``interrupt``;
+restarting and cancelling others' requests ``restart``; reading the queue ``read``. Owners
+are checked by the server's authorizer (``execute`` / ``write`` on ``kernels``).
 """
 
 from __future__ import annotations
