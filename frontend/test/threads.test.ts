@@ -15,6 +15,8 @@ import {
   matchMentions,
   mentionQuery,
   openCounts,
+  openOutputThreads,
+  outputQuote,
   placeOf,
   unreadMentions,
   type Anchor,
@@ -67,6 +69,42 @@ test('anchors: orphaned without a cell, detached for another text; cell anchors 
   assert.equal(placeOf({ ...anchor, start: { nonsense: true } }, { index: 0, source: text }).state, 'detached');
   const cell: Anchor = { cellId: 'c1', kind: 'cell', quote: '', start: null, end: null, outputIndex: null };
   assert.deepEqual(placeOf(cell, { index: 0, source: text }), { state: 'attached', cellIndex: 0, start: 0, end: 0 });
+});
+
+test('output anchors: attached while the output is there, detached once it is gone', () => {
+  const doc = new Y.Doc();
+  const text = cellText(doc, 'print(1)');
+  const output: Anchor = { cellId: 'c1', kind: 'output', quote: '', start: null, end: null, outputIndex: 1 };
+  assert.deepEqual(placeOf(output, { index: 4, source: text, outputs: 2 }), { state: 'attached', cellIndex: 4, start: 0, end: 0 });
+  assert.equal(placeOf(output, { index: 4, source: text, outputs: 1 }).state, 'detached', 'a re-run left one output');
+  assert.equal(placeOf(output, { index: 4, source: text, outputs: 0 }).state, 'detached', 'cleared');
+  assert.equal(placeOf({ ...output, outputIndex: null }, { index: 4, source: text, outputs: 3 }).state, 'detached');
+  assert.equal(placeOf(output, { index: 4, source: text }).state, 'attached', 'output count unknown');
+  assert.equal(placeOf(output, null).state, 'orphaned');
+});
+
+test('output threads per cell and output (open only, oldest first); output quotes', () => {
+  const on = (id: string, cellId: string, outputIndex: number, extra: Partial<Thread> = {}): Thread =>
+    thread(id, { anchor: { cellId, kind: 'output', quote: '', start: null, end: null, outputIndex }, ...extra });
+  const marks = openOutputThreads([
+    on('late', 'c', 0, { created: 20 }), on('early', 'c', 0, { created: 10 }), on('second', 'c', 1),
+    on('resolved', 'c', 2, { status: 'resolved' }), on('other', 'd', 0), thread('text-anchor'),
+  ]);
+  assert.deepEqual([...marks.keys()].sort(), ['c', 'd']);
+  assert.deepEqual(marks.get('c')!.get(0)!.map((t) => t.id), ['early', 'late']);
+  assert.deepEqual(marks.get('c')!.get(1)!.map((t) => t.id), ['second']);
+  assert.equal(marks.get('c')!.has(2), false, 'resolved threads leave no mark');
+
+  assert.equal(outputQuote({ output_type: 'stream', name: 'stdout', text: ['\n', '  hello\n', 'world\n'] }, 0, 1), 'hello');
+  assert.equal(outputQuote({ output_type: 'stream', text: '\x1b[31mred\x1b[0m\n' }, 0, 1), 'red');
+  assert.equal(outputQuote({ output_type: 'error', ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: [] }, 0, 1),
+    'ZeroDivisionError: division by zero');
+  assert.equal(outputQuote({ output_type: 'execute_result', data: { 'text/plain': '42', 'image/png': 'AAAA' } }, 0, 1), '42');
+  assert.equal(outputQuote({ output_type: 'display_data', data: { 'image/png': 'AAAA' } }, 1, 5), 'Output 2 of cell 5');
+  assert.equal(outputQuote(undefined, 0, 3), 'Output 1 of cell 3');
+  const long = outputQuote({ output_type: 'stream', text: 'x'.repeat(200) }, 0, 1);
+  assert.equal(long.length, 80);
+  assert.ok(long.endsWith('…'));
 });
 
 test('non-ASCII text: offsets are UTF-16 units, as the server counts', () => {

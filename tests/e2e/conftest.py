@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,24 @@ def module_artifacts(module: Any, artifacts: Path) -> Path:
     path = artifacts / subdir
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def huddle_app_server(base: Path, artifacts_dir: Path, *args: str) -> Iterator[ServerProcess]:
+    """``jupyter huddle`` for the web-app tests: quick saves, an in-memory store, no token
+    in the environment (the pages get it from the URL); its log kept as an artifact."""
+    root = base / "root"
+    root.mkdir()
+    server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
+                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
+                           *args)
+    server.env.pop("JUPYTER_TOKEN", None)
+    try:
+        server.start(timeout=SERVER_START_TIMEOUT_S)
+        yield server
+    finally:
+        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
+        shutil.copyfile(server.log_path, artifacts_dir / "server.log")
 
 
 @pytest.fixture(scope="module")

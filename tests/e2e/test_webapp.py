@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,10 +31,9 @@ from jupyter_huddle.server.handlers.home import STATIC_DIR
 from tests.support.server_process import ServerProcess
 
 from .conftest import (
-    SERVER_START_TIMEOUT_S,
-    SERVER_STOP_TIMEOUT_S,
     UserPage,
     Users,
+    huddle_app_server,
     module_artifacts,
 )
 
@@ -79,20 +77,10 @@ def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
     """``jupyter huddle`` with an in-memory store, saving quickly. A failed save is retried
     by the server only after 30 s, so that the save-failure test sees its Retry button do
     the retrying."""
-    base = tmp_path_factory.mktemp("webapp")
-    root = base / "root"
-    root.mkdir()
-    server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
-                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
-                           "--HuddleApp.save_retry_delay_s=30")
-    server.env.pop("JUPYTER_TOKEN", None)
-    try:
-        server.start(timeout=SERVER_START_TIMEOUT_S)
+    with huddle_app_server(tmp_path_factory.mktemp("webapp"),
+                           module_artifacts(request.module, artifacts),
+                           "--HuddleApp.save_retry_delay_s=30") as server:
         yield server
-    finally:
-        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
-        shutil.copyfile(server.log_path,
-                        module_artifacts(request.module, artifacts) / "server.log")
 
 
 def write_notebook(server: ServerProcess, name: str, cells: list[Any]) -> str:

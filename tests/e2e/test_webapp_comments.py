@@ -5,9 +5,10 @@ identity) on a ``jupyter huddle`` subprocess that lets users rename themselves (
 can carry a hostile name). Scenarios: A comments a selection, B sees the highlight and the
 thread live, replies and resolves, A sees both; a suggestion (started with Ctrl+Alt+M) is
 accepted in the browser and changes the cell for both, and a refused reply shows the
-server's reason; a hostile comment body and display name render as text; an @mention shows
-B an unread badge that clears when B opens the thread; share-link guests get the controls of
-their role (a commenter may not accept, a viewer only reads).
+server's reason; a comment on a cell's output marks the output for B, and the thread says
+when a re-run cleared it; a hostile comment body and display name render as text; an
+@mention shows B an unread badge that clears when B opens the thread; share-link guests get
+the controls of their role (a commenter may not accept, a viewer only reads).
 
 Screenshots, the server log, each page's console, websocket and HTTP traffic go to
 ``tests/artifacts/e2e/webapp-comments/``.
@@ -15,8 +16,8 @@ Screenshots, the server log, each page's console, websocket and HTTP traffic go 
 
 from __future__ import annotations
 
+import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,20 +28,22 @@ import pytest
 from tests.support.server_process import ServerProcess
 
 from .conftest import (
-    SERVER_START_TIMEOUT_S,
-    SERVER_STOP_TIMEOUT_S,
     UserPage,
     Users,
+    huddle_app_server,
     module_artifacts,
 )
 from .test_webapp import (
+    KERNEL_TIMEOUT_MS,
     _bundle_built,  # noqa: F401 (autouse: skips the module when the app is not built)
     cell,
     code,
+    command_mode_on,
     display_name,
     editor,
     expect_source,
     open_notebook,
+    outputs,
     write_notebook,
 )
 
@@ -72,22 +75,12 @@ MARKED_TEXT_JS = """([index, want]) => {
 def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
            request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """``jupyter huddle`` with an in-memory store; users may change their display name."""
-    base = tmp_path_factory.mktemp("webapp-comments")
-    root = base / "root"
-    root.mkdir()
-    server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
-                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
+    with huddle_app_server(tmp_path_factory.mktemp("webapp-comments"),
+                           module_artifacts(request.module, artifacts),
                            "--IdentityProvider.updatable_fields=display_name",
                            "--IdentityProvider.updatable_fields=name",
-                           "--IdentityProvider.updatable_fields=color")
-    server.env.pop("JUPYTER_TOKEN", None)
-    try:
-        server.start(timeout=SERVER_START_TIMEOUT_S)
+                           "--IdentityProvider.updatable_fields=color") as server:
         yield server
-    finally:
-        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
-        shutil.copyfile(server.log_path,
-                        module_artifacts(request.module, artifacts) / "server.log")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -295,6 +288,69 @@ def test_suggestion_accepted_in_the_browser_changes_the_cell(huddle: ServerProce
     expect(accepted.locator(".hd-thread-error")).to_contain_text("at most 20000 characters")
     users.screenshot(alice, "13-accepted-and-refused-reply-dark")
     no_errors(alice, bob, expected="status of 413")
+
+
+@pytest.mark.timeout(120)  # a kernel starts
+def test_comment_on_an_output_marks_it_and_goes_when_it_does(huddle: ServerProcess,
+                                                             users: Users) -> None:
+    from playwright.sync_api import expect
+
+    # Prints on its first run only: the second run clears the output.
+    path = write_notebook(huddle, "output-review.ipynb", [
+        code("print('hello output') if 'ran' not in globals() else None\nran = True")])
+    alice, bob = users.new("alice"), users.new("bob")
+    for user in (alice, bob):
+        open_notebook(huddle, user, path, 1)
+
+    editor(alice, 0).click()
+    alice.page.keyboard.press("Control+Enter")
+    for user in (alice, bob):
+        expect(outputs(user, 0).locator(".hd-output .hd-text")).to_have_text(
+            "hello output", timeout=KERNEL_TIMEOUT_MS)
+
+    # A hovers the output; its button opens the form, quoting the output's first line.
+    output = outputs(alice, 0).locator(".hd-output").first
+    output.hover()
+    button = output.get_by_role("button", name="Comment on this output", exact=True)
+    expect(button).to_be_visible()
+    button.click()
+    form = panel(alice).locator(".hd-compose")
+    expect(form.locator(".hd-compose-target span")).to_have_text("Comment on output 1 of cell 1:")
+    expect(form.locator(".hd-thread-quote")).to_have_text("hello output")
+    compose(alice, "Should this say **goodbye**?")
+    card = panel(alice).locator(".hd-thread")
+    expect(card).to_have_count(1)
+    expect(card.locator(".hd-thread-where")).to_have_text("Cell 1 · Output 1")
+    users.screenshot(alice, "15-output-commented")
+
+    # B: the cell's badge counts it, the output is marked, and its badge opens the thread.
+    expect(cell(bob, 0).locator(".hd-comment-badge")).to_have_text("1")
+    marked = outputs(bob, 0).locator(".hd-output.hd-output-commented")
+    expect(marked).to_have_count(1)
+    badge = marked.locator(".hd-output-badge")
+    expect(badge).to_have_attribute("aria-label", "1 open comment on this output")
+    users.screenshot(bob, "16-output-marked")
+    badge.click()
+    current = panel(bob).locator(".hd-thread-current")
+    expect(current.locator(".hd-thread-where")).to_have_text("Cell 1 · Output 1")
+    expect(current.locator(".hd-message-body strong")).to_have_text("goodbye")
+    reply = current.locator(".hd-thread-reply .hd-comment-field")
+    expect(reply).to_be_focused()
+    reply.fill("Hello is fine.")
+    current.get_by_role("button", name="Reply").click()
+    expect(card.locator(".hd-message")).to_have_count(2)  # A sees the reply
+    expect(card.locator(".hd-message").nth(1)).to_contain_text("Hello is fine.")
+
+    # A re-run clears the output: the thread stays on the cell, its output gone.
+    command_mode_on(alice, 0)
+    alice.page.keyboard.press("Control+Enter")
+    for user in (alice, bob):
+        expect(cell(user, 0).locator(".hd-prompt")).to_have_text("[2]:", timeout=KERNEL_TIMEOUT_MS)
+        expect(outputs(user, 0).locator(".hd-output")).to_have_count(0)
+        expect(panel(user).locator(".hd-thread-where")).to_have_text("Cell 1 · output gone")
+    expect(card).to_have_class(re.compile(r"\bhd-thread-gone\b"))
+    users.screenshot(bob, "17-output-gone")
+    no_errors(alice, bob)
 
 
 def test_hostile_body_and_name_render_as_text(huddle: ServerProcess, users: Users) -> None:

@@ -16,7 +16,6 @@ Screenshots, the server log, each page's console, websocket and HTTP traffic go 
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +27,9 @@ import pytest
 from tests.support.server_process import ServerProcess
 
 from .conftest import (
-    SERVER_START_TIMEOUT_S,
-    SERVER_STOP_TIMEOUT_S,
     UserPage,
     Users,
+    huddle_app_server,
     module_artifacts,
 )
 from .test_webapp import (  # noqa: F401  (_bundle_built: an autouse fixture)
@@ -63,20 +61,10 @@ EVIL_NAME = '<img src=x onerror="window.__pwned=1">Eve'
 def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
            request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """``jupyter huddle`` saving quickly, with one kernel for all personal copies."""
-    base = tmp_path_factory.mktemp("sharing")
-    root = base / "root"
-    root.mkdir()
-    server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
-                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
-                           "--HuddleApp.max_copy_kernels=1")
-    server.env.pop("JUPYTER_TOKEN", None)
-    try:
-        server.start(timeout=SERVER_START_TIMEOUT_S)
+    with huddle_app_server(tmp_path_factory.mktemp("sharing"),
+                           module_artifacts(request.module, artifacts),
+                           "--HuddleApp.max_copy_kernels=1") as server:
         yield server
-    finally:
-        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
-        shutil.copyfile(server.log_path,
-                        module_artifacts(request.module, artifacts) / "server.log")
 
 
 # --- helpers ----------------------------------------------------------------------------------

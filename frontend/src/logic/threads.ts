@@ -5,6 +5,8 @@
  */
 import * as Y from 'yjs';
 
+import { joinText } from './mime';
+
 export interface Author {
   username: string;
   displayName: string;
@@ -55,8 +57,8 @@ export interface Thread {
   messages: Message[];
 }
 
-/** attached: the text (or cell) is there; detached: its text was deleted; orphaned: its
- * cell was deleted. */
+/** attached: the text (or cell, or output) is there; detached: its text was deleted (or its
+ * output is gone: cleared by a re-run); orphaned: its cell was deleted. */
 export type PlaceState = 'attached' | 'detached' | 'orphaned';
 
 export interface Place {
@@ -86,10 +88,16 @@ export function positionIn(json: unknown, text: Y.Text): number | null {
 }
 
 /** Where `anchor` is now, as the server's `resolve_anchor` says it: `cell` is its cell's
- * index and source, or null when no cell has its id. */
-export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text } | null): Place {
+ * index and source (and how many outputs it has now, when known), or null when no cell has
+ * its id. An output anchor past the cell's outputs is detached (the output is gone). */
+export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text; outputs?: number } | null): Place {
   if (!cell) return { state: 'orphaned', cellIndex: -1, start: 0, end: 0 };
   const at = { cellIndex: cell.index, start: 0, end: 0 };
+  if (anchor.kind === 'output') {
+    const i = anchor.outputIndex;
+    const gone = i === null || i < 0 || (cell.outputs !== undefined && i >= cell.outputs);
+    return { state: gone ? 'detached' : 'attached', ...at };
+  }
   if (anchor.kind !== 'text') return { state: 'attached', ...at };
   const start = positionIn(anchor.start, cell.source);
   const endRaw = positionIn(anchor.end, cell.source);
@@ -159,6 +167,38 @@ export function openCounts(threads: Iterable<Thread>): Map<string, number> {
     if (t.status === 'open') counts.set(t.anchor.cellId, (counts.get(t.anchor.cellId) ?? 0) + 1);
   }
   return counts;
+}
+
+/** Open output threads per cell id, then per output index, oldest first (the outputs'
+ * marks). */
+export function openOutputThreads(threads: Iterable<Thread>): Map<string, Map<number, Thread[]>> {
+  const byCell = new Map<string, Map<number, Thread[]>>();
+  for (const t of threads) {
+    const index = t.anchor.outputIndex;
+    if (t.status !== 'open' || t.anchor.kind !== 'output' || index === null) continue;
+    let byIndex = byCell.get(t.anchor.cellId);
+    if (!byIndex) byCell.set(t.anchor.cellId, byIndex = new Map());
+    byIndex.set(index, [...(byIndex.get(index) ?? []), t]);
+  }
+  for (const byIndex of byCell.values()) for (const list of byIndex.values()) list.sort((a, b) => a.created - b.created);
+  return byCell;
+}
+
+const OUTPUT_QUOTE_MAX = 80;
+
+/** What a comment on an output quotes: the first non-blank line of its text (a stream, an
+ * error, a result's text/plain), shortened; else "Output N of cell M" (1-based). */
+export function outputQuote(output: Record<string, unknown> | undefined, index: number, cellNumber: number): string {
+  let text = '';
+  if (output) {
+    const data = output['data'];
+    if (output['output_type'] === 'stream') text = joinText(output['text']);
+    else if (output['output_type'] === 'error') text = [output['ename'], output['evalue']].filter((v) => typeof v === 'string' && v).join(': ');
+    else if (data && typeof data === 'object' && 'text/plain' in data) text = joinText((data as Record<string, unknown>)['text/plain']);
+  }
+  const line = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).find((l) => l) ?? '';
+  if (!line) return `Output ${index + 1} of cell ${cellNumber}`;
+  return line.length > OUTPUT_QUOTE_MAX ? `${line.slice(0, OUTPUT_QUOTE_MAX - 1)}…` : line;
 }
 
 // --- mentions ----------------------------------------------------------------------------

@@ -29,11 +29,13 @@ export interface CellContext {
   comments?: CellComments;
 }
 
-/** What review threads add to a cell: its badge (in `notes`) and its editor's highlights. */
+/** What review threads add to a cell: its badge (in `notes`), its editor's highlights, and
+ * its outputs' marks and "comment on this output" buttons. */
 export interface CellComments {
   attach(cell: CellView): void;
   detach(cell: CellView): void;
   editorExtensions(cell: CellView): Extension;
+  outputsRendered(cell: CellView): void;
 }
 
 export interface RunView {
@@ -170,6 +172,19 @@ export class CellView {
     if (this.model.cell_type !== 'code') return;
     this.outputsStale = false;
     renderOutputs(this.outputs, (this.model as YCodeCell).getOutputs() as unknown as Record<string, unknown>[]);
+    this.ctx.comments?.outputsRendered(this);
+  }
+
+  /** The rendered outputs (`.hd-output`, each with its `data-output-index`). */
+  get outputArea(): HTMLElement {
+    return this.outputs;
+  }
+
+  /** Scroll output `index` into view (mounting the cell first). */
+  showOutput(index: number): void {
+    if (!this.mounted) this.setNear(true);
+    if (this.outputsStale) this.renderOutputs();
+    this.outputs.querySelector(`:scope > .hd-output[data-output-index="${index}"]`)?.scrollIntoView({ block: 'nearest' });
   }
 
   /** Near the viewport or not: mount or drop the editor and outputs. */

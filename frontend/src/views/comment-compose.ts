@@ -1,5 +1,6 @@
 /**
- * The form that starts a thread: what it is on (the quoted selection, a whole cell), the
+ * The form that starts a thread: what it is on (the quoted selection, a whole cell, an
+ * output), the
  * first message (with @mentions), and optionally "Suggest a change" with the replacement
  * text. The selection is held as CRDT positions while you write, so others' edits move it.
  */
@@ -12,8 +13,10 @@ export interface ComposeTarget {
   cellId: string;
   /** 1-based, for the label. */
   cellNumber: number;
-  /** A text selection, or null for the whole cell. */
+  /** A text selection, or null for the whole cell (or an output). */
   held: HeldRange | null;
+  /** The output commented on (an index into the cell's outputs), or null. */
+  outputIndex: number | null;
   quote: string;
 }
 
@@ -43,9 +46,12 @@ export class ComposeForm {
     this.replacement = h('textarea', { className: 'hd-comment-field hd-suggest-field', rows: 3, 'aria-label': 'Suggested replacement text', hidden: true });
     this.replacement.value = target.quote;
     this.send = h('button', { type: 'submit', className: 'hd-primary-button' }, 'Comment');
+    const output = target.outputIndex === null ? null : `output ${target.outputIndex + 1} of cell ${target.cellNumber}`;
     const on = target.held
       ? [h('span', {}, `Comment on cell ${target.cellNumber}:`), h('blockquote', { className: 'hd-thread-quote' }, target.quote)]
-      : [h('span', {}, `Comment on the whole of cell ${target.cellNumber}`)];
+      : output
+        ? [h('span', {}, `Comment on ${output}:`), h('blockquote', { className: 'hd-thread-quote' }, target.quote)]
+        : [h('span', {}, `Comment on the whole of cell ${target.cellNumber}`)];
     this.element = h('form', {
       className: 'hd-compose',
       'aria-label': 'New comment',
@@ -73,7 +79,8 @@ export class ComposeForm {
 
   /** The anchor as the API wants it, now; null (and a message) if the text is gone. */
   private anchor(): NewAnchor | null {
-    const { cellId, held } = this.target;
+    const { cellId, held, outputIndex } = this.target;
+    if (outputIndex !== null) return { cell_id: cellId, kind: 'output', output_index: outputIndex };
     if (!held) return { cell_id: cellId, kind: 'cell' };
     const range = heldRangeNow(held);
     if (!range) {

@@ -1,5 +1,5 @@
 /**
- * One review thread in the side panel: where it is (or that its text or cell is gone), the
+ * One review thread in the side panel: where it is (or that its text, output or cell is gone), the
  * quoted text, a suggestion (quote → replacement, with Accept / Reject), its messages
  * (Markdown, sanitized), and for the thread you are on: reply, edit or delete your own
  * messages, resolve or reopen. A failed request shows the server's reason on the card.
@@ -46,7 +46,10 @@ function describePlace(thread: Thread, place: Place): string {
   if (place.state === 'orphaned') return 'cell deleted';
   const cell = `Cell ${place.cellIndex + 1}`;
   if (thread.anchor.kind === 'cell') return `${cell} · whole cell`;
-  if (thread.anchor.kind === 'output') return `${cell} · output ${(thread.anchor.outputIndex ?? 0) + 1}`;
+  if (thread.anchor.kind === 'output') {
+    // Gone: a re-run cleared it (the thread stays on the cell).
+    return place.state === 'attached' ? `${cell} · Output ${(thread.anchor.outputIndex ?? 0) + 1}` : `${cell} · output gone`;
+  }
   if (place.state === 'attached') return cell;
   // Accepting a suggestion replaces the anchored text: that is not the text being lost.
   return thread.suggestion?.state === 'accepted' ? `${cell} · suggestion applied` : `${cell} · text deleted`;

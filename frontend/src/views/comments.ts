@@ -5,7 +5,7 @@
  * "Comment" button (views/comment-highlights.ts). Threads are read live from the shared
  * document (protocol/comments.ts `ThreadStore`); every change goes through the REST API.
  */
-import type { YNotebook } from '@jupyter/ydoc';
+import type { YCodeCell, YNotebook } from '@jupyter/ydoc';
 import type { Extension } from '@codemirror/state';
 import type * as Y from 'yjs';
 
@@ -16,6 +16,8 @@ import {
   holdRange,
   isUnreadMention,
   openCounts,
+  openOutputThreads,
+  outputQuote,
   placeOf,
   positionIn,
   unreadMentions,
@@ -27,7 +29,7 @@ import { CommentsApi, ThreadStore, type Capabilities, type NewAnchor } from '../
 import type { HttpClient } from '../protocol/http';
 import type { Collaborator } from '../protocol/presence';
 import type { CellComments, CellView } from './cell';
-import { ComposeForm } from './comment-compose';
+import { ComposeForm, type ComposeTarget } from './comment-compose';
 import { COMMENT_KEY_LABEL, commentExtensions, commentIcon, type CommentRange } from './comment-highlights';
 import { ThreadPanel } from './comment-panel';
 import { authorColor, type ThreadActions } from './comment-thread';
@@ -44,8 +46,9 @@ export interface CommentsHost {
   me: string;
   collaborators(): Collaborator[];
   activeCellId(): string | null;
-  /** Scroll to a cell, make it active, and select [start, end) in it when given. */
-  showCell(cellId: string, range: { start: number; end: number } | null): void;
+  /** Scroll to a cell, make it active, and select [start, end) in it, or scroll to its
+   * output `output`, when given. */
+  showCell(cellId: string, range: { start: number; end: number } | null, output: number | null): void;
 }
 
 export class CommentsView implements CellComments {
@@ -62,6 +65,8 @@ export class CommentsView implements CellComments {
   private current: string | null = null;
   /** Open threads per cell, until the threads change (a long notebook attaches many cells). */
   private counts: Map<string, number> | null = null;
+  /** Open output threads per cell and output, likewise. */
+  private outputThreads: Map<string, Map<number, Thread[]>> | null = null;
   private compose: ComposeForm | null = null;
   private frame = 0;
   private textTimer: ReturnType<typeof setTimeout> | null = null;
@@ -78,12 +83,13 @@ export class CommentsView implements CellComments {
       className: 'hd-comments-toggle',
       'aria-pressed': 'false',
       'aria-controls': 'hd-comments-panel',
-      title: 'Comments: review threads on the notebook\'s text and cells',
+      title: 'Comments: review threads on the notebook\'s text, cells and outputs',
       onclick: () => this.setOpen(!this.threadPanel.isOpen),
     }, commentIcon(), h('span', { className: 'hd-sr' }, 'Comments'), this.unread); // compact: the header is full
     this.threadPanel = new ThreadPanel(this.actions, () => this.setOpen(false, true));
     this.store.changed.on(() => {
       this.counts = null;
+      this.outputThreads = null;
       this.scheduleRender(true);
     });
     host.notebook.ydoc.on('update', this.onDocUpdate);
@@ -125,9 +131,10 @@ export class CommentsView implements CellComments {
   }
 
   private placed(): Placed[] {
-    const cells = new Map<string, { index: number; source: Y.Text }>();
+    const cells = new Map<string, { index: number; source: Y.Text; outputs: number }>();
     this.host.notebook.cells.forEach((cell, index) => {
-      if (!cells.has(cell.id)) cells.set(cell.id, { index, source: cell.ysource });
+      const outputs = cell.cell_type === 'code' ? (cell as YCodeCell).youtputs.length : 0;
+      if (!cells.has(cell.id)) cells.set(cell.id, { index, source: cell.ysource, outputs });
     });
     return this.store.all().map((thread) => ({ thread, place: placeOf(thread.anchor, cells.get(thread.anchor.cellId) ?? null) }));
   }
@@ -156,6 +163,10 @@ export class CommentsView implements CellComments {
 
   detach(cell: CellView): void {
     this.cellViews.delete(cell);
+  }
+
+  outputsRendered(cell: CellView): void {
+    this.renderOutputs(cell, this.outputThreads ??= openOutputThreads(this.store.all()));
   }
 
   editorExtensions(cell: CellView): Extension {
@@ -211,18 +222,71 @@ export class CommentsView implements CellComments {
     );
   }
 
+  /** Each rendered output: a thin bar in the colour of whoever started its first open
+   * thread (with a button showing it), and (for those who may comment) a "Comment on this
+   * output" button shown on hover and keyboard focus. Their visible text ("+", the count)
+   * comes from CSS, so that an output's text stays its own. */
+  private renderOutputs(cell: CellView, marks: Map<string, Map<number, Thread[]>>): void {
+    const byIndex = marks.get(cell.id);
+    for (const wrapper of cell.outputArea.querySelectorAll<HTMLElement>(':scope > .hd-output')) {
+      const index = Number(wrapper.dataset['outputIndex']);
+      const threads = byIndex?.get(index) ?? [];
+      const key = `${this.caps.comment}:${threads.map((t) => `${t.id}/${authorColor(t.author)}`).join()}`;
+      if (wrapper.dataset['commentsShown'] === key) continue;
+      wrapper.dataset['commentsShown'] = key;
+      wrapper.querySelector(':scope > .hd-output-notes')?.remove();
+      wrapper.classList.toggle('hd-output-commented', threads.length > 0);
+      if (threads[0]) wrapper.style.setProperty('--hd-comment-color', authorColor(threads[0].author));
+      else wrapper.style.removeProperty('--hd-comment-color');
+      const n = threads.length;
+      const notes = h('div', { className: 'hd-output-notes' },
+        threads[0] ? h('button', {
+          type: 'button',
+          className: 'hd-output-badge',
+          'aria-label': `${n} open ${n === 1 ? 'comment' : 'comments'} on this output`,
+          title: 'Show this output\'s comments',
+          'data-count': String(n),
+          onclick: (event: MouseEvent) => { event.stopPropagation(); this.openThread(threads[0]!.id, true, true); },
+        }, commentIcon()) : null,
+        this.caps.comment ? h('button', {
+          type: 'button',
+          className: 'hd-output-comment',
+          'aria-label': 'Comment on this output',
+          title: 'Comment on this output',
+          onclick: (event: MouseEvent) => { event.stopPropagation(); this.startOutputComment(cell, index); },
+        }, commentIcon()) : null);
+      if (notes.childElementCount) wrapper.append(notes);
+    }
+  }
+
   // --- actions -------------------------------------------------------------------------------------
 
   /** Start a thread on [from, to) of a cell (an empty range: the whole cell). */
   startComment(cell: CellView, from: number, to: number): void {
     const source = cell.model.ysource;
     const held = to > from ? holdRange(source, from, to) : null;
-    this.compose = new ComposeForm({
+    this.openCompose({
       cellId: cell.id,
-      cellNumber: this.host.notebook.cells.findIndex((c) => c.id === cell.id) + 1,
+      cellNumber: this.cellNumber(cell),
       held,
+      outputIndex: null,
       quote: held ? source.toString().slice(from, to) : '',
-    }, {
+    });
+  }
+
+  /** Start a thread on output `index` of a code cell. */
+  startOutputComment(cell: CellView, index: number): void {
+    const cellNumber = this.cellNumber(cell);
+    const output = (cell.model as YCodeCell).getOutputs()[index] as unknown as Record<string, unknown> | undefined;
+    this.openCompose({ cellId: cell.id, cellNumber, held: null, outputIndex: index, quote: outputQuote(output, index, cellNumber) });
+  }
+
+  private cellNumber(cell: CellView): number {
+    return this.host.notebook.cells.findIndex((c) => c.id === cell.id) + 1;
+  }
+
+  private openCompose(target: ComposeTarget): void {
+    this.compose = new ComposeForm(target, {
       candidates: () => this.candidates(),
       create: (anchor, body, suggestion) => this.create(anchor, body, suggestion),
       cancel: () => this.closeCompose(),
@@ -278,8 +342,10 @@ export class CommentsView implements CellComments {
   private jump(thread: Thread): void {
     const place = this.placed().find((p) => p.thread.id === thread.id)?.place;
     if (!place || place.state === 'orphaned') return;
-    const range = place.state === 'attached' && thread.anchor.kind === 'text' ? { start: place.start, end: place.end } : null;
-    this.host.showCell(thread.anchor.cellId, range);
+    const attached = place.state === 'attached';
+    const range = attached && thread.anchor.kind === 'text' ? { start: place.start, end: place.end } : null;
+    const output = attached && thread.anchor.kind === 'output' ? thread.anchor.outputIndex : null;
+    this.host.showCell(thread.anchor.cellId, range, output);
   }
 
   private markRead(thread: Thread): void {
@@ -332,7 +398,11 @@ export class CommentsView implements CellComments {
   private renderNow(): void {
     const threads = this.store.all();
     const counts = this.openCounts();
-    for (const cell of this.cellViews) this.renderCell(cell, counts);
+    const marks = this.outputThreads ??= openOutputThreads(threads);
+    for (const cell of this.cellViews) {
+      this.renderCell(cell, counts);
+      this.renderOutputs(cell, marks);
+    }
     const unread = unreadMentions(threads, this.host.me).length;
     this.unread.hidden = unread === 0;
     this.unread.textContent = unread ? String(unread) : '';

@@ -87,7 +87,7 @@ export class NotebookPage {
       me: me.username,
       collaborators: () => room.collaborators(),
       activeCellId: () => this.list.activeId,
-      showCell: (id, range) => this.showThreadPlace(id, range),
+      showCell: (id, range, output) => this.showThreadPlace(id, range, output),
     });
     this.list = new CellList(room.notebook, {
       awareness: room.awareness,
@@ -244,12 +244,13 @@ export class NotebookPage {
   }
 
   /** A review thread's place: its cell, active and in view, with its text selected. */
-  private showThreadPlace(cellId: string, range: { start: number; end: number } | null): void {
+  private showThreadPlace(cellId: string, range: { start: number; end: number } | null, output: number | null): void {
     const view = this.list.cells.find((c) => c.id === cellId);
     if (!view) return;
     this.list.setActive(cellId);
     this.list.scrollToActive();
     if (range) view.selectText(range.start, range.end);
+    if (output !== null) view.showOutput(output);
     this.list.recordAnchor();
   }
 

@@ -148,7 +148,9 @@ export function renderOutputs(container: HTMLElement, outputs: Output[]): void {
       return;
     }
     const el = renderOutput(output);
-    if (el) after.push({ key, el: h('div', { className: 'hd-output' }, el) });
+    // The output's index in the cell's list (some outputs render nothing): review threads
+    // anchor to it (views/comments.ts).
+    if (el) after.push({ key, el: h('div', { className: 'hd-output', 'data-output-index': String(i) }, el) });
   });
   rendered.set(container, after);
   const nodes = after.map((a) => a.el);
