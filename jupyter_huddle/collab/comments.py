@@ -119,6 +119,24 @@ def _cell(document: NotebookDocument, cell_id: str, cells: Cells | None = None
     return None
 
 
+def _output_quote(output: Any) -> str:
+    """The first line of an output's text (what a reader recognises it by), or ""."""
+    if not isinstance(output, dict):
+        return ""
+    if output.get("output_type") == "stream":
+        text = output.get("text")
+    elif output.get("output_type") == "error":
+        text = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+    else:
+        text = (output.get("data") or {}).get("text/plain")
+    if isinstance(text, list):
+        text = "".join(str(t) for t in text)
+    if not isinstance(text, str):
+        return ""
+    lines = text.strip().splitlines()
+    return lines[0][:MAX_QUOTE_CHARS] if lines else ""
+
+
 def make_anchor(document: NotebookDocument, request: AnchorRequest,
                 cache: MutableMapping[str, TextPositions] | None = None,
                 cells: Cells | None = None) -> dict[str, Any]:
@@ -140,7 +158,9 @@ def make_anchor(document: NotebookDocument, request: AnchorRequest,
         count = len(outputs) if isinstance(outputs, Array) else 0
         if request.output_index is None or not 0 <= request.output_index < count:
             raise CommentError(f"cell {request.cell_id} has no output {request.output_index}")
-        return {**anchor, "output_index": request.output_index}
+        assert isinstance(outputs, Array)
+        return {**anchor, "output_index": request.output_index,
+                "quote": _output_quote(plain(outputs[request.output_index]))}
     if request.kind != "text":
         raise CommentError("anchor kind must be text, cell or output")
     source = ycell.get("source")

@@ -201,3 +201,21 @@ def test_ranges_at_the_edges_of_the_text(source, start, end):
     text(doc).insert(0, "x")
     moved = comments.threads()[0]["position"]
     assert (moved["start"], moved["end"]) == (start + 1, end + 1) if source else (0, 0)
+
+
+def test_an_output_anchor_quotes_the_outputs_first_line():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('hi')", id="c0")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\nworld\n"),
+                    nbformat.v4.new_output("error", ename="ValueError", evalue="bad",
+                                           traceback=[])]
+    nb.cells = [cell]
+    doc = NotebookDocument()
+    doc.load(nbformat.from_dict(nb), ServerOrigin.LOAD)
+    comments = Comments(doc)
+    first = comments.create(ANN, AnchorRequest("c0", "output", output_index=0), "why?", KNOWN)
+    second = comments.create(ANN, AnchorRequest("c0", "output", output_index=1), "oops", KNOWN)
+    assert first["anchor"]["quote"] == "hello"
+    assert second["anchor"]["quote"] == "ValueError: bad"
+    with pytest.raises(CommentError, match="no output 2"):
+        comments.create(ANN, AnchorRequest("c0", "output", output_index=2), "x", KNOWN)
