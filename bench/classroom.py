@@ -80,8 +80,11 @@ from pycrdt import Text, create_sync_message, write_var_uint
 from . import fixtures, wsclient
 from .execution import KernelCpu, cell_done, execute, start_session, stop_session, wait_for
 from .profile import Recorder, summarize, to_markdown
-from .proto import AWARENESS, Peer, put_session, room_url, wait_synced
+from .proto import AWARENESS, Peer, put_session, quiesce, room_url, wait_synced
+from .saving import save
 from .servers import CpuMeter, Server, git_info, machine_info, wait_quiet
+from .stats import cell as _cell
+from .stats import fmt as _fmt
 from .stats import paired_ratio, percentile, summary
 from .wsclient import MessageHandler, WebSocketConnection
 
@@ -343,21 +346,6 @@ async def open_class_peer(server: Server, session: dict[str, Any], name: str,
                f"{guest.session['fileId']}?sessionId={quote(guest.session['sessionId'])}")
         await peer.connect_with_cookie(url, guest.cookie_header())
     return peer
-
-
-async def quiesce(peers: Sequence[Peer], quiet_s: float = 0.5, timeout: float = 60) -> float:
-    """Wait until no peer received a frame for ``quiet_s``; the seconds waited."""
-    t0 = time.perf_counter()
-    last, quiet_since = -1, t0
-    while time.perf_counter() - t0 < timeout:
-        total = sum(p.frames for p in peers)
-        now = time.perf_counter()
-        if total != last:
-            last, quiet_since = total, now
-        elif now - quiet_since >= quiet_s:
-            break
-        await asyncio.sleep(0.05)
-    return time.perf_counter() - t0
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -733,44 +721,14 @@ def main(argv: list[str] | None = None) -> int:
            "git": {"start": git_start, "end": git_info()}}
     name = "classroom" + ("-profiled" if args.profile else "") + (
         f"-{args.tag}" if args.tag else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, indent=1, default=str)
-    (RESULTS / f"{name}.json").write_text(text)
-    (RESULTS / "history").mkdir(exist_ok=True)
-    stamp = dt.datetime.fromtimestamp(started).strftime("%Y%m%d-%H%M%S")
-    (RESULTS / "history" / f"{name}-{stamp}.json").write_text(text)
     md = markdown(doc)
-    (RESULTS / f"{name}.md").write_text(md + "\n")
-    _log(f"[classroom] done in {doc['duration_s']:.0f} s -> {RESULTS / (name + '.json')}")
+    latest = save(name, doc, started, md)
+    _log(f"[classroom] done in {doc['duration_s']:.0f} s -> {latest}")
     _log(md)
     return 0
 
 
 # --- summary ---------------------------------------------------------------------------------
-
-def _fmt(v: float) -> str:
-    if v != v:  # nan
-        return "n/a"
-    av = abs(v)
-    if 0 < av < 0.1:
-        return f"{v:.2g}"
-    if av >= 10000:
-        return f"{v:,.0f}"
-    if av >= 100:
-        return f"{v:.0f}"
-    if av >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-
-def _cell(values: Sequence[float]) -> str:
-    s = summary(values)
-    if not s["n"]:
-        return "n/a"
-    if s["n"] == 1:
-        return _fmt(s["median"])
-    return f"{_fmt(s['median'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
-
 
 def _by_run(results: Sequence[dict[str, Any]], key: str, scale: float = 1.0
             ) -> dict[int, float]:

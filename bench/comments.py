@@ -71,8 +71,11 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from pycrdt import Map
 
-from .proto import Peer, put_session, room_url
+from .proto import Peer, put_session, quiesce, room_url
+from .saving import save
 from .servers import CpuMeter, Server, git_info, machine_info, wait_quiet
+from .stats import cell as _cell
+from .stats import fmt as _fmt
 from .stats import paired_ratio, percentile, summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -378,19 +381,6 @@ async def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.002)
 
 
-async def quiesce(peers: Sequence[Peer], quiet_s: float = 0.5, timeout: float = 60) -> None:
-    t0 = time.perf_counter()
-    last, quiet_since = -1, t0
-    while time.perf_counter() - t0 < timeout:
-        total = sum(p.frames for p in peers)
-        now = time.perf_counter()
-        if total != last:
-            last, quiet_since = total, now
-        elif now - quiet_since >= quiet_s:
-            return
-        await asyncio.sleep(0.05)
-
-
 def random_anchor(rng: random.Random, peer: Peer) -> dict[str, Any]:
     """A text anchor (UTF-16 offsets) on a random line of a random cell, as a browser
     would send it."""
@@ -653,42 +643,14 @@ def main(argv: list[str] | None = None) -> int:
            "duration_s": time.time() - started, "model": model, "fixtures": results,
            "git": {"start": git_start, "end": git_info()}}
     name = "comments" + (f"-{args.tag}" if args.tag else "")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, indent=1, default=str)
-    (RESULTS / f"{name}.json").write_text(text)
-    (RESULTS / "history").mkdir(exist_ok=True)
-    stamp = dt.datetime.fromtimestamp(started).strftime("%Y%m%d-%H%M%S")
-    (RESULTS / "history" / f"{name}-{stamp}.json").write_text(text)
     md = markdown(doc)
-    (RESULTS / f"{name}.md").write_text(md + "\n")
-    _log(f"[comments] done in {doc['duration_s']:.0f} s -> {RESULTS / (name + '.json')}")
+    latest = save(name, doc, started, md)
+    _log(f"[comments] done in {doc['duration_s']:.0f} s -> {latest}")
     _log(md)
     return 0
 
 
 # --- summary ---------------------------------------------------------------------------------
-
-def _fmt(v: float) -> str:
-    if v != v:  # nan
-        return "n/a"
-    av = abs(v)
-    if av >= 10000:
-        return f"{v:,.0f}"
-    if av >= 100:
-        return f"{v:.0f}"
-    if av >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-
-def _cell(values: Sequence[float]) -> str:
-    s = summary(values)
-    if not s["n"]:
-        return "n/a"
-    if s["n"] == 1:
-        return _fmt(s["median"])
-    return f"{_fmt(s['median'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
-
 
 def _values(runs: Sequence[dict[str, Any]], key: str, scale: float = 1.0
             ) -> dict[int, float]:

@@ -51,9 +51,21 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from . import fixtures
 from .profile import Recorder, summarize, to_markdown
-from .proto import AWARENESS, SYNC, UPDATE, Peer, put_session, read_var_uint, room_url, wait_synced
+from .proto import (
+    AWARENESS,
+    SYNC,
+    UPDATE,
+    Peer,
+    put_session,
+    quiesce,
+    read_var_uint,
+    room_url,
+    wait_synced,
+)
+from .saving import save
 from .servers import CpuMeter, Server, git_info, machine_info, wait_quiet
-from .stats import percentile, summary
+from .stats import cell as stats_cell
+from .stats import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RAW = 2
@@ -200,19 +212,6 @@ async def connect_room(server: Server, path: str, watchers: int
         await asyncio.gather(*(wait_synced(p, 2) for p in batch))
         peers += batch
     return session, executor, peers
-
-
-async def quiesce(peers: Sequence[Peer], quiet_s: float = 0.5, timeout: float = 60) -> None:
-    t0 = time.perf_counter()
-    last, quiet_since = -1, t0
-    while time.perf_counter() - t0 < timeout:
-        total = sum(p.frames for p in peers)
-        now = time.perf_counter()
-        if total != last:
-            last, quiet_since = total, now
-        elif now - quiet_since >= quiet_s:
-            return
-        await asyncio.sleep(0.05)
 
 
 def cell_done(peer: Peer, index: int) -> bool:
@@ -806,40 +805,15 @@ def main(argv: list[str] | None = None) -> int:
            "duration_s": time.time() - started, "points": results,
            "kernel_alone": baseline, "profiles": profiles,
            "git": {"start": git_start, "end": git_info()}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = "execution" + ("-profiled" if args.profile else "") + (
         f"-{args.tag}" if args.tag else "")
-    text = json.dumps(doc, indent=1, default=str)
-    (RESULTS / f"{name}.json").write_text(text)
-    (RESULTS / "history").mkdir(exist_ok=True)
-    stamp = dt.datetime.fromtimestamp(started).strftime("%Y%m%d-%H%M%S")
-    (RESULTS / "history" / f"{name}-{stamp}.json").write_text(text)
-    _log(f"[execution] done in {doc['duration_s']:.0f} s -> {RESULTS / (name + '.json')}")
+    latest = save(name, doc, started)
+    _log(f"[execution] done in {doc['duration_s']:.0f} s -> {latest}")
     _log(markdown(doc))
     return 0
 
 
 # --- summary ---------------------------------------------------------------------------------
-
-def _fmt(v: float) -> str:
-    if v != v:  # nan
-        return "n/a"
-    av = abs(v)
-    if av >= 10000:
-        return f"{v:,.0f}"
-    if av >= 100:
-        return f"{v:.0f}"
-    if av >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-
-def cell(values: list[float]) -> str:
-    s = summary(values)
-    if not s["n"]:
-        return "n/a"
-    return f"{_fmt(s['median'])} [{_fmt(s['min'])}–{_fmt(s['max'])}]"
-
 
 def markdown(doc: dict[str, Any]) -> str:
     pts = doc["points"]
@@ -848,7 +822,7 @@ def markdown(doc: dict[str, Any]) -> str:
     def col(point: str, key: str, scale: float = 1.0) -> str:
         vals = [r[key] * scale for r in pts.get(point, []) if key in r
                 and isinstance(r[key], (int, float))]
-        return cell(vals)
+        return stats_cell(vals)
 
     lat = [p for p in ("latency-1", "latency-100") if p in pts]
     if lat:
@@ -912,7 +886,7 @@ def markdown(doc: dict[str, Any]) -> str:
                     ("reader_s", "kernel alone: a plain jupyter_client reader sees idle (s)"),
                     ("stream_msgs", "kernel alone: iopub stream messages")):
                 lines.append(f"| {label} | " + " | ".join(
-                    cell([b[p][key] for b in base if p in b]) for p in fl) + " |")
+                    stats_cell([b[p][key] for b in base if p in b]) for p in fl) + " |")
     if pts.get("runall"):
         first = pts["runall"][0]
         lines += ["", f"| Run All: {first.get('cells', RUNALL_CELLS)} one-line cells in one POST, "

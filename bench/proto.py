@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -210,3 +210,20 @@ async def wait_synced(peer: Peer, expect_cells: int | None = None, timeout: floa
         raise TimeoutError(f"{peer.name}: not synced after {timeout}s")
     waiter.result()
     return peer.t_synced - peer.t_connect
+
+
+async def quiesce(peers: Sequence[Peer], quiet_s: float = 0.5, timeout: float = 60,
+                  poll_s: float = 0.05) -> float:
+    """Wait until no peer has received a frame for ``quiet_s`` (join-time presence traffic
+    takes seconds to drain with hundreds of peers). Returns the seconds waited."""
+    t0 = time.perf_counter()
+    last, quiet_since = -1, t0
+    while time.perf_counter() - t0 < timeout:
+        total = sum(p.frames for p in peers)
+        now = time.perf_counter()
+        if total != last:
+            last, quiet_since = total, now
+        elif now - quiet_since >= quiet_s:
+            break
+        await asyncio.sleep(poll_s)  # polling frame counters, not waiting for an event
+    return time.perf_counter() - t0

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import fixtures
 from .profile import Recorder, summarize, to_markdown
-from .proto import Peer, open_peer, put_session, wait_synced
+from .proto import Peer, open_peer, put_session, quiesce, wait_synced
 from .servers import SIDES, CpuMeter, Server, wait_quiet
 from .stats import percentile
 
@@ -87,23 +87,6 @@ async def _connect_many(server: Server, path: str, count: int, expect_cells: int
     for start in range(0, count, batch):
         peers += await asyncio.gather(*(one(i) for i in range(start, min(count, start + batch))))
     return peers, time.perf_counter() - t0
-
-
-async def _quiesce(peers: Sequence[Peer], quiet_s: float = 0.5, timeout: float = 60) -> float:
-    """Wait until no peer has received a frame for ``quiet_s`` (join-time presence traffic is
-    O(N^2) frames and takes seconds to drain at 300 peers). Returns the seconds waited."""
-    t0 = time.perf_counter()
-    last = -1
-    quiet_since = t0
-    while time.perf_counter() - t0 < timeout:
-        total = sum(p.frames for p in peers)
-        now = time.perf_counter()
-        if total != last:
-            last, quiet_since = total, now
-        elif now - quiet_since >= quiet_s:
-            break
-        await asyncio.sleep(0.1)
-    return time.perf_counter() - t0
 
 
 def _profile_start(opts: Options, server: Server, scenario: str, point: Any, default: Any,
@@ -227,7 +210,7 @@ def fanout_measure(opts: Options, duration: float, interval: float = 0.020) -> M
         writer = await open_peer(server, path, "writer", session=session)
         await wait_synced(writer, 10)
         receivers, connect_s = await _connect_many(server, path, n, 10, session=session)
-        settle_s = await _quiesce([writer, *receivers])  # join-time presence traffic
+        settle_s = await quiesce([writer, *receivers], poll_s=0.1)  # join-time presence traffic
         text = writer.source(0)
         base = len(text)
         arrivals: list[list[float]] = []
@@ -295,7 +278,7 @@ def throughput_measure(opts: Options, duration: float, writers: int = 10,
         observer = await open_peer(server, path, "observer", session=session)
         await wait_synced(observer, 10)
         peers, _ = await _connect_many(server, path, writers, 10, session=session, prefix="w")
-        await _quiesce([observer, *peers])
+        await quiesce([observer, *peers], poll_s=0.1)
         texts = [observer.source(i) for i in range(writers)]
         bases = [len(t) for t in texts]
         seen = [0] * writers

@@ -33,3 +33,29 @@ def paired_ratio(huddle: Sequence[float], reference: Sequence[float]) -> dict[st
     ratios = [h / r for h, r in zip(huddle, reference, strict=False)
               if h is not None and r and not math.isnan(h) and not math.isnan(r)]
     return summary(ratios)
+
+
+def fmt(v: float) -> str:
+    """A figure for a Markdown table: about three significant digits."""
+    if v != v:  # nan
+        return "n/a"
+    av = abs(v)
+    if 0 < av < 0.1:
+        return f"{v:.2g}"
+    if av >= 10000:
+        return f"{v:,.0f}"
+    if av >= 100:
+        return f"{v:.0f}"
+    if av >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def cell(values: Sequence[float]) -> str:
+    """``median [min–max]`` of per-run values (just the value for one run)."""
+    s = summary(values)
+    if not s["n"]:
+        return "n/a"
+    if s["n"] == 1:
+        return fmt(s["median"])
+    return f"{fmt(s['median'])} [{fmt(s['min'])}–{fmt(s['max'])}]"
