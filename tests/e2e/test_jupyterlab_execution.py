@@ -24,6 +24,15 @@ import pytest
 from tests.support.server_process import ServerProcess
 
 from .conftest import UserPage, Users
+from .test_jupyterlab_rtc import (
+    cell,
+    editor,
+    notebook,
+    save_replies,
+    username,
+    wait_for,
+    wait_until_quiet,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,18 +57,6 @@ def write_notebook(root: Path) -> Path:
     path = root / NOTEBOOK
     nbformat.write(nb, str(path))
     return path
-
-
-def notebook(user: UserPage) -> Any:
-    return user.page.locator(".jp-NotebookPanel .jp-Notebook")
-
-
-def cell(user: UserPage, index: int) -> Any:
-    return notebook(user).locator(".jp-Cell").nth(index)
-
-
-def editor(user: UserPage, index: int) -> Any:
-    return cell(user, index).locator(".cm-content")
 
 
 def prompt(user: UserPage, index: int) -> Any:
@@ -95,26 +92,6 @@ def run_cell(user: UserPage, index: int) -> None:
     """Shift+Enter in the cell's editor, as a user does."""
     editor(user, index).click()
     user.page.keyboard.press("Shift+Enter")
-
-
-def username(server: ServerProcess, user: UserPage) -> str:
-    """The Jupyter identity of this browser context (its login cookie)."""
-    response = user.context.request.get(f"{server.http_url}api/me")
-    assert response.ok, response.status
-    return str(response.json()["identity"]["username"])
-
-
-def wait_for(page: Any, predicate: Any, timeout_s: float, what: str) -> Any:
-    """Poll ``predicate`` until truthy, sleeping through ``page`` so that Playwright keeps
-    delivering events (it dispatches them only inside its own calls)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        page.wait_for_timeout(100)
 
 
 def execute_posts(user: UserPage) -> list[tuple[str, dict[str, Any], int | None]]:
@@ -164,45 +141,6 @@ def saved_as_expected(path: Path) -> bool:
     return (counts == [1, 2, 3, None] and texts[HELLO] == "hello from the server\n"
             and texts[SLOW] == "slow\n" and enames == ["ZeroDivisionError"]
             and nb.cells[-1].source == "" and nb.cells[-1].outputs == [])
-
-
-def save_replies(user: UserPage) -> list[dict[str, Any]]:
-    """Decoded RAW (type 2) save replies on the page's document sockets."""
-    replies = []
-    for payload in user.raw_messages("received"):
-        start = payload.find(b"{")
-        if start < 0:
-            continue
-        try:
-            message = json.loads(payload[start:].decode())
-        except ValueError:
-            continue
-        if message.get("type") == "save":
-            replies.append(message)
-    return replies
-
-
-def wait_until_quiet(path: Path, users: list[UserPage], quiet_s: float = 0.6,
-                     timeout_s: float = 15) -> None:
-    """Wait until the server has stopped saving and no page shows the unsaved mark.
-
-    A Ctrl+S whose hash check runs just after a server save, before the docprovider has
-    taken that save's hash, raises "File Changed" (see test_jupyterlab_rtc.py); ``quiet_s``
-    without a write covers that window."""
-    deadline = time.monotonic() + timeout_s
-    last, quiet_since = path.stat().st_mtime_ns, time.monotonic()
-    while True:
-        now, mtime = time.monotonic(), path.stat().st_mtime_ns
-        if mtime != last:
-            last, quiet_since = mtime, now
-        elif now - quiet_since >= quiet_s and all(
-                user.page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0
-                for user in users):
-            return
-        if now > deadline:
-            raise AssertionError(f"{path.name} kept being saved, or stayed unsaved in a "
-                                 f"page, for {timeout_s}s")
-        users[0].page.wait_for_timeout(50)
 
 
 def no_kernel_execute(user: UserPage, kernel_id: str) -> None:
