@@ -465,8 +465,11 @@ class Comments:
             with self.document.doc.transaction(origin=COMMENTS):
                 thread["read_by"] = [*readers, user.username]
 
-    def unread_mentions(self, username: str) -> list[str]:
-        return [t["id"] for t in self.threads()
+    def unread_mentions(self, username: str,
+                        threads: list[dict[str, Any]] | None = None) -> list[str]:
+        """Ids of threads that mention ``username`` and they have not opened since
+        (``threads``: a listing already made)."""
+        return [t["id"] for t in (self.threads() if threads is None else threads)
                 if username in (t.get("mentions") or []) and username not in (
                     t.get("read_by") or [])]
 

@@ -112,6 +112,8 @@ class Connection:
     ) -> None:
         self.id = next(_connection_ids)
         self.user = user
+        # Stamped into every presence state this peer sends: built once, not per message.
+        self.presence = user.presence
         self.permissions = permissions
         self.session_id = session_id
         self.outbox = Outbox(max_queue_bytes)

@@ -27,7 +27,9 @@ class CellLocks:
         self._events: list[Any] | None = None
         # cell id -> (editable, deletable) of the locked cells; None: to be recomputed
         self._locked: dict[str, tuple[bool, bool]] | None = None
-        self._subscription = document.cells.observe_deep(self._on_events)
+        # Watching the cells costs every update something: start only when the first
+        # peer who may not manage edits (a room of owners never pays it).
+        self._subscription: Any = None
 
     def _on_events(self, events: list[Any]) -> None:
         if self._events is not None:
@@ -48,6 +50,9 @@ class CellLocks:
 
     def before(self, peer: object) -> None:
         """About to apply this peer's update: watch what it does to the cells."""
+        if self._subscription is None:
+            self._locked = None  # unknown until now: computed from the cells
+            self._subscription = self.document.cells.observe_deep(self._on_events)
         self._before = dict(self.locked())
         self._events = []
         self._undo.include_origin(peer)

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from .binding import FileBinding
 from .close_codes import CloseCode
@@ -192,6 +192,19 @@ class RoomManager:
             entry.eviction.cancel()
             entry.eviction = None
         return entry.room
+
+    async def export(self, room_id: DocumentRoomId) -> Any:
+        """The live document as its file would hold it now (unsaved edits included).
+
+        Raises:
+            DocumentNotFound, DocumentLoadError: the file cannot be opened.
+        """
+        room = await self.lease(room_id)
+        try:
+            assert room.document is not None  # document rooms always have one
+            return room.document.export()
+        finally:
+            self.release(room_id)
 
     def pin(self, room_id: DocumentRoomId) -> bool:
         """Lease a room that is already open (synchronously); False if it is not open."""

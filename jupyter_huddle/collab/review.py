@@ -63,10 +63,8 @@ class ReviewService:
     async def threads(self, room_id: DocumentRoomId, user: UserInfo) -> dict[str, Any]:
         def listing(comments: Comments) -> dict[str, Any]:
             threads = comments.threads()
-            unread = [t["id"] for t in threads
-                      if user.username in (t.get("mentions") or [])
-                      and user.username not in (t.get("read_by") or [])]
-            return {"threads": threads, "unread_mentions": unread}
+            return {"threads": threads,
+                    "unread_mentions": comments.unread_mentions(user.username, threads)}
 
         return await self._on(room_id, user, listing)
 

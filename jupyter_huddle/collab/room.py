@@ -208,7 +208,7 @@ class Room:
                 self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
                 entries, unchanged = self.awareness.apply_entries(
-                    payload, peer.id, peer.user.username, peer.user.presence)
+                    payload, peer.id, peer.user.username, peer.presence)
                 self._relay_presence(entries, peer, payload if unchanged else None)
             case codec.SaveRequest(request_id):
                 self._spawn(self._answer_save(peer, request_id))

@@ -17,6 +17,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ...collab.access import Capability, Role
@@ -72,13 +73,9 @@ class CopyHandler(ClassroomHandler):
         if original is None:
             raise web.HTTPError(404, f"no notebook {document_id}")
         try:
-            room = await self.manager.lease(room_id)
+            content: dict[str, Any] = await self.manager.export(room_id)
         except CollabError as err:
             raise web.HTTPError(404, f"cannot open {document_id}: {err}") from err
-        try:
-            content: dict[str, Any] = room.document.export()  # type: ignore[union-attr]
-        finally:
-            self.manager.release(room_id)
         content["metadata"] = split_comments(content.get("metadata") or {})[0]
         user = self.current_user
         folder = posixpath.join(self.copies_dir, folder_name(
@@ -109,16 +106,9 @@ class CopyHandler(ClassroomHandler):
         current = ""
         for part in folder.split("/"):
             current = posixpath.join(current, part) if current else part
-            if not await _ensure(contents.dir_exists(current)):  # type: ignore[no-untyped-call]
-                await _ensure(contents.save(  # type: ignore[no-untyped-call]
+            if not await ensure_async(contents.dir_exists(current)):  # type: ignore[no-untyped-call]
+                await ensure_async(contents.save(  # type: ignore[no-untyped-call]
                     {"type": "directory"}, current))
-
-
-async def _ensure(value: Any) -> Any:
-    """Contents managers may be sync or async."""
-    if hasattr(value, "__await__"):
-        return await value
-    return value
 
 
 def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels,

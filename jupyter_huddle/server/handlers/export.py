@@ -56,14 +56,10 @@ class ExportHandler(APIHandler):
         if fmt not in FORMATS:
             raise web.HTTPError(400, f"format must be one of {', '.join(FORMATS)}")
         try:
-            room = await self.manager.lease(room_id)
+            content = await self.manager.export(room_id)
         except CollabError as err:
             raise web.HTTPError(404, f"cannot open {document_id}: {err}") from err
-        try:
-            content = room.document.export()  # type: ignore[union-attr]
-            path = await self.manager.backend.path_for(room_id.file_id) or "notebook.ipynb"
-        finally:
-            self.manager.release(room_id)
+        path = await self.manager.backend.path_for(room_id.file_id) or "notebook.ipynb"
         try:
             body = await asyncio.to_thread(convert, content, fmt)
         except Exception as err:  # nbconvert raises many kinds; report, never a bare 500
