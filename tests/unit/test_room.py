@@ -155,20 +155,26 @@ async def test_peers_cannot_write_the_comments_root():
         assert other.raw == []
 
 
+def watch_presence_batches(room: Room) -> asyncio.Event:
+    """An event set each time the room sends a batch of presence (cleared by the test)."""
+    flushed = asyncio.Event()
+    original = room._flush_presence
+
+    def flush() -> None:
+        original()
+        flushed.set()
+
+    room._flush_presence = flush  # type: ignore[method-assign]
+    return flushed
+
+
 async def test_presence_in_a_large_room_goes_out_in_batches():
     settings = CollabSettings(awareness_batch_above_peers=4, awareness_batch_ms=20)
     async with Room(ROOM, notebook("x"), settings) as room:
         peers = [MemoryPeer(room, f"p{i}").join() for i in range(10)]
         for peer in peers:
             peer.pump()
-        flushed = asyncio.Event()
-        original = room._flush_presence
-
-        def flush() -> None:
-            original()
-            flushed.set()
-
-        room._flush_presence = flush  # type: ignore[method-assign]
+        flushed = watch_presence_batches(room)
         # everyone moves their cursor twice before the batch goes out
         for i, peer in enumerate(peers):
             for clock in (1, 2):
@@ -203,14 +209,7 @@ async def test_in_a_large_room_readers_get_the_writers_presence_not_each_others(
     async with Room(ROOM, notebook("x"), settings) as room:
         teacher = MemoryPeer(room, "teacher").join()
         students = [MemoryPeer(room, f"s{i}", write=False).join() for i in range(6)]
-        flushed = asyncio.Event()
-        original = room._flush_presence
-
-        def flush() -> None:
-            original()
-            flushed.set()
-
-        room._flush_presence = flush  # type: ignore[method-assign]
+        flushed = watch_presence_batches(room)
         room.handle(teacher.conn, awareness_update(1, 1, {"cell": "c1"}))
         for i, student in enumerate(students):
             room.handle(student.conn, awareness_update(100 + i, 1, {"cell": f"s{i}"}))
