@@ -4,6 +4,10 @@ The server keeps the latest awareness entry of every client id in a room, rememb
 connection announced it, and so can (a) send a newcomer everyone's state at once, (b) tell
 the others the moment a socket closes, instead of leaving a ghost cursor for 30 s, and
 (c) refuse a connection that tries to overwrite or remove someone else's presence.
+
+What a client publishes is a claim: its ``user`` is replaced by the server's stamp of who
+it is, fields only the server may publish (``SERVER_ONLY_FIELDS``) are dropped, and a
+state larger than the room's bound closes the connection.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import Reader, var_bytes, varuint
-from .errors import ProtocolError
+from .errors import FrameTooLarge, ProtocolError
 
 _NULL = b"null"
+# Top-level fields of an awareness state that only the server's own entry may carry: the
+# web app reads the run queue, kernel status and presenter from ``huddle``.
+SERVER_ONLY_FIELDS = ("huddle",)
 # Departed client ids remembered per room (the oldest are forgotten first).
 _MAX_DEPARTED = 10_000
 # Owner of the server's own awareness entry: no connection can claim it.
@@ -44,18 +51,28 @@ def _check_state(raw: bytes) -> Any:
 
 def _stamped(state: bytes, value: Any, stamp: dict[str, Any] | None) -> bytes:
     """The state with the server's idea of who this is as its ``user`` (names and colours
-    come from the server, never from what a client claims)."""
-    if stamp is None or not isinstance(value, dict):
+    come from the server, never from what a client claims), and without the fields only
+    the server may publish."""
+    if not isinstance(value, dict):
         return state
+    forged = [name for name in SERVER_ONLY_FIELDS if name in value]
+    for name in forged:
+        del value[name]
+    if stamp is None:
+        return _encode(value) if forged else state
     claimed = value.get("user")
     user = dict(stamp)
     if "color" not in user and isinstance(claimed, dict):
         color = claimed.get("color")  # the server has none for this person: theirs, if sane
         if isinstance(color, str) and len(color) <= 64:
             user["color"] = color
-    if claimed == user:
+    if claimed == user and not forged:
         return state
     value["user"] = user
+    return _encode(value)
+
+
+def _encode(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -70,9 +87,10 @@ def encode_entries(entries: list[tuple[int, int, bytes]]) -> bytes:
 class AwarenessTable:
     """The awareness entries of one room, with the connection that owns each."""
 
-    def __init__(self, max_ids_per_owner: int) -> None:
-        # Bounds what one connection can make every peer store and render.
+    def __init__(self, max_ids_per_owner: int, max_state_bytes: int = 64 * 1024) -> None:
+        # Both bound what one connection can make every peer store, parse and render.
         self._max_ids_per_owner = max_ids_per_owner
+        self._max_state_bytes = max_state_bytes
         self._entries: dict[int, _Entry] = {}
         self._owned: dict[Hashable, set[int]] = {}
         # Client ids whose connection closed, with the clock of their removal: an echo of
@@ -113,6 +131,9 @@ class AwarenessTable:
             client_id = reader.read_varuint()
             clock = reader.read_varuint()
             raw = reader.read_bytes()
+            if len(raw) > self._max_state_bytes:
+                raise FrameTooLarge(f"awareness state of {len(raw)} bytes (at most "
+                                    f"{self._max_state_bytes})")
             if self._stale(client_id, clock, raw, user):
                 # y-websocket clients send back every presence change they receive: in a
                 # class, each change comes back once per student. Drop those before any

@@ -18,6 +18,11 @@ class ProtocolError(CollabError):
     """
 
 
+class FrameTooLarge(ProtocolError):
+    """A part of a frame is larger than its bound (an awareness state, say): the
+    connection is closed as for any protocol error, with "too big" as its reason."""
+
+
 class PermissionDenied(CollabError):
     """The user may not do what they asked."""
 

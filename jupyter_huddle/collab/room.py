@@ -60,7 +60,8 @@ class Room:
         self.doc: Doc[Any] = document.doc if document is not None else Doc()
         self.settings = settings
         self.peers: dict[int, Connection] = {}
-        self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection)
+        self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection,
+                                        settings.max_awareness_state_bytes)
         self.save_handler: SaveHandler | None = None
         # The server's own presence in the room (kernel status, run queue): one awareness
         # client id of its own, written only here.
@@ -118,6 +119,9 @@ class Room:
         self.peers[peer.id] = peer
         if self._guard is not None:
             self._guard.track(peer)
+        # Which presence entry is the server's: clients read the run queue, kernel status
+        # and presenter from that entry only, never from a state that merely claims to be it.
+        peer.send(_raw_json(type="server_presence", client_id=self._server_client_id))
         peer.send(codec.encode_sync_step1(self.doc.get_state()))
         presence = self.awareness.snapshot(None if peer.permissions.write or not self._large()
                                            else self._is_writer)

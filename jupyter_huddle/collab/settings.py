@@ -42,3 +42,13 @@ class CollabSettings:
     awareness_batch_ms: float = 100.0
     # Write review threads into the notebook file's metadata (huddle.comments).
     save_comments: bool = True
+    # Largest presence (awareness) state one client may publish, in bytes: every peer
+    # stores and parses it.
+    max_awareness_state_bytes: int = 64 * 1024
+    # Sockets in one room: a class (or a flood of guests) cannot grow a room past this.
+    max_peers_per_room: int = 2000
+    # Room sockets one identity (a member, or one guest) may hold at once, server-wide.
+    max_sockets_per_user: int = 64
+    # A peer with bytes waiting that takes none of them for this long is cut off (1013):
+    # a socket that never reads must not pin memory.
+    peer_stall_timeout_s: float = 30.0

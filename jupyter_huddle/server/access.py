@@ -61,8 +61,11 @@ def user_info(user: Any) -> UserInfo:
 
 
 class ServerAccess:
-    def __init__(self, access: AccessService) -> None:
+    def __init__(self, access: AccessService, *, guest_copies: bool = False) -> None:
         self.access = access
+        # Whether guests may make personal copies (whose kernels they would run as the
+        # server's own user): HuddleApp.guest_copies.
+        self.guest_copies = guest_copies
         # Handler classes a guest may reach (Huddle's notebook routes and /api/me).
         self.guest_handlers: tuple[type, ...] = ()
         self._is_authorized: Callable[..., bool] | None = None
@@ -143,6 +146,11 @@ class ServerAccess:
         if self.is_owner(user):
             return self._owner_may(handler, user, *JUPYTER_EQUIVALENT[capability])
         return file_id is not None and can(self.role(user, file_id), capability)
+
+    def may_copy(self, user: Any) -> bool:
+        """May this person make personal copies ("make my copy")? Members may; guests only
+        where the server allows it."""
+        return user is not None and (self.guest_copies or not isinstance(user, GuestUser))
 
     def capabilities(self, handler: Any, file_id: str) -> list[str]:
         return [c.value for c in Capability if self.allowed(handler, c, file_id)]

@@ -132,6 +132,28 @@ class HuddleApp(ExtensionApp):
         16, config=True,
         help="Presence (awareness) client ids one connection may announce (default 16).",
     )
+    max_awareness_state_bytes = Int(
+        64 * 1024, config=True,
+        help="Largest presence (awareness) state, in bytes, one client may publish (default "
+        "64 KiB; cursors and a name take well under 1 KiB). Every peer stores and parses "
+        "each state: a larger one closes the socket with 1009.",
+    )
+    max_peers_per_room = Int(
+        2000, config=True,
+        help="Sockets one room accepts (default 2000); more are refused with 1013. Bounds "
+        "what a flood of guests can make a room hold.",
+    )
+    max_sockets_per_user = Int(
+        64, config=True,
+        help="Room sockets one identity (a member or one guest) may hold at once, "
+        "server-wide (default 64: many tabs and documents); more are refused with 1013.",
+    )
+    peer_stall_timeout_s = Float(
+        30.0, config=True,
+        help="A socket with data waiting that accepts none of it for this many seconds is "
+        "closed with 1013 (default 30); it resyncs when it reconnects. A socket that never "
+        "reads must not hold the server's memory.",
+    )
     keepalive_interval_s = Float(
         10.0, config=True,
         help="Every client receives a frame at least this often, in seconds (default 10). "
@@ -205,6 +227,21 @@ class HuddleApp(ExtensionApp):
         "huddle.comments), so they travel with it and come back on a server without this "
         "one's history. Off: threads live only in this server's store.",
     )
+    max_threads_per_notebook = Int(
+        5000, config=True,
+        help="Review threads one notebook may hold (default 5000); more are refused (429).",
+    )
+    max_threads_per_person = Int(
+        500, config=True,
+        help="Open and resolved review threads one person may start on one notebook "
+        "(default 500).",
+    )
+    comment_actions_per_minute = Int(
+        60, config=True,
+        help="Review actions (new threads, replies, edits, deletions, status changes) one "
+        "person may make per minute (default 60); beyond that they are refused with 429 "
+        "and Retry-After.",
+    )
     awareness_batch_above_peers = Int(
         16, config=True,
         help="Rooms with more peers than this send presence (cursors, selections) in "
@@ -231,6 +268,17 @@ class HuddleApp(ExtensionApp):
         help="Folder (relative to the server root) for students' personal copies "
         "(\"make my copy\"), one subfolder per person.",
     )
+    guest_copies = Bool(
+        False, config=True,
+        help="Let guests (people who came through a share link) make personal copies "
+        "(default False). The editor of a copy runs code in its kernel as the server's own "
+        "user, with the server's files in reach: turn this on only where copies' kernels "
+        "are sandboxed or every guest is trusted.",
+    )
+    max_copies_per_person = Int(
+        10, config=True,
+        help="Personal copies one person may make of each notebook (default 10).",
+    )
     max_copy_kernels = Int(
         20, config=True,
         help="Kernels that personal copies may run at once, server-wide. When all are in "
@@ -248,7 +296,7 @@ class HuddleApp(ExtensionApp):
 
     @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
               "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
-              "kernel_watchdog_interval_s", "awareness_batch_ms")
+              "kernel_watchdog_interval_s", "awareness_batch_ms", "peer_stall_timeout_s")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -273,7 +321,9 @@ class HuddleApp(ExtensionApp):
     @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
               "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
               "max_execution_output_bytes", "share_link_attempts_per_minute",
-              "awareness_batch_above_peers", "max_copy_kernels")
+              "awareness_batch_above_peers", "max_copy_kernels", "max_awareness_state_bytes",
+              "max_peers_per_room", "max_sockets_per_user", "max_threads_per_notebook",
+              "max_threads_per_person", "comment_actions_per_minute", "max_copies_per_person")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -298,6 +348,10 @@ class HuddleApp(ExtensionApp):
             save_comments=self.save_comments,
             awareness_batch_above_peers=self.awareness_batch_above_peers,
             awareness_batch_ms=self.awareness_batch_ms,
+            max_awareness_state_bytes=self.max_awareness_state_bytes,
+            max_peers_per_room=self.max_peers_per_room,
+            max_sockets_per_user=self.max_sockets_per_user,
+            peer_stall_timeout_s=self.peer_stall_timeout_s,
         )
 
     def execution_settings(self) -> ExecutionSettings:
@@ -357,7 +411,7 @@ class HuddleApp(ExtensionApp):
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
             open_store=self.rooms.start)
         self.access.listeners.append(self._rights_changed)
-        self.server_access = ServerAccess(self.access)
+        self.server_access = ServerAccess(self.access, guest_copies=self.guest_copies)
         self.server_access.install(self.server.identity_provider, self.server.authorizer,
                                    guest_handlers=GUEST_HANDLERS)
         self._listen_for_kernel_actions()

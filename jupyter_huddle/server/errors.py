@@ -12,6 +12,7 @@ from ..collab.errors import (
     CollabError,
     DocumentLoadError,
     DocumentNotFound,
+    FrameTooLarge,
     InvalidRoomId,
     PermissionDenied,
     ProtocolError,
@@ -38,6 +39,11 @@ _OPEN_CLOSE_CODE: list[tuple[type[CollabError], CloseCode]] = [
     (CapacityError, CloseCode.TRY_AGAIN_LATER),
     (ProtocolError, CloseCode.PROTOCOL_ERROR),
 ]
+
+
+def frame_close_code(error: ProtocolError) -> CloseCode:
+    """The close code for a peer whose frame was refused."""
+    return CloseCode.TOO_BIG if isinstance(error, FrameTooLarge) else CloseCode.PROTOCOL_ERROR
 
 
 def http_status(error: CollabError) -> int:

@@ -60,10 +60,12 @@ EVIL_NAME = '<img src=x onerror="window.__pwned=1">Eve'
 @pytest.fixture(scope="module")
 def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
            request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """``jupyter huddle`` saving quickly, with one kernel for all personal copies."""
+    """``jupyter huddle`` saving quickly, with one kernel for all personal copies, which
+    guests may make here."""
     with huddle_app_server(tmp_path_factory.mktemp("sharing"),
                            module_artifacts(request.module, artifacts),
-                           "--HuddleApp.max_copy_kernels=1") as server:
+                           "--HuddleApp.max_copy_kernels=1",
+                           "--HuddleApp.guest_copies=True") as server:
         yield server
 
 

@@ -22,6 +22,7 @@ class MemoryPeer:
         self.doc: Doc = doc if doc is not None else Doc()
         self.closed_with: tuple[int, str] | None = None
         self.raw: list[dict[str, Any]] = []
+        self.server_client_id: int | None = None
         self.awareness: dict[int, Any] = {}
         self.conn = Connection(
             user=UserInfo(name), permissions=Permissions(write=write, manage=manage),
@@ -79,4 +80,8 @@ class MemoryPeer:
                 else:
                     self.awareness[client_id] = state
         elif frame[0] == 2:
-            self.raw.append(json.loads(read_var_string(frame, 1)[0]))
+            message = json.loads(read_var_string(frame, 1)[0])
+            if message.get("type") == "server_presence":
+                self.server_client_id = message["client_id"]
+            else:
+                self.raw.append(message)

@@ -74,6 +74,8 @@ class YClient:
         self.ws: ClientConnection | None = None
         self.synced = asyncio.Event()
         self.raw: list[dict[str, Any]] = []
+        # The presence entry the server announced as its own (kernel status, run queue).
+        self.server_client_id: int | None = None
         self.awareness: dict[int, Any] = {}
         self.frames_received = 0
         self._changed = asyncio.Condition()
@@ -211,8 +213,11 @@ class YClient:
                 else:
                     self.awareness[client_id] = state
         elif kind == 2:
-            text, _ = read_var_string(frame, 1)
-            self.raw.append(json.loads(text))
+            message = json.loads(read_var_string(frame, 1)[0])
+            if message.get("type") == "server_presence":
+                self.server_client_id = message["client_id"]
+            else:
+                self.raw.append(message)
 
     # --- waiting --------------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:

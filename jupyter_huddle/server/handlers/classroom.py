@@ -69,6 +69,9 @@ class CopyHandler(ClassroomHandler):
     async def post(self, document_id: str) -> None:
         room_id = self.document(document_id)
         self.access.require(self, Capability.READ, room_id.file_id)
+        if not self.access.may_copy(self.current_user):
+            raise web.HTTPError(403, "people who came through a share link cannot make copies "
+                                "on this server (its owner can allow it: guest_copies)")
         original = await self.backend.path_for(room_id.file_id)
         if original is None:
             raise web.HTTPError(404, f"no notebook {document_id}")

@@ -29,7 +29,7 @@ from ...collab.manager import RoomManager
 from ...collab.room import Room
 from ...collab.settings import CollabSettings
 from ..access import ServerAccess, user_info
-from ..errors import open_close_code, reload_reason
+from ..errors import frame_close_code, open_close_code, reload_reason
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self._stream: IOStream | None = None
         # True while the drain task writes queued frames: new frames queue behind them.
         self._draining = False
+        self._raw_notebook = False
 
     @property
     def max_message_size(self) -> int:
@@ -64,7 +65,21 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             raise web.HTTPError(400, str(err)) from err
         # Presence rooms (JupyterLab's global awareness) are for owners only.
         self.access.require(self, Capability.READ, self._file_id)
+        self._raw_notebook = await self._notebook_as_text()
         await super().get(raw_room_id, *args, **kwargs)
+
+    async def _notebook_as_text(self) -> bool:
+        """A notebook opened as a text or JSON file room by someone who does not own it.
+
+        Such a view edits the notebook's JSON directly, past cell locks, server-written
+        review threads and save state: it is served read-only to everyone but owners.
+        """
+        room_id = self.room_id
+        if not isinstance(room_id, DocumentRoomId) or room_id.type == "notebook" or (
+                self.access.is_owner(self.current_user)):
+            return False
+        path = await self.manager.backend.path_for(room_id.file_id)
+        return path is not None and path.lower().endswith(".ipynb")
 
     @property
     def _file_id(self) -> str | None:
@@ -89,7 +104,8 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             self._refuse(err)
 
     def _make_peer(self) -> Connection:
-        can_write = self.access.allowed(self, Capability.EDIT, self._file_id)
+        can_write = self.access.allowed(self, Capability.EDIT, self._file_id) and (
+            not self._raw_notebook)
         return Connection(
             user=user_info(self.current_user),
             permissions=Permissions(
@@ -120,7 +136,7 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             room.handle(peer, message)
         except ProtocolError as err:
             log.info("closing %r in %s: %s", peer, room.id, err)
-            peer.close(CloseCode.PROTOCOL_ERROR, f"protocol error: {err}")
+            peer.close(frame_close_code(err), f"protocol error: {err}")
 
     def on_close(self) -> None:
         if self.peer is not None:

@@ -171,7 +171,8 @@ class MyAccessHandler(AccessApiHandler):
         role = self.access.role(user, room_id.file_id)
         self.finish({"role": role.value if role else None,
                      "capabilities": self.access.capabilities(self, room_id.file_id),
-                     "guest": isinstance(user, GuestUser)})
+                     "guest": isinstance(user, GuestUser),
+                     "copy": self.access.may_copy(user)})
 
 
 class LinksHandler(AccessApiHandler):
