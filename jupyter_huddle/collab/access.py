@@ -194,6 +194,8 @@ class AccessService:
         self._roles: dict[tuple[str, str], Role] = {}  # (file_id, username) -> role
         self._grants: dict[tuple[str, str], tuple[Role, float]] = {}  # ... -> (role, until)
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # link id -> the timer that ends its guests' sessions when it expires
+        self._expiry_timers: dict[str, asyncio.TimerHandle] = {}
         # Told when people lose or change rights: their connections must be cut or renewed.
         self.listeners: list[Listener] = []
 
@@ -214,6 +216,7 @@ class AccessService:
                 log.error("ignoring an unreadable share link in the store: %s", err)
                 continue
             self._links[link.id] = link
+            self._watch_expiry(link)
         for raw in (await self.store.values(GUESTS)).values():
             try:
                 guest = Guest(**json.loads(raw))
@@ -301,7 +304,40 @@ class AccessService:
     async def _save_link(self, link: ShareLink) -> None:
         # In memory first, before any await: a concurrent claim must see this use counted.
         self._links[link.id] = link
+        self._watch_expiry(link)
         await self.store.put_value(LINKS, link.id, json.dumps(asdict(link)))
+
+    def _watch_expiry(self, link: ShareLink) -> None:
+        """At the moment a link expires, its guests lose access as if it were revoked:
+        their open sockets are cut (listeners), not only their next requests refused."""
+        timer = self._expiry_timers.pop(link.id, None)
+        if timer is not None:
+            timer.cancel()
+        if link.expires_at is None or link.revoked_at is not None:
+            return
+        delay = max(link.expires_at - self.clock(), 0.0)
+        self._expiry_timers[link.id] = asyncio.get_running_loop().call_later(
+            delay, self._expired, link.id)
+
+    def _expired(self, link_id: str) -> None:
+        self._expiry_timers.pop(link_id, None)
+        link = self._links.get(link_id)
+        if link is None:
+            return
+        if link.problem(self.clock()) is None:  # the clocks disagree by a hair: again
+            self._watch_expiry(link)
+            return
+        self._notify(link.file_id, self._guests_of(link.id))
+
+    def _guests_of(self, link_id: str) -> set[str]:
+        return {g.username for g in self._guests.values() if g.link_id == link_id}
+
+    def close(self) -> None:
+        """Stop every timer (server shutdown)."""
+        for timer in [*self._expiry_timers.values(), *self._timers.values()]:
+            timer.cancel()
+        self._expiry_timers.clear()
+        self._timers.clear()
 
     def links(self, file_id: str | None = None) -> list[ShareLink]:
         return sorted((link for link in self._links.values()
@@ -318,8 +354,7 @@ class AccessService:
         if link.revoked_at is None:
             link = replace(link, revoked_at=self.clock())
             await self._save_link(link)
-        self._notify(link.file_id, {g.username for g in self._guests.values()
-                                    if g.link_id == link.id})
+        self._notify(link.file_id, self._guests_of(link.id))
         return link
 
     def check_token(self, token: str, client: str) -> ShareLink:

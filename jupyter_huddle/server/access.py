@@ -4,8 +4,11 @@ An extension cannot choose the server's identity provider or authorizer classes 
 loaded into ``jupyter lab`` next to others), so ``install`` wraps the two the server has:
 
 - the identity provider also recognises guests, by a signed cookie set when someone opens
-  a share link; a guest request to anything but Huddle's notebook routes is refused here,
-  with 403, before any handler runs;
+  a share link; a guest request to anything but the allowlisted routes and methods
+  (``guest_routes.GUEST_ROUTES``) is refused here, with 403, before any handler runs;
+- a guest's identity lives only in that cookie: the provider never sets a Jupyter login
+  cookie (which would make its holder a member) on a response to a guest, whatever the
+  route;
 - the authorizer refuses guests everything (they never reach Jupyter's own handlers
   anyway) and gives members who are not owners read access only.
 
@@ -17,7 +20,8 @@ through their role on that notebook (``collab.access``).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,8 @@ from tornado import web
 
 from ..collab.access import AccessService, Capability, Role, can
 from ..collab.connection import UserInfo
+
+log = logging.getLogger(__name__)
 
 GUEST_COOKIE = "huddle-guest"
 GUEST_COOKIE_DAYS = 30
@@ -66,15 +72,15 @@ class ServerAccess:
         # Whether guests may make personal copies (whose kernels they would run as the
         # server's own user): HuddleApp.guest_copies.
         self.guest_copies = guest_copies
-        # Handler classes a guest may reach (Huddle's notebook routes and /api/me).
-        self.guest_handlers: tuple[type, ...] = ()
+        # Handler class -> the methods a guest may use on it (exact classes only).
+        self.guest_routes: Mapping[type, frozenset[str]] = {}
         self._is_authorized: Callable[..., bool] | None = None
 
     # --- installing ---------------------------------------------------------------------
 
     def install(self, identity_provider: Any, authorizer: Any,
-                guest_handlers: tuple[type, ...]) -> None:
-        self.guest_handlers = guest_handlers
+                guest_routes: Mapping[type, frozenset[str]]) -> None:
+        self.guest_routes = guest_routes
         members = identity_provider.get_user
         self._is_authorized = authorizer.is_authorized
 
@@ -86,12 +92,15 @@ class ServerAccess:
             if member is not None:
                 return member  # type: ignore[no-any-return]
             guest = self.guest_user(handler)
-            if guest is not None and not isinstance(handler, self.guest_handlers):
+            if guest is not None and not self.guest_may_reach(handler):
                 # The error page asks who is logged in: nobody, for this handler.
                 handler.current_user = None
                 handler._jupyter_current_user = None  # type: ignore[attr-defined]
                 raise web.HTTPError(403, "a share link opens only its notebook")
             return guest
+
+        identity_provider.get_user = get_user
+        self._keep_guests_out_of_logins(identity_provider)
 
         def is_authorized(handler: Any, user: Any, action: str, resource: str) -> bool:
             if isinstance(user, GuestUser):
@@ -100,8 +109,35 @@ class ServerAccess:
                 return action == "read" and resource not in ("terminals", "kernels")
             return self._owner_may(handler, user, action, resource)
 
-        identity_provider.get_user = get_user
         authorizer.is_authorized = is_authorized
+
+    def guest_may_reach(self, handler: web.RequestHandler) -> bool:
+        return handler.request.method in self.guest_routes.get(type(handler), frozenset())
+
+    @staticmethod
+    def _keep_guests_out_of_logins(identity_provider: Any) -> None:
+        """A Jupyter login cookie is membership: never set one on a guest's response
+        (jupyter_server's ``PATCH /api/me`` sets one for whoever it updates), and never
+        update a guest's identity through Jupyter's provider."""
+        set_login_cookie = identity_provider.set_login_cookie
+        update_user = identity_provider.update_user
+
+        def guarded_set_login_cookie(handler: Any, user: Any) -> None:
+            # (Someone with a guest cookie who also brings the server's token is a member
+            # for that request: only a guest identity is never written into a login.)
+            if isinstance(user, GuestUser):
+                log.warning("refused to set a Jupyter login cookie for share-link guest %s",
+                            getattr(user, "username", "?"))
+                return
+            set_login_cookie(handler, user)
+
+        def guarded_update_user(handler: Any, user_data: Any) -> Any:
+            if isinstance(getattr(handler, "_jupyter_current_user", None), GuestUser):
+                raise web.HTTPError(403, "a share link opens only its notebook")
+            return update_user(handler, user_data)
+
+        identity_provider.set_login_cookie = guarded_set_login_cookie
+        identity_provider.update_user = guarded_update_user
 
     def _owner_may(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         assert self._is_authorized is not None

@@ -12,7 +12,6 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from jupyter_server.services.api.handlers import IdentityHandler
 from traitlets import Bool, Float, Int, List, Unicode, validate
 
 from .._version import __version__
@@ -29,13 +28,11 @@ from ..kernels.service import ExecutionService, ExecutionSettings
 from .access import ServerAccess
 from .contents_backend import ContentsFileBackend
 from .file_watcher import FileWatcher
-from .handlers.classroom import ClassroomHandler
+from .guest_routes import GUEST_ROUTES
 from .handlers.classroom import routes as classroom_routes
-from .handlers.comments import ReviewHandler
 from .handlers.comments import routes as comment_routes
 from .handlers.execute import (
     ExecuteHandler,
-    ExecutionHandler,
     InputHandler,
     KernelActionHandler,
     QueueHandler,
@@ -45,18 +42,8 @@ from .handlers.export import ExportHandler
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
-from .handlers.share import AccessApiHandler, ShareLinkHandler
 from .handlers.share import routes as share_routes
-from .handlers.static import BundleHandler
 from .kernel_access import ServerKernels
-
-# What a share-link guest may reach: the app's pages, and the routes of one notebook (each
-# checks the guest's role on the notebook it names). Everything else answers 403.
-GUEST_HANDLERS: tuple[type, ...] = (
-    HomeHandler, BundleHandler, IdentityHandler, CollaborationSessionHandler,
-    RoomWebSocketHandler, ExecutionHandler, ExportHandler, ReviewHandler, ShareLinkHandler,
-    AccessApiHandler, ClassroomHandler,
-)
 
 # Extensions that register the same /api/collaboration routes: running both would leave
 # it to chance which one serves a room.
@@ -413,7 +400,7 @@ class HuddleApp(ExtensionApp):
         self.access.listeners.append(self._rights_changed)
         self.server_access = ServerAccess(self.access, guest_copies=self.guest_copies)
         self.server_access.install(self.server.identity_provider, self.server.authorizer,
-                                   guest_handlers=GUEST_HANDLERS)
+                                   guest_routes=GUEST_ROUTES)
         self._listen_for_kernel_actions()
         self._listen_for_renames()
 
@@ -522,6 +509,7 @@ class HuddleApp(ExtensionApp):
         ])
 
     async def _shut_down(self) -> None:
+        self.access.close()
         await self.execution.close()  # running cells go idle, then the rooms save
         await self.rooms.close_all()
 

@@ -25,20 +25,24 @@ class Browser:
 
     async def request(self, method: str, path: str, body: Any = None, *,
                       form: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None) -> HTTPResponse:
+                      headers: dict[str, str] | None = None,
+                      raw: bytes | None = None) -> HTTPResponse:
         all_headers = {"Cookie": self.cookie_header(), **(headers or {})}
         if "_xsrf" in self.cookies:
             all_headers["X-XSRFToken"] = self.cookies["_xsrf"]
-        data: bytes | None = None
+        data: bytes | None = raw
         if form is not None:
             data = urlencode({**form, "_xsrf": self.cookies.get("_xsrf", "")}).encode()
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif body is not None:
             data = json.dumps(body).encode()
-        elif method in ("POST", "PUT", "PATCH"):
+        elif method in ("POST", "PUT", "PATCH") and data is None:
             data = b""
+        # "api/..." is relative to the server's base URL; "/..." is a path from the root
+        url = (f"http://127.0.0.1:{self.huddle.port}{path}" if path.startswith("/")
+               else self.huddle.http_url + path)
         response = await AsyncHTTPClient().fetch(
-            self.huddle.http_url + path, method=method, body=data, headers=all_headers,
+            url, method=method, body=data, headers=all_headers,
             raise_error=False, follow_redirects=False, request_timeout=30)
         for header in response.headers.get_list("Set-Cookie"):
             name, _, rest = header.partition("=")
