@@ -36,7 +36,8 @@ async def test_a_viewer_cannot_publish_server_presence(huddle, write_notebook):
         async with asyncio.timeout(20):
             await viewer.synced.wait()
         server_id = owner.server_client_id
-        assert server_id is not None and viewer.server_client_id == server_id
+        assert server_id is not None
+        assert viewer.server_client_id == server_id
         present = await huddle.request("POST", f"api/huddle/present/{room}", {"on": True})
         assert present.code == 200, present.body
         me = json.loads(present.body)["presenter"]["username"]
