@@ -50,6 +50,12 @@ class TooLarge(CommentError):
     status = 413
 
 
+class TooManyThreads(CommentError):
+    """A notebook, or one person on it, holds as many threads as allowed."""
+
+    status = 409
+
+
 # --- offsets ----------------------------------------------------------------------------
 
 
@@ -458,10 +464,16 @@ class Comments:
                 for thread_id, anchor in moved.items():
                     self._thread(thread_id)["anchor"] = anchor
 
+    def count_threads_by(self, username: str) -> int:
+        return sum(1 for thread in self.root.values() if isinstance(thread, Map) and (
+            (thread.get("author") or {}).get("username") == username))
+
     def mark_read(self, thread_id: str, user: UserInfo) -> None:
+        """Record that a mentioned person opened the thread (for anyone else it means
+        nothing, and is not written: the list grows only with the thread's mentions)."""
         thread = self._thread(thread_id)
         readers = list(thread.get("read_by") or [])
-        if user.username not in readers:
+        if user.username in (thread.get("mentions") or []) and user.username not in readers:
             with self.document.doc.transaction(origin=COMMENTS):
                 thread["read_by"] = [*readers, user.username]
 

@@ -8,9 +8,11 @@ what beyond authorship (read, comment) is decided by the caller; authorship is h
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .comments import AnchorRequest, CommentError, Comments, mentions
+from .access import RateLimiter, TooManyAttempts
+from .comments import AnchorRequest, CommentError, Comments, TooManyThreads, mentions
 from .connection import UserInfo
 from .documents.notebook import NotebookDocument
 from .ids import DocumentRoomId
@@ -21,11 +23,57 @@ T = TypeVar("T")
 Audit = Callable[[dict[str, Any]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewLimits:
+    """What one person (a guest with a link included) can make a notebook hold."""
+
+    max_threads_per_notebook: int = 5000
+    max_threads_per_person: int = 500
+    # Writes (threads, replies, edits, deletions, status and suggestion decisions) per
+    # person per minute, server-wide.
+    actions_per_minute: int = 60
+
+
+class TooManyActions(CommentError):
+    status = 429
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many review actions; try again in {int(retry_after_s) + 1} s")
+        self.retry_after_s = retry_after_s
+
+
 class ReviewService:
-    def __init__(self, rooms: RoomManager, users: KnownUsers, audit: Audit) -> None:
+    def __init__(self, rooms: RoomManager, users: KnownUsers, audit: Audit,
+                 limits: ReviewLimits | None = None) -> None:
         self.rooms = rooms
         self.users = users
         self.audit = audit
+        self.limits = limits or ReviewLimits()
+        self._rate = RateLimiter(max_failures=self.limits.actions_per_minute, window_s=60.0)
+
+    def _count_action(self, user: UserInfo) -> None:
+        """One more write by this person, or a refusal if they write too fast.
+
+        Raises:
+            TooManyActions: the person made ``actions_per_minute`` writes in the last minute.
+        """
+        try:
+            self._rate.check(user.username)
+        except TooManyAttempts as err:
+            raise TooManyActions(err.retry_after_s) from err
+        self._rate.failed(user.username)  # (the limiter counts any event; here: a write)
+
+    def _check_room_for_thread(self, comments: Comments, user: UserInfo) -> None:
+        """Raises TooManyThreads if the notebook, or this person on it, is at its bound."""
+        held = len(comments.root)
+        if held >= self.limits.max_threads_per_notebook:
+            raise TooManyThreads(f"this notebook holds {held} review threads, the most it "
+                                 "may: resolve and delete some first")
+        cap = self.limits.max_threads_per_person
+        # counting one person's threads reads every thread: only when it could matter
+        if held >= cap and comments.count_threads_by(user.username) >= cap:
+            raise TooManyThreads(f"you started {cap} threads on this notebook, the most "
+                                 "one person may: delete some first")
 
     async def _on(self, room_id: DocumentRoomId, user: UserInfo,
                   change: Callable[[Comments], T]) -> T:
@@ -70,15 +118,21 @@ class ReviewService:
 
     async def create(self, room_id: DocumentRoomId, user: UserInfo, anchor: AnchorRequest,
                      body: Any, suggestion: str | None) -> dict[str, Any]:
+        self._count_action(user)
         handles = self.users.handles()
-        thread = await self._on(room_id, user, lambda c: c.create(
-            user, anchor, body, handles, suggestion))
+
+        def create(comments: Comments) -> dict[str, Any]:
+            self._check_room_for_thread(comments, user)
+            return comments.create(user, anchor, body, handles, suggestion)
+
+        thread = await self._on(room_id, user, create)
         await self._report(room_id, "created", user, thread, thread["id"],
                            thread["messages"][0]["id"], thread.get("mentions"))
         return thread
 
     async def reply(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                     body: Any) -> dict[str, Any]:
+        self._count_action(user)
         handles = self.users.handles()
 
         def reply(comments: Comments) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,6 +146,7 @@ class ReviewService:
 
     async def edit(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                    message_id: str, body: Any) -> dict[str, Any]:
+        self._count_action(user)
         thread = await self._on(room_id, user,
                                 lambda c: c.edit(thread_id, message_id, user, body))
         await self._report(room_id, "edited", user, thread, thread_id, message_id)
@@ -99,6 +154,8 @@ class ReviewService:
 
     async def delete(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                      message_id: str) -> bool:
+        self._count_action(user)
+
         def delete(comments: Comments) -> tuple[dict[str, Any], bool]:
             thread = comments.thread(thread_id)
             return thread, comments.delete(thread_id, message_id, user)
@@ -109,6 +166,7 @@ class ReviewService:
 
     async def set_status(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                          status: str) -> dict[str, Any]:
+        self._count_action(user)
         thread = await self._on(room_id, user, lambda c: c.set_status(thread_id, user, status))
         await self._report(room_id, "resolved" if status == "resolved" else "reopened", user,
                            thread, thread_id)
@@ -116,6 +174,7 @@ class ReviewService:
 
     async def decide(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                      accept: bool) -> dict[str, Any]:
+        self._count_action(user)
         thread = await self._on(room_id, user, lambda c: c.decide(thread_id, user, accept))
         await self._report(room_id, "suggestion_accepted" if accept else "suggestion_rejected",
                            user, thread, thread_id)

@@ -18,7 +18,7 @@ from .._version import __version__
 from ..collab.access import AccessService, RateLimiter, Role
 from ..collab.close_codes import CloseCode
 from ..collab.manager import RoomManager
-from ..collab.review import ReviewService
+from ..collab.review import ReviewLimits, ReviewService
 from ..collab.settings import CollabSettings
 from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
 from ..kernels.dispatcher import DispatcherSettings
@@ -216,12 +216,12 @@ class HuddleApp(ExtensionApp):
     )
     max_threads_per_notebook = Int(
         5000, config=True,
-        help="Review threads one notebook may hold (default 5000); more are refused (429).",
+        help="Review threads one notebook may hold (default 5000); more are refused (409).",
     )
     max_threads_per_person = Int(
         500, config=True,
         help="Open and resolved review threads one person may start on one notebook "
-        "(default 500).",
+        "(default 500); more are refused (409).",
     )
     comment_actions_per_minute = Int(
         60, config=True,
@@ -263,8 +263,9 @@ class HuddleApp(ExtensionApp):
         "are sandboxed or every guest is trusted.",
     )
     max_copies_per_person = Int(
-        10, config=True,
-        help="Personal copies one person may make of each notebook (default 10).",
+        20, config=True,
+        help="Personal copies one person may keep in their folder under copies_dir "
+        "(default 20); beyond that \"make my copy\" is refused (409) until they delete one.",
     )
     max_copy_kernels = Int(
         20, config=True,
@@ -392,7 +393,10 @@ class HuddleApp(ExtensionApp):
                                           self._emit_execution_event)
         self.server.event_logger.register_event_schema(EXECUTION_SCHEMA_PATH)
         self.server.event_logger.register_event_schema(COMMENTS_SCHEMA_PATH)
-        self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event)
+        self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event,
+                                    ReviewLimits(self.max_threads_per_notebook,
+                                                 self.max_threads_per_person,
+                                                 self.comment_actions_per_minute))
         self.access = AccessService(
             self.rooms.store, owners=set(self.owners), member_role=Role(self.member_role),
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
@@ -504,7 +508,7 @@ class HuddleApp(ExtensionApp):
             *share_routes(access, self.backend, self.kernels, self.copies_dir,
                           self.max_copy_kernels),
             *classroom_routes(access, self.backend, self.kernels, self.rooms,
-                              self.copies_dir),
+                              self.copies_dir, self.max_copies_per_person),
             *HomeHandler.web_app_routes(access, self.backend),
         ])
 

@@ -6,7 +6,8 @@
 - ``POST /api/huddle/copies/{document_id}``: a personal copy of the live notebook (outputs
   included, review threads not) in the caller's own folder under ``HuddleApp.copies_dir``,
   which the caller may edit and run. Its kernel counts against
-  ``HuddleApp.max_copy_kernels``.
+  ``HuddleApp.max_copy_kernels``; a person keeps at most ``HuddleApp.max_copies_per_person``
+  copies; guests make none unless ``HuddleApp.guest_copies``.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ def folder_name(display_name: str, username: str) -> str:
 
 class ClassroomHandler(AccessApiHandler):
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend,  # type: ignore[override]
-                   kernels: ServerKernels, manager: RoomManager, copies_dir: str) -> None:
+                   kernels: ServerKernels, manager: RoomManager, copies_dir: str,
+                   max_copies_per_person: int) -> None:
         super().initialize(access, backend, kernels)
         self.manager = manager
         self.copies_dir = copies_dir.strip("/")
+        self.max_copies_per_person = max_copies_per_person
 
 
 class PresentHandler(ClassroomHandler):
@@ -83,6 +86,7 @@ class CopyHandler(ClassroomHandler):
         user = self.current_user
         folder = posixpath.join(self.copies_dir, folder_name(
             str(getattr(user, "display_name", "") or user.username), str(user.username)))
+        await self._check_quota(folder)
         path = await self._free_path(folder, posixpath.basename(original))
         await self._make_folders(folder)
         try:
@@ -95,6 +99,17 @@ class CopyHandler(ClassroomHandler):
         self.set_status(201)
         self.finish({"path": path, "document_id": f"json:notebook:{file_id}",
                      "url": f"{self.base_url}huddle/notebooks/{quote(path)}"})
+
+    async def _check_quota(self, folder: str) -> None:
+        """A person's folder holds at most ``max_copies_per_person`` notebooks."""
+        contents = self.contents_manager
+        if not await ensure_async(contents.dir_exists(folder)):  # type: ignore[no-untyped-call]
+            return
+        model = await ensure_async(contents.get(folder, content=True))  # type: ignore[no-untyped-call]
+        held = sum(1 for entry in model.get("content") or [] if entry.get("type") == "notebook")
+        if held >= self.max_copies_per_person:
+            raise web.HTTPError(409, f"you already keep {held} personal copies, the most "
+                                "one person may: delete one to make another")
 
     async def _free_path(self, folder: str, name: str) -> str:
         stem, ext = posixpath.splitext(name)
@@ -115,9 +130,10 @@ class CopyHandler(ClassroomHandler):
 
 
 def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels,
-           manager: RoomManager, copies_dir: str) -> list[tuple[str, type, dict[str, Any]]]:
+           manager: RoomManager, copies_dir: str, max_copies_per_person: int
+           ) -> list[tuple[str, type, dict[str, Any]]]:
     args = {"access": access, "backend": backend, "kernels": kernels, "manager": manager,
-            "copies_dir": copies_dir}
+            "copies_dir": copies_dir, "max_copies_per_person": max_copies_per_person}
     return [
         (r"/api/huddle/present/([^/]+)", PresentHandler, args),
         (r"/api/huddle/copies/([^/]+)", CopyHandler, args),

@@ -29,7 +29,7 @@ from ...collab.comments import AnchorRequest, CommentError
 from ...collab.connection import UserInfo
 from ...collab.errors import CollabError
 from ...collab.ids import DocumentRoomId
-from ...collab.review import ReviewService
+from ...collab.review import ReviewService, TooManyActions
 from ...collab.users import KnownUsers
 from ..access import ServerAccess, user_info
 from ..errors import http_status
@@ -72,10 +72,18 @@ class ReviewHandler(APIHandler):
     def document(self, document_id: str) -> DocumentRoomId:
         return parse_document_id(document_id)
 
-    @staticmethod
-    def fail(err: CollabError) -> web.HTTPError:
+    retry_after_s: float | None = None
+
+    def fail(self, err: CollabError) -> web.HTTPError:
+        if isinstance(err, TooManyActions):
+            self.retry_after_s = err.retry_after_s  # send_error clears headers first
         status = err.status if isinstance(err, CommentError) else http_status(err)
         return web.HTTPError(status, str(err))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.retry_after_s is not None:
+            self.set_header("Retry-After", str(int(self.retry_after_s) + 1))
+        super().write_error(status_code, **kwargs)
 
 
 def parse_anchor(raw: Any) -> AnchorRequest:
