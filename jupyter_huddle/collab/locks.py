@@ -2,14 +2,17 @@
 server for peers who may edit but not manage the notebook (students with edit rights).
 
 Such a peer's update is applied, then checked against what it did to the cells: changing a
-cell whose ``editable`` was false, deleting one whose ``deletable`` was false, or changing
-either flag, undoes the whole update at once (an undo manager scoped to the cells, tracking
+cell whose ``editable`` was false, deleting one whose ``deletable`` was false, changing
+either flag, or putting another cell in a locked one's place under its id, undoes the whole
+update at once (an undo manager scoped to the cells, tracking
 only that peer's transaction), as ``guard.ProtectedRoots`` does for the comments root. The
 room sends the others only the net result. JupyterLab honours the same flags on its side.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Map, UndoManager
@@ -25,8 +28,9 @@ class CellLocks:
         self.document = document
         self._undo = UndoManager(scopes=[document.cells], capture_timeout_millis=0)
         self._events: list[Any] | None = None
-        # cell id -> (editable, deletable) of the locked cells; None: to be recomputed
-        self._locked: dict[str, tuple[bool, bool]] | None = None
+        # cell id -> what the lock protects, for the locked cells; None: to be recomputed
+        self._locked: dict[str, _Lock] | None = None
+        self._before: dict[str, _Lock] = {}
         # Watching the cells costs every update something: start only when the first
         # peer who may not manage edits (a room of owners never pays it).
         self._subscription: Any = None
@@ -34,18 +38,24 @@ class CellLocks:
     def _on_events(self, events: list[Any]) -> None:
         if self._events is not None:
             self._events.extend(events)
+        if self._locked is None:
+            return
+        locked_at = {lock.index for lock in self._locked.values()}
         for event in events:
             path = list(event.path)
-            if not path or (len(path) >= 2 and path[1] == "metadata"):
-                self._locked = None  # cells came or went, or metadata changed
+            # cells came or went (indices move), metadata changed (a lock may have), or a
+            # locked cell changed (an owner's edit: its protected content moves on)
+            if not path or (len(path) >= 2 and path[1] == "metadata") or path[0] in locked_at:
+                self._locked = None
+                return
 
-    def locked(self) -> dict[str, tuple[bool, bool]]:
+    def locked(self) -> dict[str, _Lock]:
         if self._locked is None:
             self._locked = {}
-            for cell in self.document.cells:
+            for index, cell in enumerate(self.document.cells):
                 flags = _flags(cell)
                 if flags != (True, True):
-                    self._locked[str(cell.get("id"))] = flags
+                    self._locked[str(cell.get("id"))] = _Lock(flags, index, _content(cell))
         return self._locked
 
     def before(self, peer: object) -> None:
@@ -68,25 +78,57 @@ class CellLocks:
         self._undo.clear()
         return broken
 
-    def _broken(self, events: list[Any], locked: dict[str, tuple[bool, bool]]) -> bool:
+    def _broken(self, events: list[Any], locked: dict[str, _Lock]) -> bool:
         cells = self.document.cells
         touched: set[int] = set()
         for event in events:
             path = list(event.path)
             if not path:
-                # cells inserted or deleted: every undeletable cell must still be there
-                undeletable = {cid for cid, (_, deletable) in locked.items() if not deletable}
-                if undeletable - {str(c.get("id")) for c in cells if isinstance(c, Map)}:
+                if self._structure_broken(event, locked):
                     return True
             elif isinstance(path[0], int) and path[0] < len(cells):
                 touched.add(path[0])
         for index in touched:
             cell = cells[index]
             cell_id = str(cell.get("id")) if isinstance(cell, Map) else ""
-            before = locked.get(cell_id, (True, True))
-            if not before[0] or _flags(cell) != before:
+            before = locked.get(cell_id)
+            flags = before.flags if before is not None else (True, True)
+            if not flags[0] or _flags(cell) != flags:
                 return True  # a change inside a locked cell, or a lock changed
         return False
+
+    def _structure_broken(self, event: Any, locked: dict[str, _Lock]) -> bool:
+        """Cells were inserted or deleted: every undeletable cell must still be there, and
+        a cell inserted under a locked cell's id must be that cell unchanged (a move).
+        Deleting a locked cell and inserting another with its id, its flags and new
+        content in one update would otherwise pass for the same cell."""
+        undeletable = {cid for cid, lock in locked.items() if not lock.flags[1]}
+        present = {str(c.get("id")) for c in self.document.cells if isinstance(c, Map)}
+        if undeletable - present:
+            return True
+        for change in getattr(event, "delta", None) or []:
+            for cell in change.get("insert") or []:
+                lock = locked.get(str(cell.get("id"))) if isinstance(cell, Map) else None
+                if lock is not None and (_flags(cell) != lock.flags
+                                         or _content(cell) != lock.content):
+                    return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Lock:
+    flags: tuple[bool, bool]  # (editable, deletable)
+    index: int  # where the cell was when this was computed
+    content: str  # the cell as JSON, to tell a move from a replacement
+
+
+def _content(cell: Any) -> str:
+    """A locked cell's content, comparable across a move (JupyterLab moves a cell by
+    deleting it and inserting a copy)."""
+    if not isinstance(cell, Map):
+        return ""
+    value = {k: v for k, v in (cell.to_py() or {}).items() if k != "execution_state"}
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _flags(cell: Any) -> tuple[bool, bool]:

@@ -25,7 +25,7 @@ from .connection import Connection
 from .documents.base import SharedDocument
 from .documents.notebook import NotebookDocument
 from .errors import ProtocolError
-from .guard import ProtectedRoots
+from .guard import ProtectedRoots, ServerState
 from .ids import RoomId
 from .locks import CellLocks
 from .origins import ServerOrigin, event_origin
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SaveHandler = Callable[[], Awaitable[str]]
 ChangeListener = Callable[[bytes, object], None]
-Guard = ProtectedRoots | CellLocks  # checks a peer's update after applying it
+Guard = ProtectedRoots | ServerState | CellLocks  # checks a peer's update once applied
 
 
 class Room:
@@ -72,6 +72,7 @@ class Room:
         self._tasks: set[asyncio.Task[None]] = set()
         roots = document.protected_roots if document is not None else ()
         self._guard = ProtectedRoots(self.doc, roots) if roots else None
+        self._state_guard = ServerState(self.doc, str(room_id)) if document is not None else None
         self._locks = CellLocks(document) if isinstance(document, NotebookDocument) else None
         # While a guarded update is checked, its transactions wait here instead of going
         # out: peers get the net result, never a forged change and then its undo.
@@ -238,7 +239,7 @@ class Room:
                     message="You have read-only access; your edit was not applied.",
                 ))
             return
-        guards: list[Guard] = [] if self._guard is None else [self._guard]
+        guards: list[Guard] = [g for g in (self._guard, self._state_guard) if g is not None]
         if self._locks is not None and not peer.permissions.manage:
             guards.append(self._locks)
         if guards:
@@ -274,7 +275,7 @@ class Room:
             return
         names = ", ".join(name for guard in refused for name in guard.names)
         log.warning("room %s refused a change to %s from %r", self.id, names, peer)
-        reason = "protected" if self._guard in refused else "locked"
+        reason = "locked" if refused == [self._locks] else "protected"
         peer.send(_raw_json(type="error", reason=reason, message=refused[0].message))
         self.broadcast(codec.encode_sync_update(self.doc.get_update(before)))
         for held_update, origin in held:
