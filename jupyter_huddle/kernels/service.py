@@ -170,9 +170,11 @@ class ExecutionService:
             raise UnknownKernel(f"no kernel {kernel_id}")
         bound = await self.kernels.kernel_for(room_id)
         if bound != kernel_id:
+            # (never the bound kernel's id: a refusal tells nobody what they did not send)
             raise KernelMismatch(
                 f"kernel {kernel_id} is not this notebook's kernel"
-                + (f" ({bound})" if bound else " (it has no kernel session)"))
+                + ("; reload to use its current one" if bound else
+                   " (it has no kernel session)"))
         try:
             room = await self.rooms.lease(room_id)
         except CollabError as err:
