@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 
+import { FilePath, notebookDocumentId, parseId } from '../src/logic/ids';
 import { parentPath, siblingPath, sortEntries, type Entry } from '../src/protocol/contents';
 import { apiUrl, readCookie } from '../src/protocol/http';
 import { findSession, sha256Hex } from '../src/protocol/kernels';
@@ -16,6 +17,9 @@ import {
 import { encodeSaveRequest, parseRaw } from '../src/protocol/raw';
 import { roomServerUrl } from '../src/protocol/room';
 
+const FILE = '0b4c9a55-3f7e-4c1e-9d7a-2f1a6c3e8b90';
+const KERNEL = 'e2a1f0c4-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
+
 test('sha256Hex matches the server\'s source_hash, also for non-ASCII', async () => {
   for (const text of ['', 'print(1)', 'x = "héllo 👋"\n']) {
     assert.equal(await sha256Hex(text), createHash('sha256').update(text, 'utf8').digest('hex'));
@@ -25,8 +29,8 @@ test('sha256Hex matches the server\'s source_hash, also for non-ASCII', async ()
 test('cookies and API URLs', () => {
   assert.equal(readCookie('a=1; _xsrf=2|ab%7Ccd; b=3', '_xsrf'), '2|ab|cd');
   assert.equal(readCookie('a=1', '_xsrf'), null);
-  assert.equal(apiUrl('/base/', 'api/contents', 'dir a/n#1.ipynb'), '/base/api/contents/dir%20a/n%231.ipynb');
-  assert.equal(apiUrl('/', 'api/contents', ''), '/api/contents');
+  assert.equal(apiUrl('/base/', 'api/contents', FilePath.parse('dir a/n#1.ipynb')), '/base/api/contents/dir%20a/n%231.ipynb');
+  assert.equal(apiUrl('/', 'api/contents', FilePath.parse('')), '/api/contents');
 });
 
 test('room URL follows the page scheme', () => {
@@ -54,26 +58,29 @@ test('server presence: queue, runs, kernel, input prompt', () => {
   const states = new Map<number, unknown>([
     [1, { user: { username: 'ada', display_name: 'Ada', color: '#111111' }, activeCellId: 'c1' }],
     [2, { huddle: {
-      kernel: { id: 'k', status: 'busy' },
+      kernel: { id: KERNEL, status: 'busy' },
       queue: [
-        { request_id: 'r1', cell_id: 'c1', state: 'running', requested_by: { username: 'ada', display_name: 'Ada' }, input: { prompt: 'Name?', password: false } },
-        { request_id: 'r2', cell_id: 'c2', state: 'queued', requested_by: { username: 'bob' } },
-        { request_id: 'r3', cell_id: 'c3', state: 'queued', requested_by: { username: 'bob' } },
+        { request_id: 'a1', cell_id: 'c1', state: 'running', requested_by: { username: 'ada', display_name: 'Ada' }, input: { prompt: 'Name?', password: false } },
+        { request_id: 'a2', cell_id: 'c2', state: 'queued', requested_by: { username: 'bob' } },
+        { request_id: 'a3', cell_id: 'c3', state: 'queued', requested_by: { username: 'bob' } },
+        { request_id: '../../contents/x', cell_id: 'c4', state: 'queued', requested_by: { username: 'bob' } },
         { junk: true },
       ],
       runs: { c0: { requested_by: { username: 'bob', display_name: 'Bob' }, state: 'done', execution_count: 4 } },
     } }],
   ]);
-  const server = parseServerPresence(states);
-  assert.deepEqual(server.kernel, { id: 'k', status: 'busy' });
-  assert.equal(server.queue.length, 3);
+  const server = parseServerPresence(states, 2);
+  assert.deepEqual(server.kernel, { id: KERNEL, status: 'busy' });
+  assert.equal(server.queue.length, 3, 'junk and a request id that is not one are dropped');
   assert.deepEqual(queueEntryOf(server, 'c1')?.input, { prompt: 'Name?', password: false });
   assert.equal(queueEntryOf(server, 'c2')?.requestedBy.displayName, 'bob');
-  assert.equal(queuePosition(server, 'r3'), 2);
-  assert.equal(queuePosition(server, 'r1'), 0);
+  assert.equal(queuePosition(server, 'a3'), 2);
+  assert.equal(queuePosition(server, 'a1'), 0);
   assert.equal(server.runs.get('c0')?.requestedBy.displayName, 'Bob');
   assert.equal(server.runs.get('c0')?.executionCount, 4);
-  assert.equal(parseServerPresence(new Map()).queue.length, 0);
+  assert.equal(parseServerPresence(new Map(), null).queue.length, 0);
+  const oddKernel = new Map<number, unknown>([[2, { huddle: { kernel: { id: '../x', status: 'idle' } } }]]);
+  assert.equal(parseServerPresence(oddKernel, 2).kernel, null, 'a kernel id that is not a uuid is not adopted');
 });
 
 test('collaborators: people only (not the server), me first', () => {
@@ -83,7 +90,7 @@ test('collaborators: people only (not the server), me first', () => {
     [9, { huddle: { queue: [] } }],
     [10, null],
   ]);
-  const people = parseCollaborators(states, 7);
+  const people = parseCollaborators(states, 7, 9);
   assert.deepEqual(people.map((p) => [p.username, p.isMe, p.activeCellId]), [['me', true, 'x'], ['zed', false, null]]);
   assert.equal(people[1]?.displayName, 'Zed');
   assert.equal(people[1]?.initials, 'Z');
@@ -117,7 +124,7 @@ test('runner: starts the kernel once, asks again once when the kernel is gone', 
       return [];
     },
   };
-  const runner = new NotebookRunner(api as never, { path: 'a.ipynb', fileId: 'f', documentId: 'json:notebook:f' }, () => 'python3');
+  const runner = new NotebookRunner(api as never, { path: 'a.ipynb', fileId: FILE, documentId: notebookDocumentId(FILE) }, () => 'python3');
   assert.equal(await runner.interrupt(), false, 'no kernel yet');
   await runner.run([{ cellId: 'c', source: 'x' }]);
   await runner.run([{ cellId: 'c', source: 'x' }]);
@@ -144,7 +151,7 @@ test('presence colours: hex kept, JupyterLab variables resolved, anything else g
     [1, { user: { username: 'lab', color: 'var(--jp-collaborator-color1)' } }],
     [2, { user: { username: 'app', color: '#0969da', colorSource: 'auto', joined: 1234 } }],
   ]);
-  const [app, lab] = parseCollaborators(states, 0); // by name
+  const [app, lab] = parseCollaborators(states, 0, null); // by name
   assert.deepEqual([app?.username, app?.colorExplicit, app?.since], ['app', false, 1234]);
   assert.deepEqual([lab?.username, lab?.colorExplicit, lab?.since, lab?.color], ['lab', true, 0, '#ffad8e']);
 });
@@ -153,7 +160,7 @@ test('export and cancel URLs', async () => {
   const requests: [string, string][] = [];
   const http = { baseUrl: '/base/', request: async (method: string, url: string) => (requests.push([method, url]), null) };
   const api = new KernelsApi(http as never);
-  assert.equal(api.exportUrl('json:notebook:f-1', 'markdown'), '/base/api/huddle/export/json%3Anotebook%3Af-1?format=markdown');
-  await api.cancel('r 1');
-  assert.deepEqual(requests, [['DELETE', '/base/api/huddle/requests/r%201']]);
+  assert.equal(api.exportUrl(notebookDocumentId(FILE), 'markdown'), `/base/api/huddle/export/json%3Anotebook%3A${FILE}?format=markdown`);
+  await api.cancel(parseId('request', 'ab12'));
+  assert.deepEqual(requests, [['DELETE', '/base/api/huddle/requests/ab12']]);
 });

@@ -30,7 +30,7 @@ const ROLE_CAPS: Record<string, Capability[]> = {
   editor: ['read', 'comment', 'execute', 'interrupt', 'edit', 'restart'],
   owner: ['read', 'comment', 'execute', 'interrupt', 'edit', 'restart', 'share'],
 };
-const ui = (role: string) => roleUi(new Set(ROLE_CAPS[role]));
+const ui = (role: string, copy = true) => roleUi(new Set(ROLE_CAPS[role]), copy);
 
 test('roles: each role\'s badge and controls', () => {
   assert.deepEqual(['viewer', 'commenter', 'runner', 'editor', 'owner'].map((r) => ui(r).badge),
@@ -38,6 +38,7 @@ test('roles: each role\'s badge and controls', () => {
   const viewer = ui('viewer');
   assert.equal(viewer.canEdit || viewer.canRun || viewer.canRestart || viewer.canShare, false);
   assert.equal(viewer.canCopy, true, 'people who cannot edit may make their copy');
+  assert.equal(ui('viewer', false).canCopy, false, 'unless the server says they may not (guests without guest_copies)');
   const runner = ui('runner');
   assert.equal(runner.canRun && runner.canInterrupt, true);
   assert.equal(runner.canEdit || runner.canRestart, false);
@@ -129,7 +130,9 @@ test('hand over: grants described, minutes checked', () => {
 
 test('access replies and the presenter in the server presence are decoded defensively', () => {
   const access = parseAccess({ role: 'viewer', capabilities: ['read', 'share-all'], guest: true });
-  assert.deepEqual({ ...access, capabilities: [...access.capabilities] }, { role: 'viewer', capabilities: ['read'], guest: true });
+  assert.deepEqual({ ...access, capabilities: [...access.capabilities] }, { role: 'viewer', capabilities: ['read'], guest: true, copy: false });
+  assert.equal(parseAccess({ capabilities: ['read'], copy: true }).copy, true);
+  assert.equal(parseAccess({ capabilities: ['read'], copy: 'yes' }).copy, false);
   assert.equal(parseAccess('nonsense').capabilities.size, 0);
   const list = parseLinkList({
     links: [{ id: 'a', role: 'viewer', created: 1, uses: 2, max_uses: null, expires_at: 9, revoked_at: null, label: '<i>x</i>' },
@@ -143,9 +146,9 @@ test('access replies and the presenter in the server presence are decoded defens
     [1, { user: { username: 'x' } }],
     [0, { huddle: { queue: [], presenter: { username: 'alice', name: 'Alice', since: 12.5 } } }],
   ]);
-  assert.deepEqual(parsePresenter(states), { username: 'alice', name: 'Alice', since: 12.5 });
-  assert.equal(parsePresenter(new Map([[0, { huddle: { presenter: null } }]])), null);
-  assert.equal(parsePresenter(new Map([[0, { huddle: { presenter: { name: 'no username' } } }]])), null);
+  assert.deepEqual(parsePresenter(states, 0), { username: 'alice', name: 'Alice', since: 12.5 });
+  assert.equal(parsePresenter(new Map([[0, { huddle: { presenter: null } }]]), 0), null);
+  assert.equal(parsePresenter(new Map([[0, { huddle: { presenter: { name: 'no username' } } }]]), 0), null);
 });
 
 test('close codes: 4403 ends access (no reconnect), 4001 reconnects', () => {

@@ -185,6 +185,12 @@ class AwarenessTable:
             return True
         return False
 
+    def reserve_for_server(self, client_id: int) -> None:
+        """Hold ``client_id`` for the server's own entry from the start: no connection can
+        claim it before the server first publishes there (and so hide the server's later
+        states behind a higher clock, or take the entry away when it leaves)."""
+        self._entries.setdefault(client_id, _Entry(0, _NULL, _SERVER, ""))
+
     def set_server_entry(self, client_id: int, clock: int, state: bytes) -> bytes:
         """Set the server's own entry; return the update to broadcast."""
         self._entries[client_id] = _Entry(clock, state, _SERVER, "")

@@ -66,6 +66,7 @@ class Room:
         # The server's own presence in the room (kernel status, run queue): one awareness
         # client id of its own, written only here.
         self._server_client_id = random.getrandbits(31)
+        self.awareness.reserve_for_server(self._server_client_id)
         self._server_clock = 0
         self._server_state: dict[str, Any] = {}
         self._change_listeners: list[ChangeListener] = []

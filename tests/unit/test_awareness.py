@@ -126,3 +126,23 @@ def test_echoes_of_current_states_are_dropped_before_parsing():
     # not even valid JSON: an echo at a clock the table has is never parsed
     echo = encode_entries([(10, 3, b"{not json")])
     assert table.apply(echo, owner="b", user="bea") is None
+
+
+def test_the_servers_entry_is_its_own_before_it_first_publishes():
+    table = AwarenessTable(max_ids_per_owner=4)
+    table.reserve_for_server(77)
+    # a connection that claims the id first, with a high clock, gets nothing...
+    assert table.apply(update(77, 10_000, {"user": {}}), owner="a", user="eve") is None
+    assert table.snapshot() is None
+    # ...the server's own states (clock 1, 2...) still go out...
+    assert entries(table.set_server_entry(77, 1, b'{"huddle":{}}')) == [(77, 1, {"huddle": {}})]
+    # ...and the claimant leaving does not take the server's entry with it
+    assert table.remove_owner("a") is None
+    assert entries(table.snapshot() or b"") == [(77, 1, {"huddle": {}})]
+
+
+def test_server_only_fields_are_dropped_from_client_states():
+    table = AwarenessTable(max_ids_per_owner=4)
+    relayed = table.apply(update(10, 1, {"user": {}, "huddle": {"queue": []}, "x": 1}),
+                          owner="a", user="eve", stamp={"username": "eve"})
+    assert entries(relayed or b"") == [(10, 1, {"user": {"username": "eve"}, "x": 1})]

@@ -28,11 +28,13 @@ export interface RoleUi {
   canRestart: boolean;
   /** Share links, presenting, handing over, locking cells (owners). */
   canShare: boolean;
-  /** "Make my copy" is offered to people who cannot edit the notebook itself. */
+  /** "Make my copy" is offered to people who cannot edit the notebook itself, when the
+   * server lets them make one (the access API's `copy`). */
   canCopy: boolean;
 }
 
-export function roleUi(caps: ReadonlySet<Capability>): RoleUi {
+/** `copyAllowed`: the access API's `copy` (guests get it only with `guest_copies`). */
+export function roleUi(caps: ReadonlySet<Capability>, copyAllowed: boolean): RoleUi {
   const has = (c: Capability): boolean => caps.has(c);
   const [badge, explanation] = has('share')
     ? ['Owner', 'You own this notebook: you can edit, run, share and present it']
@@ -51,7 +53,7 @@ export function roleUi(caps: ReadonlySet<Capability>): RoleUi {
     canInterrupt: has('interrupt'),
     canRestart: has('restart'),
     canShare: has('share'),
-    canCopy: has('read') && !has('edit'),
+    canCopy: copyAllowed && has('read') && !has('edit'),
   };
 }
 
@@ -119,11 +121,16 @@ export function lockRefusal(command: Command | 'move', lock: LockState, canManag
 
 // --- share links -------------------------------------------------------------------------
 
-export const LINK_ROLES: readonly { role: Exclude<Role, 'owner'>; label: string }[] = [
-  { role: 'viewer', label: 'Can view' },
-  { role: 'commenter', label: 'Can comment' },
-  { role: 'runner', label: 'Can run cells' },
-  { role: 'editor', label: 'Can edit' },
+/** Code runs as the server's own user: say so wherever a role that runs code is handed out. */
+export const WHO_RUNS_CODE =
+  'Editors and runners of this notebook run code as this server\'s user, with its files in reach. ' +
+  'So does anyone who makes a personal copy, in their copy\'s kernel (people with a link only if the server allows their copies).';
+
+export const LINK_ROLES: readonly { role: Exclude<Role, 'owner'>; label: string; description: string }[] = [
+  { role: 'viewer', label: 'Can view', description: 'Read it and follow the presenter. They run no code here.' },
+  { role: 'commenter', label: 'Can comment', description: 'Read it and comment. They run no code here.' },
+  { role: 'runner', label: 'Can run cells', description: 'Run its cells as written: the code runs as the server\'s user, with its files in reach.' },
+  { role: 'editor', label: 'Can edit', description: 'Change and run any code, as the server\'s user, with its files in reach.' },
 ];
 
 export const EXPIRY_CHOICES: readonly { label: string; seconds: number | null }[] = [

@@ -6,12 +6,16 @@
  */
 import type { Presenter } from '../logic/present';
 import { parseCapabilities, type Capability, type Grant, type LinkInfo } from '../logic/roles';
+import { parseId, type DocumentId } from '../logic/ids';
 import { apiUrl, type HttpClient } from './http';
+import { serverHuddle } from './presence';
 
 export interface Access {
   role: string | null;
   capabilities: Set<Capability>;
   guest: boolean;
+  /** Whether the server lets this person make a personal copy (guests: `guest_copies`). */
+  copy: boolean;
 }
 
 export interface LinkList {
@@ -26,7 +30,6 @@ export interface CreatedLink {
 
 export interface Copy {
   path: string;
-  documentId: string;
   url: string;
 }
 
@@ -40,6 +43,7 @@ export function parseAccess(raw: unknown): Access {
     role: typeof v['role'] === 'string' ? v['role'] : null,
     capabilities: parseCapabilities(v['capabilities']),
     guest: v['guest'] === true,
+    copy: v['copy'] === true,
   };
 }
 
@@ -71,56 +75,51 @@ export function parseLinkList(raw: unknown): LinkList {
   return { links: links.sort((a, b) => b.created - a.created), grants };
 }
 
-/** The presenter in the room's server presence (the state with a `huddle` object). */
-export function parsePresenter(states: Map<number, unknown>): Presenter | null {
-  for (const state of states.values()) {
-    if (!isObject(state) || !isObject(state['huddle'])) continue;
-    const p = state['huddle']['presenter'];
-    if (!isObject(p) || typeof p['username'] !== 'string') return null;
-    const name = typeof p['name'] === 'string' && p['name'] ? p['name'] : p['username'];
-    return { username: p['username'], name, since: num(p['since']) ?? 0 };
-  }
-  return null;
+/** The presenter in the room's server presence: the `huddle.presenter` of the server's
+ * own entry (`serverClientId`, as announced), never of a state that claims to be it. */
+export function parsePresenter(states: Map<number, unknown>, serverClientId: number | null): Presenter | null {
+  const p = serverHuddle(states, serverClientId)?.['presenter'];
+  if (!isObject(p) || typeof p['username'] !== 'string') return null;
+  const name = typeof p['name'] === 'string' && p['name'] ? p['name'] : p['username'];
+  return { username: p['username'], name, since: num(p['since']) ?? 0 };
 }
 
 export class AccessApi {
   constructor(private readonly http: HttpClient) {}
 
-  private url(...segments: string[]): string {
-    return apiUrl(this.http.baseUrl, ...segments);
+  async access(documentId: DocumentId): Promise<Access> {
+    return parseAccess(await this.http.request<unknown>('GET', apiUrl(this.http.baseUrl, 'api/huddle/access', documentId)));
   }
 
-  async access(documentId: string): Promise<Access> {
-    return parseAccess(await this.http.request<unknown>('GET', this.url('api/huddle/access', documentId)));
+  async links(documentId: DocumentId): Promise<LinkList> {
+    return parseLinkList(await this.http.request<unknown>('GET', apiUrl(this.http.baseUrl, 'api/huddle/links', documentId)));
   }
 
-  async links(documentId: string): Promise<LinkList> {
-    return parseLinkList(await this.http.request<unknown>('GET', this.url('api/huddle/links', documentId)));
-  }
-
-  async createLink(documentId: string, body: object): Promise<CreatedLink> {
-    const reply = await this.http.request<Json>('POST', this.url('api/huddle/links', documentId), body);
+  async createLink(documentId: DocumentId, body: object): Promise<CreatedLink> {
+    const reply = await this.http.request<Json>('POST', apiUrl(this.http.baseUrl, 'api/huddle/links', documentId), body);
     const link = parseLink(reply['link']);
     if (!link || typeof reply['url'] !== 'string') throw new Error('the server sent no link');
     return { link, url: reply['url'] };
   }
 
-  async revokeLink(documentId: string, linkId: string): Promise<void> {
-    await this.http.request<unknown>('DELETE', this.url('api/huddle/links', documentId, linkId));
+  async revokeLink(documentId: DocumentId, linkId: string): Promise<void> {
+    const url = apiUrl(this.http.baseUrl, 'api/huddle/links', documentId, parseId('link', linkId));
+    await this.http.request<unknown>('DELETE', url);
   }
 
-  /** Raise `username`'s role for `seconds`; role null takes a running grant back. */
-  async grant(documentId: string, username: string, role: string | null, seconds: number): Promise<void> {
-    await this.http.request<unknown>('POST', this.url('api/huddle/grants', documentId), { username, role, seconds });
+  /** Raise `username`'s role for `seconds`; role null takes a running grant back. The
+   * username goes in the body, never in the URL. */
+  async grant(documentId: DocumentId, username: string, role: string | null, seconds: number): Promise<void> {
+    await this.http.request<unknown>('POST', apiUrl(this.http.baseUrl, 'api/huddle/grants', documentId), { username, role, seconds });
   }
 
-  async present(documentId: string, on: boolean): Promise<void> {
-    await this.http.request<unknown>('POST', this.url('api/huddle/present', documentId), { on });
+  async present(documentId: DocumentId, on: boolean): Promise<void> {
+    await this.http.request<unknown>('POST', apiUrl(this.http.baseUrl, 'api/huddle/present', documentId), { on });
   }
 
-  async copy(documentId: string): Promise<Copy> {
-    const reply = await this.http.request<Json>('POST', this.url('api/huddle/copies', documentId));
+  async copy(documentId: DocumentId): Promise<Copy> {
+    const reply = await this.http.request<Json>('POST', apiUrl(this.http.baseUrl, 'api/huddle/copies', documentId));
     if (typeof reply['url'] !== 'string' || typeof reply['path'] !== 'string') throw new Error('the server made no copy');
-    return { path: reply['path'], documentId: String(reply['document_id'] ?? ''), url: reply['url'] };
+    return { path: reply['path'], url: reply['url'] };
   }
 }

@@ -8,7 +8,8 @@ import * as Y from 'yjs';
 import { Emitter } from '../logic/emitter';
 import type { Anchor, AnchorKind, Author, Message, Suggestion, Thread } from '../logic/threads';
 import { handleOf, type MentionCandidate } from '../logic/threads';
-import { ApiError, apiUrl, type HttpClient } from './http';
+import { parseId, type DocumentId } from '../logic/ids';
+import { ApiError, apiUrl, type HttpClient, type UrlPart } from './http';
 
 type Json = Record<string, unknown>;
 
@@ -134,43 +135,49 @@ export interface Capabilities {
   share: boolean;
 }
 
-/** The review API of one notebook. Failures are `ApiError`s carrying the server's reason. */
+/** The review API of one notebook. Failures are `ApiError`s carrying the server's reason;
+ * a thread or message id that is not the server's shape throws `InvalidId` unsent (they come
+ * from the shared document, which a peer could have shaped). */
 export class CommentsApi {
   constructor(
     private readonly http: HttpClient,
-    readonly documentId: string,
+    readonly documentId: DocumentId,
   ) {}
 
-  private url(...parts: string[]): string {
+  private url(...parts: UrlPart[]): string {
     return apiUrl(this.http.baseUrl, 'api/huddle/comments', this.documentId, ...parts);
+  }
+
+  private thread(threadId: string, ...parts: UrlPart[]): string {
+    return this.url(parseId('thread', threadId), ...parts);
   }
 
   create(anchor: NewAnchor, body: string, suggestion?: string): Promise<Json> {
     return this.http.request('POST', this.url(), suggestion === undefined ? { anchor, body } : { anchor, body, suggestion });
   }
 
-  reply(threadId: string, body: string): Promise<Json> {
-    return this.http.request('POST', this.url(threadId, 'messages'), { body });
+  async reply(threadId: string, body: string): Promise<Json> {
+    return this.http.request('POST', this.thread(threadId, 'messages'), { body });
   }
 
-  edit(threadId: string, messageId: string, body: string): Promise<Json> {
-    return this.http.request('PATCH', this.url(threadId, 'messages', messageId), { body });
+  async edit(threadId: string, messageId: string, body: string): Promise<Json> {
+    return this.http.request('PATCH', this.thread(threadId, 'messages', parseId('message', messageId)), { body });
   }
 
-  remove(threadId: string, messageId: string): Promise<null> {
-    return this.http.request('DELETE', this.url(threadId, 'messages', messageId));
+  async remove(threadId: string, messageId: string): Promise<null> {
+    return this.http.request('DELETE', this.thread(threadId, 'messages', parseId('message', messageId)));
   }
 
-  setStatus(threadId: string, status: 'open' | 'resolved'): Promise<Json> {
-    return this.http.request('POST', this.url(threadId, 'status'), { status });
+  async setStatus(threadId: string, status: 'open' | 'resolved'): Promise<Json> {
+    return this.http.request('POST', this.thread(threadId, 'status'), { status });
   }
 
-  decide(threadId: string, decision: 'accept' | 'reject'): Promise<Json> {
-    return this.http.request('POST', this.url(threadId, 'suggestion'), { decision });
+  async decide(threadId: string, decision: 'accept' | 'reject'): Promise<Json> {
+    return this.http.request('POST', this.thread(threadId, 'suggestion'), { decision });
   }
 
-  markRead(threadId: string): Promise<null> {
-    return this.http.request('POST', this.url(threadId, 'read'));
+  async markRead(threadId: string): Promise<null> {
+    return this.http.request('POST', this.thread(threadId, 'read'));
   }
 
   /** Everyone the server knows, for @mentions; null when this user may not list them

@@ -1,4 +1,5 @@
 /** Jupyter's contents API: list folders, create, rename and delete notebooks. */
+import { FilePath } from '../logic/ids';
 import { apiUrl, type HttpClient } from './http';
 
 export type EntryKind = 'directory' | 'notebook' | 'file';
@@ -38,8 +39,9 @@ export function siblingPath(path: string, name: string): string {
 export class ContentsApi {
   constructor(private readonly http: HttpClient) {}
 
+  /** @throws InvalidId for a path with an empty, `.` or `..` name. */
   private url(path: string): string {
-    return apiUrl(this.http.baseUrl, 'api/contents', path);
+    return apiUrl(this.http.baseUrl, 'api/contents', FilePath.parse(path));
   }
 
   async list(dir: string): Promise<Entry[]> {

@@ -2,6 +2,7 @@
  * The one place that talks HTTP to the Jupyter server: JSON in and out, the XSRF header
  * for unsafe methods, and errors turned into `ApiError` with the server's message.
  */
+import { FilePath, InvalidId, isDotSegment, type AnyId } from '../logic/ids';
 
 export class ApiError extends Error {
   constructor(
@@ -25,14 +26,33 @@ export function readCookie(cookies: string, name: string): string | null {
   return null;
 }
 
-/** Joins the server's base URL (ending in "/") and an API path, encoding each segment. */
-export function apiUrl(baseUrl: string, ...segments: string[]): string {
-  const path = segments
-    .flatMap((s) => s.split('/'))
-    .filter((s) => s !== '')
-    .map(encodeURIComponent)
-    .join('/');
-  return baseUrl + path;
+/** Every API route this app calls: the fixed start of its URLs. */
+export type ApiRoute =
+  | 'api/me' | 'api/sessions' | 'api/contents' | 'api/collaboration/session' | 'api/kernels'
+  | 'api/huddle/access' | 'api/huddle/links' | 'api/huddle/grants' | 'api/huddle/present'
+  | 'api/huddle/copies' | 'api/huddle/kernel' | 'api/huddle/kernels' | 'api/huddle/requests'
+  | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users';
+
+/** The fixed words that follow an id in a route (`.../execute`, `.../messages`). */
+export type RouteWord = 'execute' | 'interrupt' | 'restart' | 'input' | 'messages' | 'status' | 'suggestion' | 'read';
+
+export type UrlPart = AnyId | RouteWord | FilePath;
+
+/** One URL path segment: encoded whole (a `/` in it stays data), never a dot segment. */
+function segment(part: string): string {
+  if (isDotSegment(part)) throw new InvalidId('URL segment', part);
+  return encodeURIComponent(part);
+}
+
+/**
+ * The server's base URL (ending in "/"), a route, then its parts. Ids and route words are
+ * one segment each; only a `FilePath` spans several. The types make callers check ids
+ * (`parseId`) before they get here; the dot-segment check holds whatever slipped through.
+ * @throws InvalidId for an empty, `.` or `..` segment: nothing is requested.
+ */
+export function apiUrl(baseUrl: string, route: ApiRoute, ...parts: UrlPart[]): string {
+  const segments = parts.flatMap((part) => (part instanceof FilePath ? part.parts : [part]));
+  return [baseUrl + route, ...segments.map(segment)].join('/');
 }
 
 export class HttpClient {

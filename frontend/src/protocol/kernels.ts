@@ -2,7 +2,8 @@
  * Running code: the notebook's kernel session (Jupyter's session API), Huddle's
  * execute/interrupt/restart/input routes, and who the user is (`/api/me`).
  */
-import { ApiError, apiUrl, type HttpClient } from './http';
+import { parseId, type DocumentId, type KernelId, type RequestId } from '../logic/ids';
+import { ApiError, apiUrl, type HttpClient, type ApiRoute, type UrlPart } from './http';
 
 export interface Identity {
   username: string;
@@ -58,8 +59,10 @@ export class KernelsApi {
 
   constructor(private readonly http: HttpClient) {}
 
-  private url(...segments: string[]): string {
-    return apiUrl(this.http.baseUrl, ...segments);
+  /** Request and kernel ids come from presence and replies: checked again here, where they
+   * become URLs, so that no cast upstream can skip the check. */
+  private url(route: ApiRoute, ...parts: UrlPart[]): string {
+    return apiUrl(this.http.baseUrl, route, ...parts);
   }
 
   async me(): Promise<Identity> {
@@ -68,15 +71,16 @@ export class KernelsApi {
   }
 
   /** The kernel id of the notebook's existing session, or null. */
-  async existingKernel(path: string, fileId: string): Promise<string | null> {
+  async existingKernel(path: string, fileId: string): Promise<KernelId | null> {
     if (!this.sessions) return null; // the server's presence names it once it runs
     const sessions = await this.http.request<SessionModel[]>('GET', this.url('api/sessions'));
-    return findSession(sessions, path, fileId)?.kernel?.id ?? null;
+    const id = findSession(sessions, path, fileId)?.kernel?.id;
+    return id === undefined ? null : parseId('kernel', id);
   }
 
   /** The kernel id of the notebook's session, starting one if there is none: through
    * Jupyter's sessions API, or Huddle's kernel route for those who may not use it (403). */
-  async ensureKernel(path: string, fileId: string, kernelName: string, documentId: string): Promise<string> {
+  async ensureKernel(path: string, fileId: string, kernelName: string, documentId: DocumentId): Promise<KernelId> {
     if (this.sessions) {
       try {
         return await this.sessionKernel(path, fileId, kernelName);
@@ -88,10 +92,10 @@ export class KernelsApi {
     const reply = await this.http.request<{ kernel_id: string }>('POST', this.url('api/huddle/kernel', documentId), {
       kernel_name: kernelName,
     });
-    return reply.kernel_id;
+    return parseId('kernel', reply.kernel_id);
   }
 
-  private async sessionKernel(path: string, fileId: string, kernelName: string): Promise<string> {
+  private async sessionKernel(path: string, fileId: string, kernelName: string): Promise<KernelId> {
     const existing = await this.existingKernel(path, fileId);
     if (existing) return existing;
     const name = path.slice(path.lastIndexOf('/') + 1);
@@ -102,41 +106,41 @@ export class KernelsApi {
       kernel: { name: kernelName },
     });
     if (!session.kernel) throw new Error('the server started no kernel');
-    return session.kernel.id;
+    return parseId('kernel', session.kernel.id);
   }
 
-  async execute(kernelId: string, documentId: string, cells: CellToRun[]): Promise<QueuedRequest[]> {
+  async execute(kernelId: KernelId, documentId: DocumentId, cells: CellToRun[]): Promise<QueuedRequest[]> {
     const refs = await Promise.all(
       cells.map(async (c) => ({ cell_id: c.cellId, source_hash: await sha256Hex(c.source) })),
     );
     const reply = await this.http.request<{ requests: QueuedRequest[] }>(
       'POST',
-      this.url('api/kernels', kernelId, 'execute'),
+      this.url('api/kernels', parseId('kernel', kernelId), 'execute'),
       { document_id: documentId, cells: refs },
     );
     return reply.requests;
   }
 
-  async interrupt(kernelId: string): Promise<void> {
-    await this.http.request<null>('POST', this.url('api/huddle/kernels', kernelId, 'interrupt'));
+  async interrupt(kernelId: KernelId): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/kernels', parseId('kernel', kernelId), 'interrupt'));
   }
 
-  async restart(kernelId: string): Promise<void> {
-    await this.http.request<null>('POST', this.url('api/huddle/kernels', kernelId, 'restart'));
+  async restart(kernelId: KernelId): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/kernels', parseId('kernel', kernelId), 'restart'));
   }
 
   /** Cancel a queued request (one's own; others' need `write` on kernels). */
-  async cancel(requestId: string): Promise<void> {
-    await this.http.request<null>('DELETE', this.url('api/huddle/requests', requestId));
+  async cancel(requestId: RequestId): Promise<void> {
+    await this.http.request<null>('DELETE', this.url('api/huddle/requests', parseId('request', requestId)));
   }
 
   /** Where the live notebook downloads as `format` (an attachment). */
-  exportUrl(documentId: string, format: ExportFormat): string {
+  exportUrl(documentId: DocumentId, format: ExportFormat): string {
     return `${this.url('api/huddle/export', documentId)}?format=${format}`;
   }
 
-  async answerInput(requestId: string, value: string): Promise<void> {
-    await this.http.request<null>('POST', this.url('api/huddle/requests', requestId, 'input'), {
+  async answerInput(requestId: RequestId, value: string): Promise<void> {
+    await this.http.request<null>('POST', this.url('api/huddle/requests', parseId('request', requestId), 'input'), {
       value,
     });
   }

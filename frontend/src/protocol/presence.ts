@@ -1,8 +1,15 @@
 /**
  * Presence as the app sees it, decoded from awareness states: the people here (each
  * connection's `user` and active cell), and the server's entry `{"huddle": {queue, runs,
- * kernel}}` that publishes what runs, what waits, who ran each cell and the kernel status.
+ * kernel, presenter}}` that publishes what runs, what waits, who ran each cell, the kernel
+ * status and who presents.
+ *
+ * Any client can publish any awareness state, so the server's entry is read only from the
+ * client id the server announced as its own (RAW `server_presence`, see raw.ts), never from
+ * a state that merely carries a `huddle` object. A forged one once made an owner's page
+ * follow a viewer, show a fake password prompt and cancel a "request" whose id was a path.
  */
+import { isId, type KernelId, type RequestId } from '../logic/ids';
 
 export interface Person {
   username: string;
@@ -27,7 +34,7 @@ export interface InputPrompt {
 }
 
 export interface QueueItem {
-  requestId: string;
+  requestId: RequestId;
   cellId: string;
   state: 'queued' | 'running';
   requestedBy: Person;
@@ -42,7 +49,7 @@ export interface RunInfo {
 }
 
 export interface KernelInfo {
-  id: string;
+  id: KernelId;
   status: string;
 }
 
@@ -70,7 +77,7 @@ export function cssColor(raw: unknown): string {
   return (lab && JUPYTERLAB_COLORS[lab[1] as string]) || '#888888';
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
@@ -82,14 +89,15 @@ function person(raw: unknown): Person {
 }
 
 function queueItem(raw: unknown): QueueItem | null {
-  if (!isObject(raw) || typeof raw['cell_id'] !== 'string') return null;
+  // An entry whose id is not a request id could never be cancelled or answered: dropped.
+  if (!isObject(raw) || typeof raw['cell_id'] !== 'string' || !isId('request', raw['request_id'])) return null;
   const state = raw['state'] === 'running' ? 'running' : raw['state'] === 'queued' ? 'queued' : null;
   if (!state) return null;
   const input = isObject(raw['input'])
     ? { prompt: str(raw['input']['prompt']), password: raw['input']['password'] === true }
     : null;
   return {
-    requestId: str(raw['request_id']),
+    requestId: raw['request_id'],
     cellId: raw['cell_id'],
     state,
     requestedBy: person(raw['requested_by']),
@@ -109,35 +117,48 @@ function runInfo(raw: unknown): RunInfo | null {
 
 export const EMPTY_SERVER_PRESENCE: ServerPresence = { queue: [], runs: new Map(), kernel: null };
 
-/** The server's entry among the awareness states (the one with a `huddle` object). */
-export function parseServerPresence(states: Map<number, unknown>): ServerPresence {
-  for (const state of states.values()) {
-    if (!isObject(state) || !isObject(state['huddle'])) continue;
-    const huddle = state['huddle'];
-    const queue = Array.isArray(huddle['queue'])
-      ? huddle['queue'].map(queueItem).filter((q): q is QueueItem => q !== null)
-      : [];
-    const runs = new Map<string, RunInfo>();
-    if (isObject(huddle['runs'])) {
-      for (const [cellId, raw] of Object.entries(huddle['runs'])) {
-        const info = runInfo(raw);
-        if (info) runs.set(cellId, info);
-      }
+/** The `huddle` object of the server's own entry: the state of `serverClientId` (the id
+ * the server announced), or null before any announcement or while it has none. */
+export function serverHuddle(states: Map<number, unknown>, serverClientId: number | null): Json | null {
+  if (serverClientId === null) return null;
+  const state = states.get(serverClientId);
+  return isObject(state) && isObject(state['huddle']) ? state['huddle'] : null;
+}
+
+/** The server's presence (queue, runs, kernel), read from its own entry only. */
+export function parseServerPresence(states: Map<number, unknown>, serverClientId: number | null): ServerPresence {
+  const huddle = serverHuddle(states, serverClientId);
+  if (!huddle) return EMPTY_SERVER_PRESENCE;
+  const queue = Array.isArray(huddle['queue'])
+    ? huddle['queue'].map(queueItem).filter((q): q is QueueItem => q !== null)
+    : [];
+  const runs = new Map<string, RunInfo>();
+  if (isObject(huddle['runs'])) {
+    for (const [cellId, raw] of Object.entries(huddle['runs'])) {
+      const info = runInfo(raw);
+      if (info) runs.set(cellId, info);
     }
-    const k = huddle['kernel'];
-    const kernel = isObject(k) && typeof k['id'] === 'string'
-      ? { id: k['id'], status: str(k['status'], 'unknown') }
-      : null;
-    return { queue, runs, kernel };
   }
-  return EMPTY_SERVER_PRESENCE;
+  const k = huddle['kernel'];
+  const kernel = isObject(k) && isId('kernel', k['id']) ? { id: k['id'], status: str(k['status'], 'unknown') } : null;
+  return { queue, runs, kernel };
+}
+
+/** A state that is not a person: the server's own, or one that claims to be the server's
+ * (a `huddle` object, which the server strips from every client's state). */
+function notAPerson(clientId: number, state: Json, serverClientId: number | null): boolean {
+  return clientId === serverClientId || 'huddle' in state;
 }
 
 /** Everyone with a `user`, one entry per connection, me first, then by name. */
-export function parseCollaborators(states: Map<number, unknown>, myClientId: number): Collaborator[] {
+export function parseCollaborators(
+  states: Map<number, unknown>,
+  myClientId: number,
+  serverClientId: number | null,
+): Collaborator[] {
   const people: Collaborator[] = [];
   for (const [clientId, state] of states) {
-    if (!isObject(state) || !isObject(state['user'])) continue;
+    if (!isObject(state) || !isObject(state['user']) || notAPerson(clientId, state, serverClientId)) continue;
     const user = state['user'];
     const username = str(user['username']) || str(user['name'], `client ${clientId}`);
     const displayName = str(user['display_name']) || str(user['name']) || username;

@@ -1,5 +1,6 @@
 /** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
- * about saves, refused edits (read-only, locked cells) and changes made to the file outside Huddle. */
+ * about saves, refused edits (read-only, locked cells), changes made to the file outside
+ * Huddle, and which awareness client is its own (`server_presence`, on every join). */
 
 import * as encoding from 'lib0/encoding';
 
@@ -24,6 +25,8 @@ export type RawNotice =
   // An edit the server refused (read_only) or undid (a locked cell, a protected root).
   | { type: 'refused'; reason: RefusalReason; message: string }
   | { type: 'file_changed'; conflicts: string[]; backup: string | null }
+  // The awareness client id of the server's own presence entry in this room (before SyncStep1).
+  | { type: 'server_presence'; clientId: number }
   | { type: 'other'; text: string };
 
 export function parseRaw(text: string): RawNotice {
@@ -45,5 +48,13 @@ export function parseRaw(text: string): RawNotice {
     const conflicts = Array.isArray(v['conflicts']) ? v['conflicts'].filter((c): c is string => typeof c === 'string') : [];
     return { type: 'file_changed', conflicts, backup: typeof v['backup'] === 'string' ? v['backup'] : null };
   }
+  if (v['type'] === 'server_presence' && isClientId(v['client_id'])) {
+    return { type: 'server_presence', clientId: v['client_id'] };
+  }
   return { type: 'other', text };
+}
+
+/** An awareness client id: y-protocols encodes them as varuints (the server's is 31 bits). */
+function isClientId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -10,8 +10,11 @@ import { WebsocketProvider } from 'y-websocket';
 import type { Awareness } from 'y-protocols/awareness';
 
 import { Emitter } from '../logic/emitter';
+import { FilePath, notebookDocumentId, type DocumentId } from '../logic/ids';
+import type { Presenter } from '../logic/present';
 import { connectionStatus, RIGHTS_CHANGED_CLOSE, terminalClose, type ConnectionFacts, type ConnectionStatus } from '../logic/status';
-import type { HttpClient } from './http';
+import { parsePresenter } from './access';
+import { apiUrl, type HttpClient } from './http';
 import {
   ACTIVE_CELL_FIELD,
   parseCollaborators,
@@ -45,7 +48,7 @@ export interface LocalUser {
 }
 
 export async function openSession(http: HttpClient, path: string): Promise<SessionModel> {
-  const url = `${http.baseUrl}api/collaboration/session/${encodeURIComponent(path)}`;
+  const url = apiUrl(http.baseUrl, 'api/collaboration/session', FilePath.parse(path));
   return http.request<SessionModel>('PUT', url, { format: 'json', type: 'notebook' });
 }
 
@@ -57,7 +60,7 @@ export function roomServerUrl(location: { protocol: string; host: string }, base
 
 export class NotebookRoom {
   readonly notebook: YNotebook;
-  readonly documentId: string;
+  readonly documentId: DocumentId;
   readonly statusChanged = new Emitter<ConnectionStatus>();
   readonly presenceChanged = new Emitter<void>();
   readonly notices = new Emitter<RawNotice>();
@@ -72,6 +75,9 @@ export class NotebookRoom {
   private readonly onOnline = (): void => this.update({ online: navigator.onLine });
   private syncedResolve: () => void = () => {};
   private saveId = 0;
+  /** The client id of the server's own presence entry, as it last announced it (again on
+   * every reconnect); null before: then there is no server presence at all. */
+  private serverClient: number | null = null;
   private readonly pendingSaves = new Map<number, (status: SaveOutcome) => void>();
   readonly synced: Promise<void> = new Promise((resolve) => (this.syncedResolve = resolve));
 
@@ -80,7 +86,8 @@ export class NotebookRoom {
     readonly session: SessionModel,
     serverUrl: string,
   ) {
-    this.documentId = `json:notebook:${session.fileId}`;
+    // Also the room name in the socket URL: a file id of another shape opens nothing.
+    this.documentId = notebookDocumentId(session.fileId);
     this.notebook = new YNotebook({ disableDocumentWideUndoRedo: true });
     this.facts.online = navigator.onLine;
     this.provider = new WebsocketProvider(serverUrl, this.documentId, this.notebook.ydoc, {
@@ -94,6 +101,7 @@ export class NotebookRoom {
     this.provider.messageHandlers[MESSAGE_RAW] = (_encoder, decoder) => {
       const notice = parseRaw(decoding.readVarString(decoder));
       if (notice.type === 'save') this.pendingSaves.get(notice.responseTo)?.(notice.status);
+      if (notice.type === 'server_presence') this.announced(notice.clientId);
       this.notices.emit(notice);
     };
     this.wire();
@@ -124,6 +132,12 @@ export class NotebookRoom {
   }
 
   private unhookPresence: () => void = () => {};
+
+  private announced(clientId: number): void {
+    if (clientId === this.serverClient) return;
+    this.serverClient = clientId;
+    this.presenceChanged.emit();
+  }
 
   static async open(http: HttpClient, path: string, serverUrl: string): Promise<NotebookRoom> {
     return new NotebookRoom(path, await openSession(http, path), serverUrl);
@@ -217,12 +231,23 @@ export class NotebookRoom {
     }
   }
 
-  collaborators(): Collaborator[] {
-    return parseCollaborators(this.awareness.getStates(), this.clientId);
+  /** The client id of the server's own presence entry, or null before it said. */
+  get serverClientId(): number | null {
+    return this.serverClient;
   }
 
+  collaborators(): Collaborator[] {
+    return parseCollaborators(this.awareness.getStates(), this.clientId, this.serverClient);
+  }
+
+  /** Queue, runs and kernel: from the server's own entry only. */
   serverPresence(): ServerPresence {
-    return parseServerPresence(this.awareness.getStates());
+    return parseServerPresence(this.awareness.getStates(), this.serverClient);
+  }
+
+  /** Who presents: from the server's own entry only. */
+  presenter(): Presenter | null {
+    return parsePresenter(this.awareness.getStates(), this.serverClient);
   }
 
   /** Drop the socket for a while (tests and the "go offline" control); edits are kept. */

@@ -3,17 +3,18 @@
  * path, started on the first run), and Huddle's execute / interrupt / restart / input routes.
  * Errors are thrown for the page to show.
  */
+import type { DocumentId, KernelId, RequestId } from '../logic/ids';
 import { ApiError } from './http';
 import type { CellToRun, KernelsApi } from './kernels';
 
 export interface RunTarget {
   path: string;
   fileId: string;
-  documentId: string;
+  documentId: DocumentId;
 }
 
 export class NotebookRunner {
-  private kernelId: string | null = null;
+  private kernelId: KernelId | null = null;
 
   constructor(
     private readonly kernels: KernelsApi,
@@ -21,22 +22,22 @@ export class NotebookRunner {
     private readonly kernelName: () => string,
   ) {}
 
-  get kernel(): string | null {
+  get kernel(): KernelId | null {
     return this.kernelId;
   }
 
   /** The server's presence names the kernel the notebook's runs go to. */
-  adopt(kernelId: string): void {
+  adopt(kernelId: KernelId): void {
     this.kernelId = kernelId;
   }
 
   /** The notebook's kernel if it already has one (none is started). */
-  async find(): Promise<string | null> {
+  async find(): Promise<KernelId | null> {
     this.kernelId = await this.kernels.existingKernel(this.target.path, this.target.fileId);
     return this.kernelId;
   }
 
-  private async ensure(onStart: () => void): Promise<string> {
+  private async ensure(onStart: () => void): Promise<KernelId> {
     if (this.kernelId) return this.kernelId;
     onStart();
     const { path, fileId, documentId } = this.target;
@@ -70,11 +71,11 @@ export class NotebookRunner {
     return true;
   }
 
-  async cancel(requestId: string): Promise<void> {
+  async cancel(requestId: RequestId): Promise<void> {
     await this.kernels.cancel(requestId);
   }
 
-  async answer(requestId: string, value: string): Promise<void> {
+  async answer(requestId: RequestId, value: string): Promise<void> {
     await this.kernels.answerInput(requestId, value);
   }
 }

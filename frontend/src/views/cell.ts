@@ -8,6 +8,7 @@ import type { YCellType, YCodeCell } from '@jupyter/ydoc';
 import type { Awareness } from 'y-protocols/awareness';
 
 import { textOn } from '../logic/colors';
+import type { RequestId } from '../logic/ids';
 import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
 import { h } from './dom';
 import { createEditor, type CellEditor, type EditorKeys } from './editor';
@@ -21,8 +22,8 @@ export interface CellContext {
   keysFor(cell: CellView): EditorKeys;
   focused(cell: CellView): void;
   requestEdit(cell: CellView): void;
-  answerInput(requestId: string, value: string): void;
-  cancelRun(requestId: string): void;
+  answerInput(requestId: RequestId, value: string): void;
+  cancelRun(requestId: RequestId): void;
   /** The page's rights: read-only editors, locked cells (views/locks.ts). */
   access?: CellAccess;
   /** Review threads' part in cells (views/comments.ts). */
@@ -60,7 +61,7 @@ export class CellView {
   private outputsStale = true;
   private sourceStale = true;
   private frame = 0;
-  private stdin: { requestId: string; el: HTMLElement } | null = null;
+  private stdin: { requestId: RequestId; el: HTMLElement } | null = null;
   // What was last shown, so that the presence updates of every keystroke touch no DOM.
   private peersKey = '';
   private runKey = '';

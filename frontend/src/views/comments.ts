@@ -10,6 +10,7 @@ import type { Extension } from '@codemirror/state';
 import type * as Y from 'yjs';
 
 import { Emitter } from '../logic/emitter';
+import type { DocumentId } from '../logic/ids';
 import {
   filterThreads,
   handleOf,
@@ -41,7 +42,7 @@ const TEXT_REFRESH_MS = 300;
 
 export interface CommentsHost {
   notebook: YNotebook;
-  documentId: string;
+  documentId: DocumentId;
   http: HttpClient;
   me: string;
   collaborators(): Collaborator[];

@@ -4,6 +4,7 @@
  * Their page reconnects with the new rights at once (close 4001), and again when the time
  * is up.
  */
+import type { DocumentId } from '../logic/ids';
 import { describeGrant, grantSeconds, type Grant } from '../logic/roles';
 import type { AccessApi } from '../protocol/access';
 import type { Collaborator } from '../protocol/presence';
@@ -20,7 +21,7 @@ export class HandOver {
 
   constructor(
     private readonly api: AccessApi,
-    private readonly documentId: string,
+    private readonly documentId: DocumentId,
     /** The grants changed (or their minutes left): redraw the people list. */
     private readonly changed: () => void,
   ) {}

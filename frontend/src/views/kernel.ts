@@ -5,6 +5,7 @@
  */
 import type { YNotebook } from '@jupyter/ydoc';
 
+import type { RequestId } from '../logic/ids';
 import type { KernelsApi } from '../protocol/kernels';
 import type { NotebookRoom } from '../protocol/room';
 import { NotebookRunner } from '../protocol/runner';
@@ -51,13 +52,13 @@ export class KernelControls {
     }
   }
 
-  async cancel(requestId: string): Promise<void> {
+  async cancel(requestId: RequestId): Promise<void> {
     await this.runner.cancel(requestId)
       .then(() => toast('Run cancelled'))
       .catch((err: unknown) => toast(`Could not cancel: ${message(err)}`, 'error'));
   }
 
-  async answer(requestId: string, value: string): Promise<void> {
+  async answer(requestId: RequestId, value: string): Promise<void> {
     await this.runner.answer(requestId, value)
       .catch((err: unknown) => toast(`Could not send the input: ${message(err)}`, 'error'));
   }

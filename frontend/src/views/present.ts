@@ -5,7 +5,7 @@
  * decides). The presenter's cursor flag, cell chip and person chip are made prominent.
  */
 import { NO_PRESENTATION, presentStep, rejoin, rgbOf, stepOut, type PresentState, type Presenter } from '../logic/present';
-import { parsePresenter, type AccessApi } from '../protocol/access';
+import type { AccessApi } from '../protocol/access';
 import type { Collaborator } from '../protocol/presence';
 import type { NotebookRoom } from '../protocol/room';
 import { h, toast } from './dom';
@@ -62,7 +62,7 @@ export class PresentMode {
 
   /** A presence update (before follow mode's own): follow the presenter, or stop. */
   update(people: Collaborator[]): void {
-    this.presenter = parsePresenter(this.room.awareness.getStates());
+    this.presenter = this.room.presenter();
     const follow = this.follow;
     if (!follow) return;
     const step = presentStep(this.state, {

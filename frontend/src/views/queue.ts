@@ -3,6 +3,7 @@
  * in order, who asked, and Cancel on your own waiting runs
  * (`DELETE /api/huddle/requests/{id}`).
  */
+import type { RequestId } from '../logic/ids';
 import type { QueueItem, ServerPresence } from '../protocol/presence';
 import { h } from './dom';
 
@@ -11,7 +12,7 @@ export interface QueueContext {
   /** Index and first line of a cell of this notebook, or null (another notebook's). */
   describeCell(cellId: string): { index: number; firstLine: string } | null;
   goToCell(cellId: string): void;
-  cancel(requestId: string): void;
+  cancel(requestId: RequestId): void;
 }
 
 export class QueuePanel {

@@ -2,7 +2,8 @@
  * The page's rights on its notebook, applied: the role badge; controls that need a
  * capability (`data-needs` on them) hidden without it; read-only and locked cells (through
  * views/locks.ts); commands refused with a reason; the owner's Share, Present and Hand over;
- * "Make my copy" for people who cannot edit; refused edits told in a short notice; and
+ * "Make my copy" for people who cannot edit, when the server allows them a copy (the access
+ * API's `copy`); refused edits told in a short notice; and
  * capabilities asked again when the server says they changed (close 4001).
  */
 import './sharing.css';
@@ -59,7 +60,7 @@ export class RoleControls implements CellAccess {
   constructor(private readonly deps: RoleDeps) {
     const { room, api } = deps;
     this.caps = deps.access.capabilities;
-    this.ui = roleUi(this.caps);
+    this.ui = roleUi(this.caps, deps.access.copy);
     const name = room.path.slice(room.path.lastIndexOf('/') + 1);
     this.share = new ShareDialog(api, room.documentId, name);
     this.handover = new HandOver(api, room.documentId, () => this.changed.emit());
@@ -68,7 +69,8 @@ export class RoleControls implements CellAccess {
       type: 'button',
       className: 'hd-copy-button',
       'aria-label': 'Make my copy',
-      title: 'Make a copy of this notebook of your own, which you can edit and run',
+      // Its kernel runs as the server's user, as every kernel here does.
+      title: 'Make a copy of this notebook of your own, which you can edit and run (as the server\'s user)',
       onclick: () => void this.makeCopy(),
     }, 'Make my copy');
     this.unsubscribe = room.rightsChanged.on(() => void this.reload());
@@ -89,7 +91,7 @@ export class RoleControls implements CellAccess {
     try {
       const access = await this.deps.api.access(this.deps.room.documentId);
       this.caps = access.capabilities;
-      this.ui = roleUi(this.caps);
+      this.ui = roleUi(this.caps, access.copy);
     } catch (err) {
       console.warn('asking for the capabilities failed', err);
       return;

@@ -11,8 +11,10 @@ import {
   LINK_ROLES,
   linkRequest,
   linkStatus,
+  WHO_RUNS_CODE,
   type LinkInfo,
 } from '../logic/roles';
+import type { DocumentId } from '../logic/ids';
 import type { AccessApi } from '../protocol/access';
 import { h } from './dom';
 
@@ -30,7 +32,7 @@ export class ShareDialog {
 
   constructor(
     private readonly api: AccessApi,
-    private readonly documentId: string,
+    private readonly documentId: DocumentId,
     private readonly name: string,
   ) {
     this.button = h('button', {
@@ -55,6 +57,13 @@ export class ShareDialog {
 
   private build(): HTMLDialogElement {
     const role = h('select', { name: 'role' }, ...LINK_ROLES.map((r) => h('option', { value: r.role }, r.label)));
+    // What the chosen role may do, and whether that means running code as the server.
+    const roleHint = h('small', { className: 'hd-role-hint' });
+    const describeRole = (): void => {
+      roleHint.textContent = LINK_ROLES.find((r) => r.role === role.value)?.description ?? '';
+    };
+    role.addEventListener('change', describeRole);
+    describeRole();
     const expiry = h('select', { name: 'expiry' }, ...EXPIRY_CHOICES.map((c, i) =>
       h('option', { value: String(i), selected: i === DEFAULT_EXPIRY }, c.label)));
     const uses = h('input', { name: 'max_uses', type: 'number', min: '1', step: '1', inputmode: 'numeric', placeholder: 'No limit' });
@@ -62,8 +71,9 @@ export class ShareDialog {
     const field = (text: string, control: HTMLElement, hint?: string): HTMLElement =>
       h('label', { className: 'hd-field' }, h('span', {}, text), control, hint ? h('small', {}, hint) : null);
     const form = h('form', { className: 'hd-share-form' },
-      field('People with the link', role),
+      h('label', { className: 'hd-field' }, h('span', {}, 'People with the link'), role, roleHint),
       field('Link expires', expiry),
+      h('p', { className: 'hd-share-trust', role: 'note' }, WHO_RUNS_CODE),
       field('How many people may join with it', uses, 'Leave empty for no limit'),
       field('Label', label, 'Only owners see it'),
       h('button', { type: 'submit', className: 'hd-primary' }, 'Create link'));
