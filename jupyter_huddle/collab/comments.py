@@ -488,7 +488,9 @@ class Comments:
     # --- the file ----------------------------------------------------------------------
 
     def to_metadata(self) -> list[dict[str, Any]]:
-        """Threads as saved in the notebook file: anchors as offsets and quote."""
+        """Threads as saved in the notebook file: anchors as offsets and the text the range
+        holds now (``quote``), which is what a server without this history finds again;
+        the text quoted when the thread began is kept as ``original_quote``."""
         saved = []
         for thread in self.threads():
             anchor = dict(thread.pop("anchor", {}))
@@ -498,6 +500,9 @@ class Comments:
             if anchor.get("kind") == "text" and "start" in position:
                 anchor["start_offset"] = position["start"]
                 anchor["end_offset"] = position["end"]
+                if position.get("state") == "attached":
+                    anchor["original_quote"] = anchor.get("quote", "")
+                    anchor["quote"] = str(position.get("text", ""))[:MAX_QUOTE_CHARS]
             saved.append({**thread, "anchor": anchor})
         return saved
 
@@ -512,8 +517,11 @@ class Comments:
             for thread in saved:
                 if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
                     continue
-                anchor = reanchor(self.document, dict(thread.get("anchor") or {}), cache,
-                                  cells)
+                saved_anchor = dict(thread.get("anchor") or {})
+                anchor = reanchor(self.document, saved_anchor, cache, cells)
+                original = saved_anchor.get("original_quote")
+                if isinstance(original, str):
+                    anchor["quote"] = original[:MAX_QUOTE_CHARS]  # what the thread began on
                 messages = [m for m in thread.get("messages") or [] if isinstance(m, dict)]
                 value = {k: v for k, v in thread.items() if k not in ("anchor", "messages")}
                 self.root[thread["id"]] = Map({**value, "anchor": anchor,

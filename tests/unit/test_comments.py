@@ -219,3 +219,36 @@ def test_an_output_anchor_quotes_the_outputs_first_line():
     assert second["anchor"]["quote"] == "ValueError: bad"
     with pytest.raises(CommentError, match="no output 2"):
         comments.create(ANN, AnchorRequest("c0", "output", output_index=2), "x", KNOWN)
+
+
+@pytest.mark.parametrize(("source", "target"), [
+    ("hello world, bye", "world"),
+    ("grüße aus 😀 wörld, tschüß", "wörld"),
+])
+def test_a_range_typed_into_comes_back_whole_on_a_server_without_the_history(source, target):
+    """The file keeps what the range holds now, not only the text quoted at the start: a
+    thread on "world" whose text became "wo--rld" is restored on "wo--rld" (edits inside,
+    before and after the range), not widened to its whole cell."""
+    doc = notebook(source)
+    comments = Comments(doc)
+    begin = index_to_utf16(source, source.index(target))
+    end = begin + index_to_utf16(target, len(target))
+    thread = comments.create(ANN, AnchorRequest("c0", "text", begin, end), "here", KNOWN)
+    ytext = text(doc)  # (pycrdt counts UTF-8 bytes)
+    inside = len(source[:source.index(target) + 2].encode())
+    ytext.insert(len(source.encode()), " (after)")  # after the range
+    ytext.insert(inside, "--")  # inside it
+    ytext.insert(0, "before: ")  # before it
+    typed_into = target[:2] + "--" + target[2:]
+    live = Comments(doc).thread(thread["id"])
+    assert live["position"]["text"] == typed_into
+
+    fresh = NotebookDocument()  # a server whose store was lost: only the file
+    fresh.load(doc.export(), ServerOrigin.LOAD)
+    (restored,) = Comments(fresh).threads()
+    assert restored["anchor"]["kind"] == "text"
+    assert restored["position"]["state"] == "attached"
+    assert restored["position"]["text"] == typed_into
+    assert restored["anchor"]["quote"] == target  # the text the thread began on
+    assert (restored["position"]["start"], restored["position"]["end"]) == (
+        live["position"]["start"], live["position"]["end"])
