@@ -36,6 +36,7 @@ from tests.e2e.test_webapp import (  # noqa: F401  (_bundle_built: an autouse fi
     cell,
     cells,
     open_notebook,
+    write_notebook,
 )
 from tests.e2e.test_webapp_sharing import create_link, join, wait_for  # noqa: F401
 from tests.support.yclient import parse_awareness, read_var_uint

@@ -63,15 +63,6 @@ def huddle(tmp_path_factory: pytest.TempPathFactory, artifacts: Path,
     yield from huddle_server(tmp_path_factory, request, artifacts)
 
 
-def write(server: ServerProcess, name: str, cells: list[Any]) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = cells
-    nbformat.write(nb, str(server.root / name))
-    return name
-
-
 def no_trace_of_forged_presence(user: UserPage) -> None:
     """Nothing a forged server presence would show: no presenter, no following, no queue,
     no Cancel, no input or password prompt, no busy kernel, no "forger" in the people."""
@@ -93,9 +84,10 @@ def test_a_viewers_forged_server_presence_has_no_effect_on_the_owners_page(
         huddle: ServerProcess, users: Users) -> None:
     from playwright.sync_api import expect
 
-    path = write(huddle, "forged.ipynb", [nbformat.v4.new_code_cell("x = 1", id="cell-one"),
-                                          nbformat.v4.new_code_cell("y = 2", id="cell-two")])
-    write(huddle, "decoy.ipynb", [nbformat.v4.new_code_cell("keep me")])
+    path = kit.write_notebook(huddle, "forged.ipynb", [
+        nbformat.v4.new_code_cell("x = 1", id="cell-one"),
+        nbformat.v4.new_code_cell("y = 2", id="cell-two")])
+    kit.write_notebook(huddle, "decoy.ipynb", [nbformat.v4.new_code_cell("keep me")])
     owner = users.new("owner")
     tap = tap_room(owner)
     open_notebook(huddle, owner, path, 2)
@@ -247,7 +239,7 @@ def assert_math_renders(user: UserPage) -> None:
 def test_rendered_markdown_cannot_cover_the_app(huddle: ServerProcess, users: Users) -> None:
     from playwright.sync_api import expect
 
-    path = write(huddle, "covers.ipynb", [nbformat.v4.new_markdown_cell(MATH),
+    path = kit.write_notebook(huddle, "covers.ipynb", [nbformat.v4.new_markdown_cell(MATH),
                                           nbformat.v4.new_markdown_cell(COVERS),
                                           nbformat.v4.new_code_cell("z = 3")])
     owner = users.new("owner")
