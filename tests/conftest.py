@@ -6,8 +6,12 @@ import asyncio
 import gc
 import json
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +22,53 @@ from traitlets.config import Config
 from tests.support.yclient import YClient, room_url
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+# Everything a test run writes goes below one folder of its own, removed when the run ends:
+# pytest's tmp_path, temp files of the processes tests start (TMPDIR: servers, kernels,
+# Chromium profiles), IPython's profile dir. Nothing lands in the real home (no Trash, no
+# ~/.ipython) and nothing stays in the system temp dir.
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="huddle-tests-"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None:
+        config.option.basetemp = str(_RUN_DIR / "pytest")
+    for name, folder in (("TMPDIR", "tmp"), ("IPYTHONDIR", "ipython")):
+        path = _RUN_DIR / folder
+        path.mkdir(exist_ok=True)
+        os.environ[name] = str(path)
+    tempfile.tempdir = None  # read TMPDIR again
+
+
+# What a test run must leave alone in the real home, as it was when the run began.
+_GUARDED = (Path.home() / ".local/share/Trash/files", Path.home() / ".ipython")
+
+
+def _state(path: Path) -> tuple[bool, set[str]]:
+    return path.exists(), set(os.listdir(path)) if path.is_dir() else set()
+
+
+_BEFORE = {path: _state(path) for path in _GUARDED}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if it wrote into the real home (a file sent to the Trash, an IPython
+    profile created)."""
+    written = []
+    for path, (existed, entries) in _BEFORE.items():
+        exists, now = _state(path)
+        if (exists and not existed) or now - entries:
+            written.append(f"{path}: {sorted(now - entries) or 'created'}")
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"the test run wrote into the real home: {written}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +100,8 @@ def jp_server_config(huddle_config: dict[str, Any]) -> Config:
         "ServerApp": {
             "jpserver_extensions": {"jupyter_huddle": True, "jupyter_server_fileid": True},
         },
+        # Deleted files go away, not to the real user's Trash.
+        "FileContentsManager": {"delete_to_trash": False},
         "HuddleApp": huddle_config,
     })
 

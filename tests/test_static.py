@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +25,11 @@ def test_mypy_strict_on_the_package():
 def test_ruff_clean():
     result = run("ruff", "check", "jupyter_huddle", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_kernel_comes_with_the_package():
+    """`pip install . && jupyter huddle` must run a cell with nothing else installed: the
+    python3 kernel is a runtime dependency, not a test extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {Requirement(spec).name for spec in project["dependencies"]}
+    assert "ipykernel" in names

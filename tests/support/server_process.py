@@ -22,8 +22,12 @@ def free_port() -> int:
 
 
 def isolated_env(home: Path) -> dict[str, str]:
-    """Jupyter dirs of the test's own, so no user config or extension leaks in."""
+    """Jupyter dirs and a home of the test's own, so no user config or extension leaks in
+    and nothing is written to the real home (deleted files' Trash, ~/.ipython)."""
     env = dict(os.environ)
+    home.mkdir(parents=True, exist_ok=True)
+    env["HOME"] = str(home)
+    env["IPYTHONDIR"] = str(home / "ipython")
     for name in ("CONFIG", "DATA", "RUNTIME"):
         path = home / name.lower()
         path.mkdir(parents=True, exist_ok=True)
