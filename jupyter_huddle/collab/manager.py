@@ -23,6 +23,7 @@ from .codec import encode_raw
 from .connection import Connection
 from .errors import CapacityError, DocumentNotFound, SaveError, StaleSession, StoreError
 from .files import FileBackend
+from .heap import HeapTrimmer, libc_malloc_trim
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
 from .settings import CollabSettings
@@ -83,6 +84,10 @@ class RoomManager:
         self._new_sessions: dict[DocumentRoomId, asyncio.Future[str]] = {}
         # Everyone who joined a room: who can be @mentioned in a review thread.
         self.users = KnownUsers()
+        # Room sockets per identity (username -> connection ids), for max_sockets_per_user.
+        self._sockets: dict[str, set[int]] = {}
+        # Returns memory to the system after large frames and rooms are let go.
+        self.heap = HeapTrimmer(libc_malloc_trim())
 
     async def __aenter__(self) -> RoomManager:
         await self.start()
@@ -162,22 +167,44 @@ class RoomManager:
 
         Raises:
             DocumentNotFound, DocumentLoadError: the file cannot be opened.
-            CapacityError: the server holds ``max_rooms`` busy rooms.
+            CapacityError: the server holds ``max_rooms`` busy rooms, the room holds
+                ``max_peers_per_room`` sockets, or the peer's identity holds
+                ``max_sockets_per_user``.
             StaleSession: the peer's session belongs to another history of the document.
         """
         await self.start()
+        self._check_user_sockets(peer)  # before loading anything for a refused socket
         entry = await self._open(room_id)
-        if entry.epoch is not None and session_id != entry.epoch:
+        try:
+            if entry.epoch is not None and session_id != entry.epoch:
+                raise StaleSession(
+                    f"session {session_id!r} is not the current one for {room_id}")
+            self._check_user_sockets(peer)  # again: others may have joined meanwhile
+            if len(entry.room.peers) >= self.settings.max_peers_per_room:
+                raise CapacityError(f"room full ({self.settings.max_peers_per_room} sockets)")
+        except (StaleSession, CapacityError):
             if not entry.room.peers and entry.eviction is None:
                 self._schedule_eviction(entry)
-            raise StaleSession(f"session {session_id!r} is not the current one for {room_id}")
+            raise
         if entry.eviction is not None:
             entry.eviction.cancel()
             entry.eviction = None
         entry.idle_since = None
         entry.room.join(peer)
+        self._sockets.setdefault(peer.user.username, set()).add(peer.id)
         self.users.saw(peer.user)
         return entry.room
+
+    def _check_user_sockets(self, peer: Connection) -> None:
+        """Bounds what one identity (a member, or one guest) makes the server hold.
+
+        Raises:
+            CapacityError: it already holds ``max_sockets_per_user`` room sockets.
+        """
+        held = self._sockets.get(peer.user.username, ())
+        if len(held) >= self.settings.max_sockets_per_user:
+            raise CapacityError(
+                f"too many sockets for one user ({self.settings.max_sockets_per_user})")
 
     async def lease(self, room_id: DocumentRoomId) -> Room:
         """Open (or reuse) a room for server-side work and keep it loaded until released.
@@ -226,6 +253,11 @@ class RoomManager:
             self._schedule_eviction(entry)
 
     def leave(self, room: Room, peer: Connection) -> None:
+        held = self._sockets.get(peer.user.username)
+        if held is not None:
+            held.discard(peer.id)
+            if not held:
+                del self._sockets[peer.user.username]
         room.leave(peer)
         entry = self._entries.get(room.id)
         if entry is None or entry.room is not room or room.peers:
@@ -267,6 +299,7 @@ class RoomManager:
     async def _load(self, room_id: RoomId) -> _Entry:
         if isinstance(room_id, AwarenessRoomId):
             room = await Room(room_id, None, self.settings).__aenter__()
+            room.on_release = self.heap.released
             return _Entry(room, None)
         path = await self.backend.path_for(room_id.file_id)
         if path is None:
@@ -276,6 +309,7 @@ class RoomManager:
         binding = FileBinding(room_id, self.backend, self.store, path, self.settings, epoch)
         await binding.load(new_epoch)
         room = await Room(room_id, binding.document, self.settings).__aenter__()
+        room.on_release = self.heap.released
         room.add_change_listener(binding.on_change)
         room.save_handler = binding.save_request
         binding.notify = lambda message: room.broadcast(encode_raw(json.dumps(message)))
@@ -351,6 +385,7 @@ class RoomManager:
             entry.eviction.cancel()
         await asyncio.gather(*entry.tasks, return_exceptions=True)
         await entry.room.__aexit__(None, None, None)
+        self.heap.released(entry.room.forget_caches())
         log.info("closed %s", room_id)
         return True
 
@@ -371,6 +406,7 @@ class RoomManager:
                 log.exception("closing %s failed", room_id)
         if self._started is not None:
             await self.store.stop()
+        self.heap.close()
 
     # --- the files behind the rooms ----------------------------------------------------------
 
@@ -423,6 +459,7 @@ class RoomManager:
             peer.close(CloseCode.GONE, f"the file was deleted: {binding.path}")
         await binding.close()
         await entry.room.__aexit__(None, None, None)
+        self.heap.released(entry.room.forget_caches())
 
     async def files_deleted(self, path: str) -> None:
         """The contents API deleted ``path`` (a file or a folder)."""

@@ -25,17 +25,20 @@ from .connection import Connection
 from .documents.base import SharedDocument
 from .documents.notebook import NotebookDocument
 from .errors import ProtocolError
+from .full_state import FullState
 from .guard import ProtectedRoots, ServerState
 from .ids import RoomId
 from .locks import CellLocks
 from .origins import ServerOrigin, event_origin
 from .settings import CollabSettings
-from .update_inspect import changes_document, check_leading_count
+from .update_inspect import KnownState, changes_document, check_leading_count
 
 log = logging.getLogger(__name__)
 
 SaveHandler = Callable[[], Awaitable[str]]
 ChangeListener = Callable[[bytes, object], None]
+# Told how many bytes of large buffers the room just let go (see ``heap.HeapTrimmer``).
+ReleaseListener = Callable[[int], None]
 Guard = ProtectedRoots | ServerState | CellLocks  # checks a peer's update once applied
 
 
@@ -79,6 +82,11 @@ class Room:
         # out: peers get the net result, never a forged change and then its undo.
         self._held: list[tuple[bytes, object]] | None = None
         self._running = False
+        # Read once per version of the document, for every peer that asks: the state
+        # vector and delete set (read-only peers' updates) and the full state (SyncStep2).
+        self._known = KnownState(self.doc)
+        self._full_state = FullState(self.doc)
+        self.on_release: ReleaseListener | None = None
         self._subscription = self.doc.observe(self._on_transaction)
         # Presence changes waiting for the next batch (large rooms): client id -> entry.
         # client id -> (clock, state, whether read-only peers get it too)
@@ -124,17 +132,34 @@ class Room:
         # Which presence entry is the server's: clients read the run queue, kernel status
         # and presenter from that entry only, never from a state that merely claims to be it.
         peer.send(_raw_json(type="server_presence", client_id=self._server_client_id))
-        peer.send(codec.encode_sync_step1(self.doc.get_state()))
+        peer.send(codec.encode_sync_step1(self._known.state))
         presence = self.awareness.snapshot(None if peer.permissions.write or not self._large()
                                            else self._is_writer)
         if presence is not None:
             peer.send(codec.encode_awareness(presence))
 
     def leave(self, peer: Connection) -> None:
-        """Remove a peer and tell the others its presence is gone."""
+        """Remove a peer and tell the others its presence is gone; the last one out takes
+        the cached full state with it."""
         if self.peers.pop(peer.id, None) is None:
             return
         self._relay_presence(self.awareness.remove_owner_entries(peer.id), None, None)
+        released = peer.outbox.held_bytes() + self._full_state.left(peer.id)
+        if not self.peers:
+            released += self._full_state.drop()
+        self._released(released)
+
+    def forget_caches(self) -> int:
+        """Drop what the room keeps only to answer peers (the room is closing); the bytes
+        released, with the document's own encoded size, as a hint for the heap."""
+        size = max(self._full_state.size_estimate, self._full_state.cached_bytes)
+        self._full_state.drop()
+        self._known.invalidate()
+        return size
+
+    def _released(self, nbytes: int) -> None:
+        if self.on_release is not None and nbytes > 0:
+            self.on_release(nbytes)
 
     def _is_writer(self, owner: object) -> bool:
         peer = self.peers.get(owner) if isinstance(owner, int) else None
@@ -209,7 +234,7 @@ class Room:
         message = codec.decode_message(frame)
         match message:
             case codec.SyncStep1(state_vector):
-                peer.send(codec.encode_sync_step2(self._update_for(state_vector)))
+                self._answer_sync(peer, state_vector)
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
                 self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
@@ -221,19 +246,20 @@ class Room:
             case _:
                 log.debug("room %s ignores %r from %r", self.id, message, peer)
 
-    def _update_for(self, state_vector: bytes) -> bytes:
+    def _answer_sync(self, peer: Connection, state_vector: bytes) -> None:
+        """SyncStep2: the shared full state for a peer that lacks most of the document, a
+        diff of its own for one that is close (see ``full_state``)."""
         check_leading_count(state_vector, "state vector")
-        try:
-            return self.doc.get_update(state_vector)
-        except Exception as err:  # yrs rejects undecodable state vectors with a plain error
-            raise ProtocolError(f"invalid state vector: {err}") from err
+        answer = self._full_state.answer(state_vector, peer.id)
+        for frame in answer.frames:
+            peer.send(frame, shared=answer.shared)
 
     def _apply_peer_update(self, peer: Connection, update: bytes) -> None:
         if update == codec.EMPTY_UPDATE or self.document is None:
             return
         check_leading_count(update, "update")
         if not peer.permissions.write:
-            if changes_document(update, self.doc):
+            if changes_document(update, self._known):
                 log.info("room %s refused an edit from read-only %r", self.id, peer)
                 peer.send(_raw_json(
                     type="error", reason="read_only",
@@ -287,6 +313,8 @@ class Room:
         update = event.update
         if update == codec.EMPTY_UPDATE:
             return
+        self._known.invalidate()
+        self._full_state.changed(len(update))
         origin = event_origin(self.doc, event)
         if self._held is not None:
             self._held.append((update, origin))
@@ -323,18 +351,29 @@ class Room:
             log.error("room %s task failed", self.id, exc_info=task.exception())
 
     async def _keep_alive(self) -> None:
-        """Send something to every peer at least every ``keepalive_interval_s``.
+        """Send something to every peer at least every ``keepalive_interval_s``, cut off
+        peers that stopped reading, and drop cached frames nobody asks for any more.
 
         y-websocket drops a socket that received nothing for 30 s; ping frames do not count.
+        A peer with bytes waiting that takes none of them for ``peer_stall_timeout_s`` gets
+        1013: a socket that never reads must not pin what was sent to it.
         """
-        period = self.settings.keepalive_interval_s / 2
+        keep = self.settings.keepalive_interval_s / 2
+        stall = self.settings.peer_stall_timeout_s
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(period)
-            stale = loop.time() - period
+            await asyncio.sleep(max(min(keep, stall / 4), 0.01))
+            now = loop.time()
             for peer in list(self.peers.values()):
-                if peer.last_sent <= stale:
+                if peer.closed:
+                    continue
+                if peer.outbox.stalled_for(now) >= stall:
+                    log.info("room %s cuts off %r: it took nothing for %s s", self.id, peer,
+                             stall)
+                    peer.close(CloseCode.TRY_AGAIN_LATER, "client stopped reading")
+                elif peer.last_sent <= now - keep:
                     peer.send(codec.KEEPALIVE_FRAME)
+            self._released(self._full_state.expire())
 
 
 def _raw_json(**fields: Any) -> bytes:

@@ -93,6 +93,8 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self._stream = self._plain_stream()
         if self._stream is not None:
             self.peer.attach_fast_path(self._write_now)
+        if _has_write_counters(self._any_stream()):
+            self.peer.attach_backlog(self._backlog)
         self._writer = asyncio.create_task(self._drain(self.peer))
         try:
             self.room = await self.manager.join(self.room_id, self.peer, self.peer.session_id)
@@ -161,6 +163,19 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             return None
         return stream
 
+    def _any_stream(self) -> IOStream | None:
+        return getattr(self.ws_connection, "stream", None)
+
+    def _backlog(self) -> tuple[int, int]:
+        """What Tornado still holds for this peer and how much it has written so far (the
+        core's probe: its bound covers this, and it cuts a peer that stops reading)."""
+        stream = self._any_stream()
+        if stream is None or stream.closed():
+            return 0, 0
+        written: int = stream._total_write_index
+        done: int = stream._total_write_done_index
+        return written - done, done
+
     def _write_now(self, frame: bytes) -> bool:
         """The fast path: write at once if nothing is waiting to go out before it."""
         stream = self._stream
@@ -209,6 +224,17 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             self.peer.closed = True
         if self.ws_connection is not None:
             self.close(code, truncate_reason(reason))
+
+
+def _has_write_counters(stream: IOStream | None) -> bool:
+    """Tornado's IOStream counts bytes written and sent (private, but stable since 4.x);
+    without them the core bounds only its own queue, as before."""
+    found = all(hasattr(stream, name)
+                for name in ("_total_write_index", "_total_write_done_index"))
+    if stream is not None and not found:
+        log.warning("this Tornado's IOStream has no write counters: a socket's unsent bytes "
+                    "are not bounded and stalled readers are not detected")
+    return stream is not None and found
 
 
 def binary_frame_header(length: int) -> bytes:
