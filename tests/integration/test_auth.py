@@ -101,6 +101,7 @@ async def test_cross_origin_websocket_with_cookie_is_refused(huddle, write_noteb
     same_origin = f"http://127.0.0.1:{huddle.port}"
     async with websockets.connect(url, origin=same_origin,
                                   additional_headers={"Cookie": cookies}) as ws:
+        assert b"server_presence" in await ws.recv()  # which presence entry is the server's
         assert (await ws.recv())[0] == 0  # the server's SyncStep1
 
 

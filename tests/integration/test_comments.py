@@ -329,7 +329,8 @@ async def test_threads_survive_saving_compaction_eviction_and_rename(huddle, wri
         await eventually(compacted, what="the update log to be compacted")
         assert saved[0]["id"] == thread["id"]
         assert saved[0]["anchor"] == {"cell_id": cell_id, "kind": "text", "quote": "2",
-                                      "start_offset": 4, "end_offset": 5}
+                                      "original_quote": "2", "start_offset": 4,
+                                      "end_offset": 5}
         assert saved[0]["messages"][0]["body"] == "why 2?"
     rooms = huddle.extension.rooms
 
