@@ -99,7 +99,8 @@ class FileBinding:
         history = await self.store.load(self.key)
         snapshot = await self.backend.load(self.path, self.room_id.type)
         stored_state = b"\x00"  # what the log holds: nothing, or the replayed history
-        if history is not None and history.updates and self._replay(history):
+        if (history is not None and history.complete and history.updates
+                and self._replay(history)):
             stored_state = self.document.doc.get_state()
             self.record = replace(history.record, path=self.path)
             if snapshot.hash != history.record.saved_hash:
@@ -110,7 +111,10 @@ class FileBinding:
                 log.info("%s: restored unsaved edits from the update store", self.path)
                 self.saver.mark_dirty()
         else:
-            if history is not None and history.updates:
+            if history is not None and (history.updates or not history.complete):
+                if not history.complete:
+                    log.warning("%s: its stored history lost writes while the update store "
+                                "failed; loading the file under a new history", self.path)
                 self.record = DocumentRecord(self.key, new_epoch(), path=self.path)
             self.document.load(snapshot.content, ServerOrigin.LOAD)
             content = self.document.export()
@@ -120,7 +124,11 @@ class FileBinding:
         # Log whatever loading added (the file's content, a merge, settled cells): the room's
         # change listener is not attached yet.
         added = self.document.doc.get_update(stored_state)
-        if added != b"\x00\x00":
+        if stored_state == b"\x00":
+            # Nothing replayed: this is the whole log, replacing whatever the store held
+            # under this key (a corrupt, incomplete or orphaned log).
+            await self.store.compact(self.key, added)
+        elif added != b"\x00\x00":
             self.store.append(self.key, added)
         await self.store.put_record(self.record)
         self.document.set_state(ServerOrigin.LOAD, path=self.path, dirty=self.saver.dirty,
@@ -182,6 +190,12 @@ class FileBinding:
         self._state_bytes = len(state)
         await self.store.compact(self.key, state)
         return True
+
+    async def restore_history(self) -> None:
+        """The store lost part of this document's log (it failed): write it whole again,
+        a verified state and the record."""
+        if await self.compact():
+            await self.store.put_record(self.record)
 
     async def close(self) -> None:
         """The room is closing: compact its log."""
@@ -262,6 +276,30 @@ class FileBinding:
         if merge.conflicts:
             await self._keep_overwritten(merge)
 
+    async def save_stale_copy(self, copy: bytes, path: str | None) -> str:
+        """Write a copy of this document from another history (a stale tab's) next to the
+        file, as ``name.recovered-<time>.ext`` (or over ``path``, the one written for the
+        same tab before); "" when it holds nothing the live document does not (no cells or
+        text at all, or the same content).
+
+        Raises:
+            SaveError: it cannot be read as this kind of document, or written.
+        """
+        stale = new_document(self.room_id, self.settings)
+        try:
+            stale.doc.apply_update(copy)
+            stale.prepare_for_save(ServerOrigin.REPAIR)
+            content = stale.export()
+        except Exception as err:  # yrs and the schema code raise plain errors on bad copies
+            raise SaveError(f"unreadable copy: {err}") from err
+        if not stale.holds_content(stale.doc) or (
+                stale.digest(content) == self.document.digest(self.document.export())):
+            return ""
+        target = path or conflict_path(self.path, "recovered")
+        await self.backend.save(target, self.room_id.type, content)
+        log.warning("kept a stale tab's copy of %s in %s", self.path, target)
+        return target
+
     async def _keep_overwritten(self, merge: DiskMerge) -> None:
         """Save what the disk overwrote next to the file, and tell the peers."""
         backup = conflict_path(self.path)
@@ -277,12 +315,12 @@ class FileBinding:
                          "conflicts": merge.conflicts, "backup": backup})
 
 
-def conflict_path(path: str) -> str:
+def conflict_path(path: str, label: str = "conflict") -> str:
     """``dir/name.ipynb`` -> ``dir/name.conflict-20261127-031500.ipynb``."""
     folder, _, name = path.rpartition("/")
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    new_name = f"{stem}.conflict-{stamp}" + (f".{suffix}" if suffix else "")
+    new_name = f"{stem}.{label}-{stamp}" + (f".{suffix}" if suffix else "")
     return f"{folder}/{new_name}" if folder else new_name

@@ -28,6 +28,9 @@ class CloseCode(IntEnum):
     BAD_REQUEST = 4400
     FORBIDDEN = 4403
     NOT_FOUND = 4404
+    # A tab whose copy belongs to an earlier history came back with nothing new to keep
+    # (it was told to reload already; no new prompt).
+    STALE_COPY = 4409
     GONE = 4410
     LOAD_FAILED = 4500
 

@@ -35,11 +35,6 @@ class DocumentLoadError(CollabError):
     """A file exists but cannot be turned into a document (not UTF-8, not a notebook...)."""
 
 
-class StaleSession(CollabError):
-    """A peer's copy of a document belongs to an earlier history of it (the room was rebuilt
-    since): merging it would duplicate content, so the peer must reload instead."""
-
-
 class InvalidRoomId(CollabError):
     """A room id that cannot name a room."""
 

@@ -21,13 +21,14 @@ from .binding import FileBinding
 from .close_codes import CloseCode
 from .codec import encode_raw
 from .connection import Connection
-from .errors import CapacityError, DocumentNotFound, SaveError, StaleSession, StoreError
+from .errors import CapacityError, DocumentNotFound, SaveError, StoreError
 from .files import FileBackend
 from .heap import HeapTrimmer, libc_malloc_trim
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
 from .settings import CollabSettings
-from .store import DocumentRecord, MemoryStore, UpdateStore
+from .stale import StaleTabs
+from .store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
 from .users import KnownUsers
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ class RoomManager:
                  store: UpdateStore | None = None) -> None:
         self.settings = settings
         self.backend = backend
-        self.store: UpdateStore = store if store is not None else MemoryStore()
+        # One store object for everything (rooms, bindings, access): never replaced.
+        self.store = store if isinstance(store, ServerStore) else ServerStore(
+            store if store is not None else MemoryStore())
+        self.store.listeners.append(self._durability_changed)
+        self.store.restore = self._restore_history
         self._entries: dict[RoomId, _Entry] = {}
         # Loads in progress: peers joining a room that is still loading wait on its future.
         self._loading: dict[RoomId, asyncio.Future[_Entry]] = {}
@@ -88,6 +93,8 @@ class RoomManager:
         self._sockets: dict[str, set[int]] = {}
         # Returns memory to the system after large frames and rooms are let go.
         self.heap = HeapTrimmer(libc_malloc_trim())
+        # Tabs refused because their copy is from another history (see ``stale``).
+        self.stale = StaleTabs(settings.stale_tab_retry_s, settings.max_stale_tabs)
 
     async def __aenter__(self) -> RoomManager:
         await self.start()
@@ -100,11 +107,7 @@ class RoomManager:
         await asyncio.shield(self._started)
 
     async def _start(self) -> None:
-        try:
-            await self.store.start()
-        except StoreError as err:
-            log.error("%s; history will not survive a restart", err)
-            self.store = MemoryStore()
+        await self.store.start()  # falls back to memory inside the store
         retention_s = self.settings.deleted_retention_days * 86400
         purged = await self.store.purge_deleted(time.time() - retention_s)
         if purged:
@@ -170,19 +173,25 @@ class RoomManager:
             CapacityError: the server holds ``max_rooms`` busy rooms, the room holds
                 ``max_peers_per_room`` sockets, or the peer's identity holds
                 ``max_sockets_per_user``.
-            StaleSession: the peer's session belongs to another history of the document.
+
+        A peer whose session names another history of the document (an older epoch) is
+        not added: the room holds it apart, keeps its copy and tells it to reload.
         """
         await self.start()
         self._check_user_sockets(peer)  # before loading anything for a refused socket
         entry = await self._open(room_id)
+        if entry.epoch is not None and session_id != entry.epoch:
+            log.info("%s: session %r is not the current one", room_id, session_id)
+            entry.room.hold_stale(peer)  # keeps the room loaded until its socket closes
+            if entry.eviction is not None:
+                entry.eviction.cancel()
+                entry.eviction = None
+            return entry.room
         try:
-            if entry.epoch is not None and session_id != entry.epoch:
-                raise StaleSession(
-                    f"session {session_id!r} is not the current one for {room_id}")
             self._check_user_sockets(peer)  # again: others may have joined meanwhile
             if len(entry.room.peers) >= self.settings.max_peers_per_room:
                 raise CapacityError(f"room full ({self.settings.max_peers_per_room} sockets)")
-        except (StaleSession, CapacityError):
+        except CapacityError:
             if not entry.room.peers and entry.eviction is None:
                 self._schedule_eviction(entry)
             raise
@@ -249,7 +258,7 @@ class RoomManager:
         if entry is None:
             return
         entry.leases = max(entry.leases - 1, 0)
-        if entry.leases == 0 and not entry.room.peers and entry.eviction is None:
+        if entry.leases == 0 and not entry.room.busy and entry.eviction is None:
             self._schedule_eviction(entry)
 
     def leave(self, room: Room, peer: Connection) -> None:
@@ -260,7 +269,7 @@ class RoomManager:
                 del self._sockets[peer.user.username]
         room.leave(peer)
         entry = self._entries.get(room.id)
-        if entry is None or entry.room is not room or room.peers:
+        if entry is None or entry.room is not room or room.busy:
             return
         self._schedule_eviction(entry)
 
@@ -310,6 +319,10 @@ class RoomManager:
         await binding.load(new_epoch)
         room = await Room(room_id, binding.document, self.settings).__aenter__()
         room.on_release = self.heap.released
+        if not self.store.durable:
+            room.set_server_state(history_durable=False)
+        room.stale_handler = lambda peer, copy, by_session: self.stale.keep(
+            peer, str(room_id), copy, binding.save_stale_copy, by_session=by_session)
         room.add_change_listener(binding.on_change)
         room.save_handler = binding.save_request
         binding.notify = lambda message: room.broadcast(encode_raw(json.dumps(message)))
@@ -331,7 +344,7 @@ class RoomManager:
         if len(self._entries) + len(self._loading) <= self.settings.max_rooms:
             return
         idle = [(e.idle_since, rid) for rid, e in self._entries.items()
-                if e.idle_since is not None and not e.leases and not e.room.peers]
+                if e.idle_since is not None and not e.leases and not e.room.busy]
         if not idle:
             raise CapacityError(f"the server already holds {self.settings.max_rooms} busy rooms")
         _, room_id = min(idle, key=lambda item: item[0] or 0.0)
@@ -350,7 +363,7 @@ class RoomManager:
         if entry is None:
             return
         entry.eviction = None
-        if entry.room.peers or entry.leases:
+        if entry.room.busy or entry.leases:
             return  # back in use; the last leave or release schedules the next eviction
         if not await self._close_room(room_id):
             entry.eviction = asyncio.create_task(
@@ -407,6 +420,24 @@ class RoomManager:
         if self._started is not None:
             await self.store.stop()
         self.heap.close()
+
+    # --- the store failing and recovering --------------------------------------------------
+
+    def _durability_changed(self, durable: bool) -> None:
+        """Tell every peer of every document whether its history is durable (server
+        presence ``huddle.history_durable``; absent until the store first fails)."""
+        for entry in self._entries.values():
+            if entry.binding is not None:
+                entry.room.set_server_state(history_durable=durable)
+
+    async def _restore_history(self, key: str) -> bool:
+        """The store lost part of a document's log: rewrite it whole if its room is open
+        (False: it is not, the store forgets it)."""
+        for entry in list(self._entries.values()):
+            if entry.binding is not None and entry.binding.key == key:
+                await entry.binding.restore_history()
+                return True
+        return False
 
     # --- the files behind the rooms ----------------------------------------------------------
 

@@ -52,3 +52,8 @@ class CollabSettings:
     # A peer with bytes waiting that takes none of them for this long is cut off (1013):
     # a socket that never reads must not pin memory.
     peer_stall_timeout_s: float = 30.0
+    # A tab refused because its copy is from another history is refused again before the
+    # websocket upgrade for this long (no reconnect storm; then one attempt goes through
+    # to keep what was typed meanwhile), and this many such tabs are remembered.
+    stale_tab_retry_s: float = 20.0
+    max_stale_tabs: int = 4096

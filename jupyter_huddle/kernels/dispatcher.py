@@ -110,7 +110,10 @@ class KernelDispatcher:
         self.kernel_id = kernel_id
         self.hooks = hooks
         self.settings = settings
+        # Display outputs by id (bounded; cleared when the kernel restarts or goes away).
         self.registry = DisplayRegistry()
+        # Waiting requests, oldest first. Bounded by the service's queue caps (per notebook
+        # and per person), checked before anything is submitted.
         self.queue: list[ExecutionRequest] = []
         self.running: _Run | None = None
         self.status = "unknown"
@@ -145,26 +148,32 @@ class KernelDispatcher:
 
     async def reset(self, reason: str, status: str | None = None) -> list[ExecutionRequest]:
         """The kernel restarted (or went away): abort everything, drop the connection
-        (a restarted kernel may listen on new ports), and publish ``status``."""
+        (a restarted kernel may listen on new ports) and the display ids of the kernel
+        that was, and publish ``status``."""
         aborted = self.remove_queued(lambda r: True, RequestState.ABORTED, reason)
         self.abort_running(reason)
+        self.registry.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
         if status is not None:
-            self.status = status
-            self.hooks.kernel_status(self.kernel_id, status)
+            self.set_status(status)
         return aborted
+
+    def set_status(self, status: str) -> None:
+        """The kernel's status as the notebooks show it (the dispatcher is its one record)."""
+        self.status = status
+        self.hooks.kernel_status(self.kernel_id, status)
 
     def send_input(self, value: str) -> None:
         if self._connection is not None:
             self._connection.input(value)
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "the server is shutting down") -> None:
         """Abort everything and stop, letting the running request conclude (its cell goes
         idle) before the worker ends."""
         self._closing = True
-        await self.reset("the server is shutting down")
+        await self.reset(reason)
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
@@ -290,8 +299,7 @@ class KernelDispatcher:
 
     def _on_status(self, status: str) -> None:
         if status in ("busy", "idle", "starting") and status != self.status:
-            self.status = status
-            self.hooks.kernel_status(self.kernel_id, status)
+            self.set_status(status)
 
     def _on_any_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
         # Display updates are routed by display id, whoever's execution sent them.

@@ -72,15 +72,32 @@ class _DisplayRef:
     data: Any
 
 
+# Display outputs one kernel's registry remembers. Protects the server's memory: each
+# reference holds a copy of its output's data (up to max_output_bytes), and a loop of
+# ``display(..., display_id=True)`` run again and again would add references forever.
+# Past the cap the oldest are forgotten (an update to them is then not shown).
+MAX_DISPLAY_REFS = 2000
+
+
 @dataclass(eq=False)
 class DisplayRegistry:
-    """Outputs by display id, across every cell and notebook of one kernel."""
+    """Outputs by display id, across every cell and notebook of one kernel.
+
+    Bounded (``max_refs``, oldest first out) and released: a cell's references go when the
+    server clears its outputs (a new run, ``clear_output``), a notebook's when its room
+    closes (``retain``), all of them when the kernel restarts or goes away (``clear``).
+    """
 
     refs: dict[str, list[_DisplayRef]] = field(default_factory=dict)
     # Updates waiting for the next flush, latest per display id: an animation sending 20
     # frames a second costs the peers one frame per flush window.
     pending: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    max_refs: int = MAX_DISPLAY_REFS
+    _count: int = 0
     _flush: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return self._count
 
     def queue_update(self, display_id: str, data: Any, metadata: Any, delay_s: float) -> None:
         self.pending[display_id] = (data, metadata)
@@ -94,19 +111,45 @@ class DisplayRegistry:
             self.update(display_id, data, metadata)
 
     def add(self, display_id: str, ref: _DisplayRef) -> None:
-        self.refs.setdefault(display_id, []).append(ref)
+        # (re)inserted last: the dict's order is the order of last use, oldest first
+        self.refs[display_id] = [*self.refs.pop(display_id, []), ref]
+        self._count += 1
+        while self._count > self.max_refs:
+            oldest = next(iter(self.refs))
+            self._set(oldest, self.refs[oldest][1:])
 
     def update(self, display_id: str, data: Any, metadata: Any) -> int:
         """Replace every live output with this id; return how many were replaced."""
-        live = []
-        for ref in self.refs.get(display_id, []):
-            if self._replace(ref, data, metadata):
-                live.append(ref)
-        if live:
-            self.refs[display_id] = live
+        live = [ref for ref in self.refs.get(display_id, [])
+                if self._replace(ref, data, metadata)]
+        self._set(display_id, live)
+        return len(live)
+
+    def forget_cell(self, document: NotebookDocument, cell_id: str) -> None:
+        """The cell's outputs were cleared: its references point at nothing."""
+        self._keep(lambda ref: ref.document is not document or ref.cell_id != cell_id)
+
+    def retain(self, documents: list[NotebookDocument]) -> None:
+        """Forget the references into every document but these (the open notebooks)."""
+        self._keep(lambda ref: any(ref.document is d for d in documents))
+
+    def clear(self) -> None:
+        """Forget everything (the kernel restarted or went away)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self.refs, self.pending, self._count = {}, {}, 0
+
+    def _keep(self, predicate: Callable[[_DisplayRef], bool]) -> None:
+        for display_id, refs in list(self.refs.items()):
+            self._set(display_id, [ref for ref in refs if predicate(ref)])
+
+    def _set(self, display_id: str, refs: list[_DisplayRef]) -> None:
+        self._count += len(refs) - len(self.refs.get(display_id, []))
+        if refs:
+            self.refs[display_id] = refs
         else:
             self.refs.pop(display_id, None)
-        return len(live)
 
     def _replace(self, ref: _DisplayRef, data: Any, metadata: Any) -> bool:
         _, ycell = find_cell(ref.document, ref.cell_id)
@@ -270,6 +313,7 @@ class OutputWriter:
         outputs = ycell.get("outputs")
         if isinstance(outputs, Array):
             outputs.clear()
+        self.registry.forget_cell(self.document, self.cell_id)
         self._clear_next = False
         self._stream = None
 

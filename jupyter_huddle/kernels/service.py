@@ -5,6 +5,10 @@ runs), queues it on its kernel's dispatcher, keeps the notebook's room loaded wh
 pending, and publishes the kernel's status and the queue to everyone in the room through
 the server's presence entry. It knows nothing of HTTP: ``server/handlers/execute.py``
 adapts it.
+
+Everything it holds is bounded or let go of: queued cells are capped per notebook and per
+person (``limits``); what it remembers per request, notebook and kernel is in ``ledger``
+(which says what releases each map); the per-kernel dispatchers go with their kernel.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from pycrdt import Map, Text
 
@@ -24,116 +27,25 @@ from ..collab.documents.notebook import NotebookDocument
 from ..collab.errors import CollabError, PermissionDenied
 from ..collab.ids import DocumentRoomId
 from ..collab.room import Room
+from . import limits, presence
 from .client import KernelConnection
-from .dispatcher import DispatcherSettings, KernelDispatcher
+from .dispatcher import KernelDispatcher
+from .errors import (
+    ExecutionError,
+    KernelMismatch,
+    StaleSource,
+    UnknownDocument,
+    UnknownKernel,
+    UnknownRequest,
+)
+from .ledger import Ledger
 from .outputs import KERNEL, find_cell
 from .requests import ExecutionRequest, RequestState, source_hash
+from .settings import CellRef, EventSink, ExecutionSettings, KernelAccess, RoomAccess
+
+__all__ = ["CellRef", "ExecutionError", "ExecutionService", "ExecutionSettings"]
 
 log = logging.getLogger(__name__)
-
-# Presence is sent to every peer on every change: keep it small and not too frequent.
-PRESENCE_INTERVAL_S = 0.1
-PRESENCE_QUEUE = 50
-PRESENCE_RUNS = 200
-
-
-def _brief(request: ExecutionRequest) -> dict[str, Any]:
-    """A request as shown in presence (the REST queue view has the full record)."""
-    brief: dict[str, Any] = {
-        "request_id": request.id,
-        "cell_id": request.cell_id,
-        "state": request.state.value,
-        "requested_by": {"username": request.user.username,
-                         "display_name": request.user.display_name or request.user.username},
-    }
-    if request.execution_count is not None:
-        brief["execution_count"] = request.execution_count
-    if request.pending_input is not None:
-        brief["input"] = {"prompt": request.pending_input.prompt,
-                          "password": request.pending_input.password}
-    if request.reason:
-        brief["reason"] = request.reason[:200]
-    return brief
-
-
-class ExecutionError(CollabError):
-    """A request that cannot be queued; ``status`` is the HTTP status it maps to."""
-
-    status = 400
-
-
-class UnknownKernel(ExecutionError):
-    status = 404
-
-
-class UnknownDocument(ExecutionError):
-    status = 404
-
-
-class KernelMismatch(ExecutionError):
-    status = 409
-
-
-class StaleSource(ExecutionError):
-    status = 409
-
-
-class UnknownRequest(ExecutionError):
-    status = 404
-
-
-class RoomAccess(Protocol):
-    async def lease(self, room_id: DocumentRoomId) -> Room: ...
-
-    def pin(self, room_id: DocumentRoomId) -> bool: ...
-
-    def release(self, room_id: DocumentRoomId) -> None: ...
-
-    def get(self, room_id: Any) -> Room | None: ...
-
-
-class KernelAccess(Protocol):
-    """The server's kernels and sessions (jupyter_server's managers, adapted)."""
-
-    def exists(self, kernel_id: str) -> bool: ...
-
-    async def kernel_for(self, room_id: DocumentRoomId) -> str | None:
-        """The kernel of the notebook's session (what JupyterLab shows), if any."""
-
-    async def alive(self, kernel_id: str) -> bool: ...
-
-    async def interrupt(self, kernel_id: str) -> None: ...
-
-    async def restart(self, kernel_id: str) -> None: ...
-
-    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
-                      on_any_iopub: Callable[[str, dict[str, Any]], None]
-                      ) -> KernelConnection: ...
-
-
-EventSink = Callable[[str, ExecutionRequest], None]
-
-
-@dataclass(frozen=True)
-class CellRef:
-    cell_id: str
-    # SHA-256 (hex) of the source the user saw; None (JupyterLab's executor sends none)
-    # means "the source as it is now".
-    source_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class ExecutionSettings:
-    dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
-    # How long a mismatching hash may wait for the user's edit to arrive (it travels on the
-    # document socket, the request on HTTP: "type then Shift+Enter" races).
-    source_wait_s: float = 2.0
-    # After this long without an answer from the user who ran it, anyone allowed to
-    # execute may answer an input() prompt (the owner may have left).
-    input_grace_s: float = 60.0
-    # Finished requests kept per notebook for the queue view ("who ran this").
-    history_per_notebook: int = 200
-    record_attribution: bool = False
 
 
 class ExecutionService:
@@ -143,16 +55,19 @@ class ExecutionService:
         self.kernels = kernels
         self.settings = settings
         self.on_event = on_event
+        # One per kernel that ran something here (its queue, client, display ids and
+        # status); goes when the kernel shuts down (its event, or the sweep for a kernel
+        # removed without one).
         self._dispatchers: dict[str, KernelDispatcher] = {}
-        self._requests: dict[str, ExecutionRequest] = {}
-        self._history: dict[DocumentRoomId, list[ExecutionRequest]] = {}
-        # Leases held on rooms, one per request not finished yet.
-        self._leased: dict[str, DocumentRoomId] = {}
-        self._kernel_rooms: dict[str, set[DocumentRoomId]] = {}
-        self._kernel_status: dict[str, str] = {}
+        # Requests, notebooks' recent runs, leases, kernels' notebooks: see ``ledger``.
+        self.ledger = Ledger(settings.history_per_notebook)
+        # Notebooks whose presence changed since the last publish (emptied by each publish).
         self._publish_pending: set[DocumentRoomId] = set()
         self._publish_handle: asyncio.TimerHandle | None = None
         self._last_publish = 0.0
+        self._sweep_handle: asyncio.TimerHandle | None = None
+        # Kernel clients being closed after the sweep found their kernel gone.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- executing -------------------------------------------------------------------------
 
@@ -161,8 +76,9 @@ class ExecutionService:
         """Check and queue cells (in order) to run on the notebook's kernel.
 
         Raises:
-            UnknownKernel, KernelMismatch, UnknownDocument, ExecutionError, StaleSource: the
-                request is refused and nothing is queued or changed.
+            UnknownKernel, KernelMismatch, UnknownDocument, ExecutionError, StaleSource,
+                NotebookQueueFull, PersonQueueFull: the request is refused and nothing is
+                queued or changed.
         """
         if not cells:
             raise ExecutionError("no cells to run")
@@ -175,6 +91,9 @@ class ExecutionService:
                 f"kernel {kernel_id} is not this notebook's kernel"
                 + ("; reload to use its current one" if bound else
                    " (it has no kernel session)"))
+        # early, so a full queue costs no room load and no wait for the source; checked
+        # again as the cells are queued (other requests may have come meanwhile)
+        self._check_caps(kernel_id, room_id, user, [ref.cell_id for ref in cells])
         try:
             room = await self.rooms.lease(room_id)
         except CollabError as err:
@@ -187,9 +106,18 @@ class ExecutionService:
         batch = batch_id or uuid.uuid4().hex
         requests = [ExecutionRequest(room_id, ref.cell_id, source, user, kernel_id, batch)
                     for ref, source in zip(cells, sources, strict=True)]
-        self._queue(room, requests)
-        self.rooms.release(room_id)  # each request now holds its own lease
+        try:
+            self._queue(room, requests)
+        finally:
+            self.rooms.release(room_id)  # each queued request holds its own lease
         return requests
+
+    def _check_caps(self, kernel_id: str, room_id: DocumentRoomId, user: UserInfo,
+                    cell_ids: list[str]) -> None:
+        """Raises: NotebookQueueFull, PersonQueueFull (and nothing is queued)."""
+        pending = self.ledger.pending(room_id, kernel_id, user.username, cell_ids)
+        limits.check(self.settings.queue, pending, len(cell_ids),
+                     self.ledger.typical_run_s(room_id))
 
     async def _checked_sources(self, room: Room, refs: list[CellRef]) -> list[str]:
         """The sources to run, each checked against the hash the user sent."""
@@ -236,10 +164,12 @@ class ExecutionService:
             room.remove_change_listener(listener)
 
     def _queue(self, room: Room, requests: list[ExecutionRequest]) -> None:
-        room_id = requests[0].room_id
-        dispatcher = self._dispatcher(requests[0].kernel_id)
+        """Queue every request or (at a cap) none."""
+        room_id, kernel_id = requests[0].room_id, requests[0].kernel_id
+        self._check_caps(kernel_id, room_id, requests[0].user, [r.cell_id for r in requests])
+        dispatcher = self._dispatcher(kernel_id)
         for request in requests:  # known first, so a replaced run does not flash idle
-            self._requests[request.id] = request
+            self.ledger.register(request)
         cells = {(r.cell_id, r.user.username) for r in requests}
         # Re-running a cell replaces your own earlier queued run of it (not someone else's).
         dispatcher.remove_queued(
@@ -251,19 +181,18 @@ class ExecutionService:
                 if isinstance(ycell, Map) and ycell.get("id") in wanted:
                     ycell["execution_state"] = "running"
         for request in requests:
-            if self.rooms.pin(room_id):  # kept loaded until the request finishes
-                self._leased[request.id] = room_id
-            self._kernel_rooms.setdefault(request.kernel_id, set()).add(room_id)
-            self._history.setdefault(room_id, []).append(request)
+            # kept loaded until the request finishes
+            self.ledger.link(request, leased=self.rooms.pin(room_id))
             self._emit("requested", request)
         dispatcher.submit(requests)
         self._schedule_publish(room_id)
+        self._schedule_sweep()
 
     # --- cancel, interrupt, restart, input --------------------------------------------------
 
     def request(self, request_id: str) -> ExecutionRequest:
         try:
-            return self._requests[request_id]
+            return self.ledger.requests[request_id]
         except KeyError:
             raise UnknownRequest(f"no request {request_id}") from None
 
@@ -295,10 +224,10 @@ class ExecutionService:
     async def restart(self, kernel_id: str, user: UserInfo) -> None:
         if not self.kernels.exists(kernel_id):
             raise UnknownKernel(f"no kernel {kernel_id}")
-        self.kernel_status(kernel_id, "restarting")
+        self._set_status(kernel_id, "restarting")
         await self.kernel_restarted(kernel_id, f"the kernel was restarted by {user.username}")
         await self.kernels.restart(kernel_id)
-        self.kernel_status(kernel_id, "idle")
+        self._set_status(kernel_id, "idle")
 
     def interrupted(self, kernel_id: str) -> None:
         """Someone interrupted the kernel (any route): what was queued before goes too."""
@@ -316,10 +245,18 @@ class ExecutionService:
             await dispatcher.reset(reason, status="idle")
 
     async def kernel_gone(self, kernel_id: str, reason: str) -> None:
+        """The kernel shut down: abort its requests and let go of everything held for it."""
         dispatcher = self._dispatchers.pop(kernel_id, None)
         if dispatcher is not None:
-            await dispatcher.close()
-        self.kernel_status(kernel_id, "dead")
+            await dispatcher.close(reason)
+        self._forget_kernel(kernel_id)
+
+    def _forget_kernel(self, kernel_id: str) -> None:
+        # Its notebooks are told now: from here on nothing remembers the kernel to publish.
+        for room_id in self.ledger.forget_kernel(kernel_id):
+            room = self.rooms.get(room_id)
+            if room is not None:
+                room.set_server_state(kernel={"id": kernel_id, "status": "dead"})
 
     def answer_input(self, request_id: str, user: UserInfo, value: str,
                      may_execute: bool) -> None:
@@ -350,7 +287,8 @@ class ExecutionService:
         return active
 
     def history_of(self, room_id: DocumentRoomId) -> list[dict[str, Any]]:
-        return [r.public() for r in self._history.get(room_id, []) if r.state.finished]
+        """The notebook's recent finished runs, in the order they finished."""
+        return [r.public() for r in self.ledger.history.get(room_id, ())]
 
     # --- dispatcher hooks ----------------------------------------------------------------------
 
@@ -366,29 +304,21 @@ class ExecutionService:
         self._schedule_publish(request.room_id)
 
     def _finished(self, request: ExecutionRequest) -> None:
+        if not self.ledger.is_active(request):
+            return  # already concluded
         room = self.rooms.get(request.room_id)
         if room is not None and request.started_at is None:
             # Never ran: its cell was marked running when it was queued.
             with room.doc.transaction(origin=KERNEL):
                 _, ycell = find_cell(room.document, request.cell_id)  # type: ignore[arg-type]
-                if isinstance(ycell, Map) and not self._still_queued(request):
+                if isinstance(ycell, Map) and not self.ledger.still_queued(request):
                     ycell["execution_state"] = "idle"
         if room is not None and self.settings.record_attribution and request.started_at:
             self._record_attribution(room, request)
         self._emit(request.state.value, request)
-        history = self._history.get(request.room_id, [])
-        if len(history) > self.settings.history_per_notebook:
-            del history[: len(history) - self.settings.history_per_notebook]
-        room_id = self._leased.pop(request.id, None)
-        self._requests.pop(request.id, None)
-        if room_id is not None:
-            self.rooms.release(room_id)
-
-    def _still_queued(self, request: ExecutionRequest) -> bool:
-        """Another request for the same cell is still waiting or running."""
-        return any(r is not request and r.room_id == request.room_id
-                   and r.cell_id == request.cell_id and not r.state.finished
-                   for r in self._requests.values())
+        leased = self.ledger.finish(request)
+        if leased is not None:
+            self.rooms.release(leased)
 
     def _record_attribution(self, room: Room, request: ExecutionRequest) -> None:
         with room.doc.transaction(origin=KERNEL):
@@ -399,9 +329,14 @@ class ExecutionService:
                                       "last_run_at": request.finished_at}
 
     def kernel_status(self, kernel_id: str, status: str) -> None:
-        self._kernel_status[kernel_id] = status
-        for room_id in self._kernel_rooms.get(kernel_id, set()):
+        """The dispatcher's status changed (it keeps it): tell the kernel's notebooks."""
+        for room_id in self.ledger.kernel_rooms.get(kernel_id, set()):
             self._schedule_publish(room_id)
+
+    def _set_status(self, kernel_id: str, status: str) -> None:
+        dispatcher = self._dispatchers.get(kernel_id)
+        if dispatcher is not None:
+            dispatcher.set_status(status)
 
     async def kernel_alive(self, kernel_id: str) -> bool:
         return await self.kernels.alive(kernel_id)
@@ -437,7 +372,7 @@ class ExecutionService:
         if self._publish_handle is not None:
             return
         loop = asyncio.get_running_loop()
-        wait = self._last_publish + PRESENCE_INTERVAL_S - loop.time()
+        wait = self._last_publish + presence.PRESENCE_INTERVAL_S - loop.time()
         self._publish_handle = loop.call_later(max(wait, 0.0), self._publish)
 
     def _publish(self) -> None:
@@ -450,27 +385,55 @@ class ExecutionService:
                 room.set_server_state(**self._presence(room_id))
 
     def _presence(self, room_id: DocumentRoomId) -> dict[str, Any]:
-        """The server's presence fields for one notebook, kept small (sent to every peer)."""
         active = [r for d in self._dispatchers.values() for r in d.requests()
                   if r.room_id == room_id]
-        finished = [r for r in self._history.get(room_id, []) if r.state.finished]
-        runs = {r.cell_id: _brief(r) for r in finished[-PRESENCE_RUNS:]}
-        fields: dict[str, Any] = {
-            "queue": [_brief(r) for r in active[:PRESENCE_QUEUE]],
-            "queued_more": max(len(active) - PRESENCE_QUEUE, 0),
-            "runs": runs,
-        }
-        kernel_id = next((r.kernel_id for r in reversed(self._history.get(room_id, []))),
-                         None)
-        if kernel_id is not None and kernel_id in self._kernel_status:
-            fields["kernel"] = {"id": kernel_id, "status": self._kernel_status[kernel_id]}
-        return fields
+        return presence.fields(active, self.ledger.history.get(room_id, ()), self._dispatchers)
+
+    # --- releasing what closed rooms and vanished kernels leave ------------------------------
+
+    def _schedule_sweep(self) -> None:
+        if self._sweep_handle is None and (self.ledger.history or self._dispatchers):
+            self._sweep_handle = asyncio.get_running_loop().call_later(
+                self.settings.sweep_interval_s, self._sweep)
+
+    def _sweep(self) -> None:
+        """Let go of what is held for notebooks whose room closed (nothing tells the service)
+        and for kernels removed without a shutdown event (one that died and could not be
+        restarted); runs every ``sweep_interval_s`` while anything is held."""
+        self._sweep_handle = None
+        for room_id in self.ledger.idle_rooms():
+            if self.rooms.get(room_id) is None:
+                self.ledger.forget_room(room_id)
+                self._publish_pending.discard(room_id)
+        for kernel_id, dispatcher in list(self._dispatchers.items()):
+            if not dispatcher.requests() and not self.kernels.exists(kernel_id):
+                del self._dispatchers[kernel_id]
+                self._spawn(dispatcher.close("the kernel is gone"))
+                self._forget_kernel(kernel_id)
+            else:  # display ids of closed notebooks point at nothing
+                dispatcher.registry.retain(self._open_documents(kernel_id))
+        self._schedule_sweep()
+
+    def _open_documents(self, kernel_id: str) -> list[NotebookDocument]:
+        rooms = [self.rooms.get(room_id)
+                 for room_id in self.ledger.kernel_rooms.get(kernel_id, ())]
+        return [room.document for room in rooms
+                if room is not None and isinstance(room.document, NotebookDocument)]
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Server shutdown: abort everything (cells go idle), close the kernel clients."""
         for dispatcher in list(self._dispatchers.values()):
             await dispatcher.close()
         self._dispatchers.clear()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+            self._sweep_handle = None
         if self._publish_handle is not None:
             self._publish_handle.cancel()
             self._publish()

@@ -20,8 +20,9 @@ from ..collab.close_codes import CloseCode
 from ..collab.manager import RoomManager
 from ..collab.review import ReviewLimits, ReviewService
 from ..collab.settings import CollabSettings
-from ..collab.store import MemoryStore, SQLiteStore, UpdateStore
+from ..collab.store import MemoryStore, ServerStore, SQLiteStore, UpdateStore
 from ..kernels.dispatcher import DispatcherSettings
+from ..kernels.limits import QueueLimits
 from ..kernels.outputs import OutputLimits
 from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService, ExecutionSettings
@@ -135,6 +136,19 @@ class HuddleApp(ExtensionApp):
         help="Room sockets one identity (a member or one guest) may hold at once, "
         "server-wide (default 64: many tabs and documents); more are refused with 1013.",
     )
+    stale_tab_retry_s = Float(
+        20.0, config=True,
+        help="A tab refused because its copy of a document is from an earlier history (the "
+        "store was lost and rebuilt from the file) is refused again, before the websocket "
+        "upgrade, for this many seconds (default 20): its browser backs off instead of "
+        "reconnecting ten times a second. Then one attempt goes through, and whatever was "
+        "typed in it meanwhile is kept in a recovery file.",
+    )
+    max_stale_tabs = Int(
+        4096, config=True,
+        help="Refused stale tabs remembered at once (default 4096; the oldest are "
+        "forgotten first, which costs one more upgrade each).",
+    )
     peer_stall_timeout_s = Float(
         30.0, config=True,
         help="A socket with data waiting that accepts none of it for this many seconds is "
@@ -151,6 +165,15 @@ class HuddleApp(ExtensionApp):
         help="The SQLite file that keeps every document's edit history across restarts. "
         "Default: huddle/store.sqlite in the Jupyter data dir (never the notebook folder). "
         "':memory:' keeps history only while the server runs.",
+    )
+    max_store_queue_bytes = Int(
+        64 * 1024 * 1024, config=True,
+        help="Bytes of edits held in memory waiting to be written to the store (default 64 "
+        "MiB). While the store is slow or failing (disk full, file removed) edits and saves "
+        "go on and clients are told history is not durable; past this bound a document's "
+        "waiting edits are dropped from its log, which is rewritten whole from the live "
+        "document once writes work again. Larger rides out longer outages with less "
+        "rewriting; smaller bounds the server's memory.",
     )
     store_commit_interval_ms = Float(
         50.0, config=True,
@@ -202,6 +225,27 @@ class HuddleApp(ExtensionApp):
         2.0, config=True,
         help="How often, in seconds, a running cell checks that its kernel is alive "
         "(default 2): a dead kernel or lost reply never wedges the queue for longer.",
+    )
+    max_queued_cells_per_notebook = Int(
+        10_000, config=True,
+        help="Cells one notebook may have queued or running at once, everyone's together "
+        "(default 10000: two Run Alls of the largest request). A run that would go past it "
+        "is refused whole with 503 until some have run. Higher lets a crowd queue more; "
+        "each queued cell holds its source in memory and keeps its notebook loaded.",
+    )
+    max_queued_cells_per_person = Int(
+        5_000, config=True,
+        help="Cells one person may have queued or running at once, over every notebook "
+        "(default 5000: one Run All of the largest request). A run that would go past it is "
+        "refused whole with 429 and Retry-After; running a cell again replaces its queued "
+        "run and is not counted twice. Lower keeps one person from filling the queues, but "
+        "below a notebook's cell count that person cannot Run All of it.",
+    )
+    max_recent_runs_per_notebook = Int(
+        200, config=True,
+        help="Finished runs remembered per open notebook, for the queue view and who last "
+        "ran each cell (default 200; without their code, forgotten when the notebook "
+        "closes). Higher shows more history and costs memory per open notebook.",
     )
     record_attribution = Bool(
         False, config=True,
@@ -284,7 +328,8 @@ class HuddleApp(ExtensionApp):
 
     @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
               "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
-              "kernel_watchdog_interval_s", "awareness_batch_ms", "peer_stall_timeout_s")
+              "kernel_watchdog_interval_s", "awareness_batch_ms", "peer_stall_timeout_s",
+              "stale_tab_retry_s")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -306,12 +351,15 @@ class HuddleApp(ExtensionApp):
                           f"editor, got {value!r}")
         return value
 
-    @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms",
+    @validate("max_frame_bytes", "max_peer_queue_bytes", "max_rooms", "max_store_queue_bytes",
               "max_awareness_ids_per_connection", "compact_after_updates", "max_output_bytes",
               "max_execution_output_bytes", "share_link_attempts_per_minute",
               "awareness_batch_above_peers", "max_copy_kernels", "max_awareness_state_bytes",
               "max_peers_per_room", "max_sockets_per_user", "max_threads_per_notebook",
-              "max_threads_per_person", "comment_actions_per_minute", "max_copies_per_person")
+              "max_stale_tabs",
+              "max_threads_per_person", "comment_actions_per_minute", "max_copies_per_person",
+              "max_queued_cells_per_notebook", "max_queued_cells_per_person",
+              "max_recent_runs_per_notebook")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -340,6 +388,8 @@ class HuddleApp(ExtensionApp):
             max_peers_per_room=self.max_peers_per_room,
             max_sockets_per_user=self.max_sockets_per_user,
             peer_stall_timeout_s=self.peer_stall_timeout_s,
+            stale_tab_retry_s=self.stale_tab_retry_s,
+            max_stale_tabs=self.max_stale_tabs,
         )
 
     def execution_settings(self) -> ExecutionSettings:
@@ -350,6 +400,13 @@ class HuddleApp(ExtensionApp):
             dispatcher=DispatcherSettings(limits=limits,
                                           watchdog_interval_s=self.kernel_watchdog_interval_s),
             input_grace_s=self.input_grace_s,
+            history_per_notebook=self.max_recent_runs_per_notebook,
+            queue=QueueLimits(max_per_notebook=self.max_queued_cells_per_notebook,
+                              max_per_person=self.max_queued_cells_per_person),
+            # A room closes no sooner than room_cleanup_delay_s after its last user and
+            # run: looking for closed ones at that pace (10 s at most) lets go of what
+            # execution held for them soon after.
+            sweep_interval_s=min(max(self.room_cleanup_delay_s, 0.1), 10.0),
             record_attribution=self.record_attribution,
         )
 
@@ -358,7 +415,8 @@ class HuddleApp(ExtensionApp):
             return MemoryStore()
         path = Path(self.store_path) if self.store_path else (
             Path(jupyter_data_dir()) / "huddle" / "store.sqlite")
-        return SQLiteStore(path.expanduser(), commit_interval_ms=self.store_commit_interval_ms)
+        return SQLiteStore(path.expanduser(), commit_interval_ms=self.store_commit_interval_ms,
+                           max_queue_bytes=self.max_store_queue_bytes)
 
     @property
     def server(self) -> Any:
@@ -378,7 +436,9 @@ class HuddleApp(ExtensionApp):
         self.backend = ContentsFileBackend(
             self.server.contents_manager, lambda: web_settings["file_id_manager"]
         )
-        self.rooms = RoomManager(self.collab_settings(), self.backend, self.make_store())
+        # One store object for rooms, bindings and access alike (it falls back inside).
+        self.store = ServerStore(self.make_store())
+        self.rooms = RoomManager(self.collab_settings(), self.backend, self.store)
         root_dir = getattr(self.server.contents_manager, "root_dir", None)
         # Notifications need files on a local disk; other contents managers are polled.
         self.file_watcher = FileWatcher(root_dir, self.rooms.file_changed) if (
@@ -398,7 +458,7 @@ class HuddleApp(ExtensionApp):
                                                  self.max_threads_per_person,
                                                  self.comment_actions_per_minute))
         self.access = AccessService(
-            self.rooms.store, owners=set(self.owners), member_role=Role(self.member_role),
+            self.store, owners=set(self.owners), member_role=Role(self.member_role),
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
             open_store=self.rooms.start)
         self.access.listeners.append(self._rights_changed)

@@ -63,18 +63,19 @@ def open_close_code(error: BaseException) -> CloseCode:
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
 
 
-def reload_reason(reason: str, session_id: str, *, reloadable: bool, error: str = "") -> str:
+def reload_reason(reason: str, session_id: str | None, *, reloadable: bool,
+                  error: str = "") -> str:
     """The JSON close reason JupyterLab reads with code 1003, cut to fit a close frame.
 
-    Only ``errorReason`` is shortened, so the reason always stays valid JSON.
+    Only ``errorReason`` is shortened, so the reason always stays valid JSON. ``session_id``
+    None leaves it out (JupyterLab does not read it), to give ``errorReason`` the room.
     """
-    payload: dict[str, object] = {
-        "reason": reason,
+    payload: dict[str, object] = {"reason": reason}
+    if session_id is not None:
         # The client's own id, echoed only if it looks like one of ours: anything else could
         # be long or need escaping, and must not break the JSON or the 123-byte limit.
-        "sessionId": session_id if _SESSION_ID.match(session_id) else "",
-        "reloadable": reloadable,
-    }
+        payload["sessionId"] = session_id if _SESSION_ID.match(session_id) else ""
+    payload["reloadable"] = reloadable
     text = json.dumps(payload, separators=(",", ":"))
     if error:
         room = close_codes.MAX_CLOSE_REASON_BYTES - len(text.encode()) - len(',"errorReason":""')

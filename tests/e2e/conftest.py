@@ -127,13 +127,15 @@ def module_artifacts(module: Any, artifacts: Path) -> Path:
 
 @contextmanager
 def huddle_app_server(base: Path, artifacts_dir: Path, *args: str) -> Iterator[ServerProcess]:
-    """``jupyter huddle`` for the web-app tests: quick saves, an in-memory store, no token
-    in the environment (the pages get it from the URL); its log kept as an artifact."""
+    """``jupyter huddle`` for the web-app tests: quick saves, an in-memory store (unless
+    ``args`` name another), no token in the environment (the pages get it from the URL);
+    its log kept as an artifact."""
     root = base / "root"
     root.mkdir()
+    store = [] if any(a.startswith("--HuddleApp.store_path=") for a in args) else [
+        "--HuddleApp.store_path=:memory:"]
     server = ServerProcess(root, base / "home", "--HuddleApp.save_delay_s=0.2",
-                           "--HuddleApp.max_save_delay_s=1", "--HuddleApp.store_path=:memory:",
-                           *args)
+                           "--HuddleApp.max_save_delay_s=1", *store, *args)
     server.env.pop("JUPYTER_TOKEN", None)
     try:
         server.start(timeout=SERVER_START_TIMEOUT_S)
@@ -143,35 +145,46 @@ def huddle_app_server(base: Path, artifacts_dir: Path, *args: str) -> Iterator[S
         shutil.copyfile(server.log_path, artifacts_dir / "server.log")
 
 
-@pytest.fixture(scope="module")
-def lab_server(
-    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, request: pytest.FixtureRequest
-) -> Iterator[ServerProcess]:
-    """Stock ``jupyter lab`` with Huddle as its collaboration backend."""
-    base = tmp_path_factory.mktemp("lab")
+def lab_process(base: Path, *args: str, port: int | None = None,
+                token: str | None = None) -> ServerProcess:
+    """Stock ``jupyter lab`` with Huddle as its collaboration backend (not started yet).
+    The same ``base``, ``port`` and ``token`` make it the same server again after a stop."""
     root = base / "root"
-    root.mkdir()
+    root.mkdir(parents=True, exist_ok=True)
     server = ServerProcess(
         root, base / "home",
         "--ServerApp.jpserver_extensions", "jupyter_huddle=True",
         "--ServerApp.jpserver_extensions", "jupyter_server_fileid=True",
         "--HuddleApp.save_delay_s=0.2", "--HuddleApp.max_save_delay_s=1",
-        "--ServerApp.log_level=DEBUG", "--allow-root",
-        command=[sys.executable, "-m", "jupyterlab"],
+        "--ServerApp.log_level=DEBUG", "--allow-root", *args,
+        command=[sys.executable, "-m", "jupyterlab"], port=port, token=token,
     )
     # Lab user settings live under JUPYTER_CONFIG_DIR: no news/update toasts in the tests.
     settings = (Path(server.env["JUPYTER_CONFIG_DIR"]) / "lab" / "user-settings"
                 / "@jupyterlab" / "apputils-extension")
-    settings.mkdir(parents=True)
+    settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     server.env.pop("JUPYTER_TOKEN", None)
+    return server
+
+
+def start_lab(server: ServerProcess) -> ServerProcess:
+    server.start(timeout=SERVER_START_TIMEOUT_S)
+    extensions = server.log()
+    for name in ("jupyter_huddle", "jupyter_server_fileid", "jupyterlab"):
+        assert f"{name} | extension was successfully loaded" in extensions, extensions
+    return server
+
+
+@pytest.fixture(scope="module")
+def lab_server(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
+    """Stock ``jupyter lab`` with Huddle as its collaboration backend."""
+    server = lab_process(tmp_path_factory.mktemp("lab"))
     try:
-        server.start(timeout=SERVER_START_TIMEOUT_S)
-        extensions = server.log()
-        for name in ("jupyter_huddle", "jupyter_server_fileid", "jupyterlab"):
-            assert f"{name} | extension was successfully loaded" in extensions, extensions
-        yield server
+        yield start_lab(server)
     finally:
         server.stop(timeout=SERVER_STOP_TIMEOUT_S)
         shutil.copyfile(server.log_path,

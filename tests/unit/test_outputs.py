@@ -111,3 +111,59 @@ async def test_deleted_cell_drops_output_quietly():
     w.end(1)
     assert not w.cell_found
     assert outputs(doc, 0) == []
+
+
+def display(value: str, display_id: str) -> tuple[str, dict]:
+    return "display_data", {"data": {"text/plain": value}, "metadata": {},
+                            "transient": {"display_id": display_id}}
+
+
+async def test_display_ids_are_forgotten_when_their_cell_is_cleared():
+    doc = notebook()
+    registry = DisplayRegistry()
+    for run in range(5):  # the same cell run again and again
+        w = OutputWriter(doc, "c1", registry, OutputLimits())
+        w.begin()
+        w.add(*display(f"run {run}", f"d{run}"))
+        w.end(run + 1)
+    assert len(registry) == 1
+    assert list(registry.refs) == ["d4"]
+    other = OutputWriter(doc, "c2", registry, OutputLimits())
+    other.begin()
+    other.add(*display("c2", "e"))
+    other.add("clear_output", {"wait": False})
+    other.end(6)
+    assert list(registry.refs) == ["d4"]  # cleared with its output, the other cell's kept
+
+
+async def test_display_registry_is_capped_oldest_first():
+    doc = notebook()
+    registry = DisplayRegistry(max_refs=3)
+    w = OutputWriter(doc, "c1", registry, OutputLimits())
+    w.begin()
+    for n in range(5):
+        w.add(*display(str(n), f"d{n}"))
+    w.end(1)
+    assert len(registry) == 3
+    assert list(registry.refs) == ["d2", "d3", "d4"]
+    assert registry.update("d0", {"text/plain": "lost"}, {}) == 0
+    assert registry.update("d4", {"text/plain": "kept"}, {}) == 1
+    assert outputs(doc, 0)[4]["data"] == {"text/plain": "kept"}
+
+
+async def test_display_registry_retains_open_documents_and_clears():
+    kept, closed = notebook(), notebook()
+    registry = DisplayRegistry()
+    for doc, display_id in ((kept, "k"), (closed, "c")):
+        w = OutputWriter(doc, "c1", registry, OutputLimits())
+        w.begin()
+        w.add(*display("x", display_id))
+        w.end(1)
+    registry.retain([kept])
+    assert list(registry.refs) == ["k"]
+    assert len(registry) == 1
+    registry.queue_update("k", {"text/plain": "y"}, {}, 60.0)
+    registry.clear()
+    assert registry.refs == {}
+    assert registry.pending == {}
+    assert len(registry) == 0

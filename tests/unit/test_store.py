@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from jupyter_huddle.collab.store import DocumentRecord, MemoryStore, SQLiteStore, open_store
+from jupyter_huddle.collab.store import DocumentRecord, MemoryStore, ServerStore, SQLiteStore
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -103,8 +103,9 @@ async def test_broken_store_is_moved_aside_and_replaced(tmp_path, caplog, damage
 async def test_unopenable_store_falls_back_to_memory(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
-    store = await open_store(blocker / "sub" / "s.db", commit_interval_ms=10)
-    assert isinstance(store, MemoryStore)
+    store = ServerStore(SQLiteStore(blocker / "sub" / "s.db", commit_interval_ms=10))
+    await store.start()
+    assert isinstance(store.active, MemoryStore)
     assert "will not survive a restart" in caplog.text
 
 

@@ -60,6 +60,11 @@ class SharedDocument(ABC):
         """Merge normalized file content into the live document, the disk winning where
         both sides changed the same part."""
 
+    @abstractmethod
+    def holds_content(self, doc: Doc[Any]) -> bool:
+        """Whether ``doc`` (another copy, in this schema) holds content of this kind:
+        cells, text; not just metadata or state."""
+
     def settle_execution(self, origin: object) -> None:  # noqa: B027 - optional hook
         """Clear execution state left over from a previous server (notebooks only)."""
 

@@ -90,6 +90,9 @@ class NotebookDocument(SharedDocument):
     # writes them for the comments API, stamping who and when.
     protected_roots = ("comments",)
 
+    def holds_content(self, doc: Doc[Any]) -> bool:
+        return len(doc.get("cells", type=Array)) > 0
+
     def __init__(self, doc: Doc[Any] | None = None) -> None:
         super().__init__(doc)
         self.meta: Map[Any] = self.doc.get("meta", type=Map)

@@ -25,6 +25,9 @@ class TextDocument(SharedDocument):
         self.source: Text = self.doc.get("source", type=Text)
         self.newline = "\n"
 
+    def holds_content(self, doc: Doc[Any]) -> bool:
+        return len(doc.get("source", type=Text)) > 0
+
     def load(self, content: Any, origin: object) -> None:
         text = str(content)
         self.newline = _newline_of(text)

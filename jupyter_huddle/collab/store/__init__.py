@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .base import DocumentRecord, StoredHistory, UpdateStore
 from .memory import MemoryStore
-from .sqlite import SQLiteStore, open_store
+from .server_store import ServerStore
+from .sqlite import SQLiteStore
 
 __all__ = [
     "DocumentRecord",
     "MemoryStore",
     "SQLiteStore",
+    "ServerStore",
     "StoredHistory",
     "UpdateStore",
-    "open_store",
 ]

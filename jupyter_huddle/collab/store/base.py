@@ -33,6 +33,9 @@ class DocumentRecord:
 class StoredHistory:
     record: DocumentRecord
     updates: list[bytes]
+    # False: the log lost writes (the store failed) and must not be replayed; the document
+    # starts a new history from its file.
+    complete: bool = True
 
 
 class UpdateStore(Protocol):

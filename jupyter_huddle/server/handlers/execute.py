@@ -3,7 +3,8 @@
 - ``POST /api/kernels/{kernel_id}/execute``: JupyterLab's server-side executor body
   ``{cell_id, document_id}``, or Huddle's ``{document_id, cells: [{cell_id, source_hash}],
   batch_id?}`` (several cells in order, each with the SHA-256 of the source the user saw).
-  202 with the queued requests.
+  202 with the queued requests; 503 when the notebook's queue is full, 429 (Retry-After)
+  when the person has as many cells queued as one may (nothing is queued either way).
 - ``GET /api/huddle/queue/{document_id}``: what is queued and running, and recent runs.
 - ``DELETE /api/huddle/requests/{request_id}``: cancel a queued request.
 - ``POST /api/huddle/requests/{request_id}/input``: ``{value}`` answers an ``input()``.
@@ -26,6 +27,7 @@ from ...collab.access import Capability
 from ...collab.connection import UserInfo
 from ...collab.errors import CollabError, InvalidRoomId, PermissionDenied
 from ...collab.ids import DocumentRoomId, parse_room_id
+from ...kernels.errors import QueueLimitError
 from ...kernels.service import CellRef, ExecutionError, ExecutionService
 from ..access import REFUSALS, ServerAccess, user_info
 from ..contents_backend import ContentsFileBackend
@@ -77,11 +79,20 @@ class ExecutionHandler(APIHandler):
     def body(self) -> dict[str, Any]:
         return json_object(self)
 
+    retry_after_s: float | None = None
+
     def fail(self, err: CollabError) -> web.HTTPError:
         if isinstance(err, PermissionDenied):
             return web.HTTPError(403, str(err))
+        if isinstance(err, QueueLimitError):
+            self.retry_after_s = err.retry_after_s  # send_error clears headers first
         status = err.status if isinstance(err, ExecutionError) else 400
         return web.HTTPError(status, str(err))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.retry_after_s is not None:
+            self.set_header("Retry-After", str(int(self.retry_after_s)))
+        super().write_error(status_code, **kwargs)
 
 
 def parse_document_id(raw: Any) -> DocumentRoomId:

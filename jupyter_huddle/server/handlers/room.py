@@ -23,7 +23,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ...collab.access import Capability
 from ...collab.close_codes import CloseCode, truncate_reason
 from ...collab.connection import Connection, Permissions
-from ...collab.errors import CollabError, ProtocolError, StaleSession
+from ...collab.errors import CollabError, ProtocolError
 from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
 from ...collab.manager import RoomManager
 from ...collab.room import Room
@@ -65,8 +65,17 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             raise web.HTTPError(400, str(err)) from err
         # Presence rooms (JupyterLab's global awareness) are for owners only.
         self.access.require(self, Capability.READ, self._file_id)
+        if self.manager.stale.refusing(self._tab_key()):
+            # Told to reload moments ago (its copy is from another history): refused before
+            # the upgrade, so the browser backs off instead of reconnecting at once.
+            raise web.HTTPError(409, "this tab's copy is from an earlier history of the "
+                                "document: reload the page")
         self._raw_notebook = await self._notebook_as_text()
         await super().get(raw_room_id, *args, **kwargs)
+
+    def _tab_key(self) -> tuple[str, str, str]:
+        return (str(self.current_user.username), str(self.room_id),
+                self.get_query_argument("sessionId", "") or "")
 
     async def _notebook_as_text(self) -> bool:
         """A notebook opened as a text or JSON file room by someone who does not own it.
@@ -98,10 +107,6 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self._writer = asyncio.create_task(self._drain(self.peer))
         try:
             self.room = await self.manager.join(self.room_id, self.peer, self.peer.session_id)
-        except StaleSession:
-            # The tab holds a copy from an earlier history of this document: it must reload.
-            self._close(CloseCode.RELOAD, reload_reason(
-                "unknown_session", self.peer.session_id or "", reloadable=True))
         except Exception as err:
             self._refuse(err)
 
@@ -220,6 +225,14 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             pass
 
     def _close(self, code: int, reason: str) -> None:
+        if code == CloseCode.RELOAD and not reason.startswith("{"):
+            # JupyterLab reads a 1003 reason as JSON, and shows its errorReason (else "Reload
+            # the browser tab to continue") in a dialog; a close reason holds 123 bytes.
+            if reason:  # where its edits were kept: the session id gives it the room
+                reason = reload_reason("unknown_session", None, reloadable=True, error=reason)
+            else:
+                session_id = self.get_query_argument("sessionId", "") or ""
+                reason = reload_reason("unknown_session", session_id, reloadable=True)
         if self.peer is not None:
             self.peer.closed = True
         if self.ws_connection is not None:

@@ -1,0 +1,91 @@
+"""Copies from another history are held apart and kept, never merged; offline edits on
+top of the room's history merge once; refused tabs are held back, then let through."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pycrdt import Array, Doc, Map, Text
+
+from jupyter_huddle.collab.close_codes import CloseCode
+from jupyter_huddle.collab.room import Room
+from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.stale import StaleTabs, foreign_history
+from tests.support.memory_peer import MemoryPeer
+from tests.unit.test_room import ROOM, notebook, source
+
+
+def cell_sources(doc: Any) -> list[str]:
+    return [str(c["source"]) for c in doc.get("cells", type=Array)]
+
+
+def test_foreign_means_content_and_nothing_in_common():
+    assert foreign_history({7: 3}, {1: 10})
+    assert not foreign_history({7: 3, 1: 2}, {1: 10})  # builds on client 1's history
+    assert not foreign_history({}, {1: 10})  # holds nothing
+    assert not foreign_history({7: 0}, {1: 10})
+
+
+async def test_a_copy_from_another_history_is_kept_apart_never_merged():
+    async with Room(ROOM, notebook("a", "b", "c"), CollabSettings()) as room:
+        kept: list[tuple[int, bytes | None]] = []
+
+        async def keep(peer: Any, copy: bytes | None, by_session: bool) -> None:
+            assert not by_session  # its session was current: its copy told it apart
+            kept.append((peer.id, copy))
+            peer.close(CloseCode.RELOAD, "reload")
+
+        room.stale_handler = keep
+        honest = MemoryPeer(room, "honest").join()
+        # the same notebook loaded into another history (a lost store rebuilt from the file)
+        stale_doc: Doc = Doc()
+        stale_doc.get("cells", type=Array).extend(
+            [Map({"id": f"x{i}", "cell_type": "code", "source": Text(s), "metadata": Map(),
+                  "outputs": Array(), "execution_count": None}) for i, s in
+             enumerate(["a", "b", "c", "typed offline"])])
+        stale = MemoryPeer(room, "stale", doc=stale_doc).join()
+        for _ in range(3):
+            stale.pump()
+            honest.pump()
+        async with asyncio.timeout(5):  # the room hands the copy on in a task of its own
+            while not kept:
+                await asyncio.sleep(0)
+        assert cell_sources(room.doc) == ["a", "b", "c"]
+        assert cell_sources(honest.doc) == ["a", "b", "c"]
+        assert stale.conn.id not in room.peers
+        ((peer_id, copy),) = kept
+        assert peer_id == stale.conn.id
+        assert copy is not None
+        recovered: Doc = Doc()
+        recovered.apply_update(copy)
+        assert cell_sources(recovered) == ["a", "b", "c", "typed offline"]
+
+
+async def test_offline_edits_on_this_history_merge_once():
+    async with Room(ROOM, notebook("start"), CollabSettings()) as room:
+        first = MemoryPeer(room, "a").join()
+        first.detach()  # offline
+        source(first, 0).insert(0, "offline ")
+        back = MemoryPeer(room, "a", doc=first.doc).join()
+        for _ in range(3):
+            back.pump()
+        assert cell_sources(room.doc) == ["offline start"]
+        assert back.conn.id in room.peers
+
+
+def test_refused_tabs_are_held_back_then_let_through():
+    now = [0.0]
+    tabs = StaleTabs(retry_s=20, max_tabs=2, clock=lambda: now[0])
+    key = ("ann", "json:notebook:x", "old")
+    assert not tabs.refusing(key)
+    tabs.refused(key)
+    assert tabs.refusing(key)
+    now[0] = 21
+    assert not tabs.refusing(key)  # one attempt goes through, to keep what was typed
+    tabs.remember(key, "d1", "nb.recovered.ipynb")
+    assert tabs.kept(key, "d1") == ("nb.recovered.ipynb", False)
+    assert tabs.kept(key, "d2") == ("nb.recovered.ipynb", True)
+    for n in range(5):  # bounded: the oldest are forgotten
+        tabs.refused(("bob", "r", str(n)))
+    assert len(tabs) == 2
