@@ -100,6 +100,7 @@ test('status: live, reconnecting, offline, and terminal closes', () => {
   assert.equal(connectionStatus({ ...facts, online: false, everSynced: true }), 'offline');
   assert.equal(connectionStatus({ ...facts, terminal: 'stale', socket: 'connected', synced: true }), 'stale');
   assert.equal(terminalClose(1003), 'stale');
+  assert.equal(terminalClose(4409), 'stale');
   assert.equal(terminalClose(4404), 'gone');
   assert.equal(terminalClose(4410), 'gone');
   assert.equal(terminalClose(4400), 'failed');

@@ -81,6 +81,10 @@ test('server presence: queue, runs, kernel, input prompt', () => {
   assert.equal(parseServerPresence(new Map(), null).queue.length, 0);
   const oddKernel = new Map<number, unknown>([[2, { huddle: { kernel: { id: '../x', status: 'idle' } } }]]);
   assert.equal(parseServerPresence(oddKernel, 2).kernel, null, 'a kernel id that is not a uuid is not adopted');
+  assert.equal(server.historyDurable, true, 'durable until the server says otherwise');
+  const failing = new Map<number, unknown>([[2, { huddle: { history_durable: false } }], [3, { huddle: { history_durable: true } }]]);
+  assert.equal(parseServerPresence(failing, 2).historyDurable, false);
+  assert.equal(parseServerPresence(failing, 3).historyDurable, true);
 });
 
 test('collaborators: people only (not the server), me first', () => {
@@ -101,6 +105,8 @@ test('RAW notices', () => {
   assert.deepEqual(parseRaw('{"type":"error","reason":"read_only"}'), { type: 'refused', reason: 'read_only', message: '' });
   assert.deepEqual(parseRaw('{"type":"error","reason":"locked","message":"That cell is locked"}'), { type: 'refused', reason: 'locked', message: 'That cell is locked' });
   assert.deepEqual(parseRaw('{"type":"error","reason":"protected","message":"m"}'), { type: 'refused', reason: 'protected', message: 'm' });
+  assert.deepEqual(parseRaw('{"type":"stale_copy","kept_in":"a.recovered-1.ipynb"}'), { type: 'stale_copy', keptIn: 'a.recovered-1.ipynb' });
+  assert.deepEqual(parseRaw('{"type":"stale_copy","kept_in":3}'), { type: 'other', text: '{"type":"stale_copy","kept_in":3}' });
   assert.equal(parseRaw('{"type":"error","reason":"other"}').type, 'other');
   assert.deepEqual(parseRaw('{"type":"file_changed","conflicts":["a",1],"backup":"x.ipynb"}'), { type: 'file_changed', conflicts: ['a'], backup: 'x.ipynb' });
   assert.equal(parseRaw('not json').type, 'other');

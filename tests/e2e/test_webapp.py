@@ -519,17 +519,50 @@ def test_socket_cut_keeps_edits_and_a_stale_session_asks_for_reload(huddle: Serv
     assert wait_equal(alice, bob, 0) == "offline-bob start online-alice"
     users.screenshot(bob, "71-socket-restored")
 
-    # The server says Bob's session belongs to an older history: a reload prompt, no merge.
+    # The server says Bob's copy belongs to an older history: it kept the copy in a file
+    # (RAW stale_copy), then closes; a reload prompt naming the file, no merge.
+    kept = json.dumps({"type": "stale_copy", "kept_in": "cut.recovered-20261207-084528.ipynb"})
+    cut["sockets"][-1].send(bytes([2, len(kept)]) + kept.encode())  # RAW, a short varString
     reason = json.dumps({"reason": "unknown_session", "sessionId": "old", "reloadable": True})
     cut["sockets"][-1].close(code=1003, reason=reason)
     banner = bob.page.locator(".hd-banner-stale")
     expect(banner).to_be_visible()
+    expect(banner).to_contain_text("kept in cut.recovered-20261207-084528.ipynb")
     expect(bob.page.locator(".hd-status")).to_have_text("This page is out of date")
     users.screenshot(bob, "72-stale-reload-prompt")
     banner.get_by_role("button", name="Reload").click()
     expect(bob.page.locator(".hd-status")).to_have_text("Live", timeout=20_000)
     expect_source(bob, 0, "offline-bob start online-alice")
     assert not alice.errors + bob.errors, alice.errors + bob.errors
+
+
+def test_a_failing_update_store_is_told_and_editing_goes_on(
+        tmp_path: Path, artifacts: Path, users: Users) -> None:
+    """A store that cannot be opened (its folder is a file): the server serves, the page
+    says the history is not being written, and edits still sync and save."""
+    from playwright.sync_api import expect
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the store's folder should be")
+    store = blocker / "huddle" / "store.sqlite"
+    (tmp_path / "server").mkdir()
+    with huddle_app_server(tmp_path / "server", artifacts / ARTIFACTS_SUBDIR,
+                           f"--HuddleApp.store_path={store}") as server:
+        path = write_notebook(server, "durable.ipynb", [code("x = 1")])
+        alice, bob = two_users(server, users, path, 1)
+        for user in (alice, bob):
+            expect(user.page.locator(".hd-banner-durability")).to_contain_text(
+                "cannot write this notebook's edit history")
+        editor(alice, 0).click()
+        alice.page.keyboard.press("End")
+        alice.page.keyboard.type("  # still synced")
+        expect_source(bob, 0, "x = 1  # still synced")
+        saved = server.root / path
+        deadline = time.monotonic() + 20
+        while "still synced" not in saved.read_text():
+            assert time.monotonic() < deadline, "the edit was not saved to the file"
+            alice.page.wait_for_timeout(100)
+        assert not alice.errors + bob.errors, alice.errors + bob.errors
 
 
 def test_a_long_notebook_opens_fast_with_lazy_editors(huddle: ServerProcess,

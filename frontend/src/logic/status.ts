@@ -25,7 +25,8 @@ export interface ConnectionFacts {
 
 /** Close codes after which reconnecting cannot help (see README "Close codes"). */
 export function terminalClose(code: number): TerminalClose | null {
-  if (code === 1003) return 'stale'; // unknown_session: the server's history was rebuilt
+  // unknown_session: the server's history was rebuilt; 4409: the same stale copy again
+  if (code === 1003 || code === 4409) return 'stale';
   if (code === 4404 || code === 4410) return 'gone';
   if (code === 4403) return 'ended';
   if (code >= 4400 && code < 4500) return 'failed';

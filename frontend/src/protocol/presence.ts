@@ -57,6 +57,9 @@ export interface ServerPresence {
   queue: QueueItem[];
   runs: Map<string, RunInfo>;
   kernel: KernelInfo | null;
+  // False while the server cannot write the document's history to its store (edits still
+  // sync and save to the file); true otherwise, and before the server says anything.
+  historyDurable: boolean;
 }
 
 /** The field of this app's own presence that names the cell a person is in. */
@@ -115,7 +118,7 @@ function runInfo(raw: unknown): RunInfo | null {
   };
 }
 
-export const EMPTY_SERVER_PRESENCE: ServerPresence = { queue: [], runs: new Map(), kernel: null };
+export const EMPTY_SERVER_PRESENCE: ServerPresence = { queue: [], runs: new Map(), kernel: null, historyDurable: true };
 
 /** The `huddle` object of the server's own entry: the state of `serverClientId` (the id
  * the server announced), or null before any announcement or while it has none. */
@@ -141,7 +144,7 @@ export function parseServerPresence(states: Map<number, unknown>, serverClientId
   }
   const k = huddle['kernel'];
   const kernel = isObject(k) && isId('kernel', k['id']) ? { id: k['id'], status: str(k['status'], 'unknown') } : null;
-  return { queue, runs, kernel };
+  return { queue, runs, kernel, historyDurable: huddle['history_durable'] !== false };
 }
 
 /** A state that is not a person: the server's own, or one that claims to be the server's

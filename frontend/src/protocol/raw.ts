@@ -1,6 +1,7 @@
 /** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
  * about saves, refused edits (read-only, locked cells), changes made to the file outside
- * Huddle, and which awareness client is its own (`server_presence`, on every join). */
+ * Huddle, a stale copy kept in a recovery file, and which awareness client is its own
+ * (`server_presence`, on every join). */
 
 import * as encoding from 'lib0/encoding';
 
@@ -27,6 +28,9 @@ export type RawNotice =
   | { type: 'file_changed'; conflicts: string[]; backup: string | null }
   // The awareness client id of the server's own presence entry in this room (before SyncStep1).
   | { type: 'server_presence'; clientId: number }
+  // This page's copy is from another history of the document: not merged, kept in a file
+  // next to it (a close follows).
+  | { type: 'stale_copy'; keptIn: string }
   | { type: 'other'; text: string };
 
 export function parseRaw(text: string): RawNotice {
@@ -47,6 +51,9 @@ export function parseRaw(text: string): RawNotice {
   if (v['type'] === 'file_changed') {
     const conflicts = Array.isArray(v['conflicts']) ? v['conflicts'].filter((c): c is string => typeof c === 'string') : [];
     return { type: 'file_changed', conflicts, backup: typeof v['backup'] === 'string' ? v['backup'] : null };
+  }
+  if (v['type'] === 'stale_copy' && typeof v['kept_in'] === 'string') {
+    return { type: 'stale_copy', keptIn: v['kept_in'] };
   }
   if (v['type'] === 'server_presence' && isClientId(v['client_id'])) {
     return { type: 'server_presence', clientId: v['client_id'] };

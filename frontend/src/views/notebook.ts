@@ -174,7 +174,8 @@ export class NotebookPage {
     // After a terminal close nothing typed here could reach the server: stop editing.
     this.list.element.inert = status === 'stale' || status === 'gone' || status === 'failed' || status === 'ended';
     if (status === 'stale') {
-      this.showBanner('stale', 'The server rebuilt this notebook\'s history; this page\'s copy is out of date. Reload to continue (edits made since the last sync may be lost).', 'Reload', () => location.reload());
+      const kept = this.staleCopyKeptIn ? ` What you typed here is kept in ${this.staleCopyKeptIn}.` : '';
+      this.showBanner('stale', `The server rebuilt this notebook's history; this page's copy is out of date and was not merged.${kept} Reload to continue.`, 'Reload', () => location.reload());
     } else if (status === 'gone') {
       const files = this.deps.filesUrl;
       this.showBanner('gone', 'This notebook was deleted or moved away.', files ? 'Back to files' : undefined, files ? () => location.assign(files) : undefined);
@@ -192,8 +193,12 @@ export class NotebookPage {
       action && onAction ? h('button', { type: 'button', onclick: onAction }, action) : null));
   }
 
+  /** Where the server kept this page's copy when it was refused as stale (RAW stale_copy). */
+  private staleCopyKeptIn = '';
+
   private notice(notice: RawNotice): void {
     if (notice.type === 'refused') this.roles.refused(notice);
+    if (notice.type === 'stale_copy') this.staleCopyKeptIn = notice.keptIn;
     if (notice.type === 'file_changed') {
       const text = notice.conflicts.length
         ? `The file was changed outside Huddle; ${notice.conflicts.length} cell(s) edited here were replaced${notice.backup ? ` (your version is in ${notice.backup})` : ''}.`
@@ -223,6 +228,21 @@ export class NotebookPage {
     this.list.showPresence(people, server);
     if (server.kernel) this.kernel.runner.adopt(server.kernel.id);
     this.queue.show(server);
+    this.showDurability(server.historyDurable);
+  }
+
+  private durable = true;
+
+  /** The server's update store failing is not an outage: say so once, and when it is over. */
+  private showDurability(durable: boolean): void {
+    if (durable === this.durable) return;
+    this.durable = durable;
+    if (!durable) {
+      this.showBanner('durability', 'The server cannot write this notebook\'s edit history right now. Editing, running and saving to the file go on; the history is written when the server can again.');
+    } else {
+      this.banner.querySelector('[data-kind="durability"]')?.remove();
+      toast('The server writes this notebook\'s edit history again.');
+    }
   }
 
   /** Two people must not show in one colour: move mine if someone there first has it. */

@@ -4,7 +4,7 @@
  * (`DELETE /api/huddle/requests/{id}`).
  */
 import type { RequestId } from '../logic/ids';
-import type { QueueItem, ServerPresence } from '../protocol/presence';
+import { EMPTY_SERVER_PRESENCE, type QueueItem, type ServerPresence } from '../protocol/presence';
 import { h } from './dom';
 
 export interface QueueContext {
@@ -24,7 +24,7 @@ export class QueuePanel {
   private key: string | null = null;
 
   constructor(private readonly ctx: QueueContext) {
-    this.show({ queue: [], runs: new Map(), kernel: null });
+    this.show(EMPTY_SERVER_PRESENCE);
   }
 
   /** The status shown, and the control's name: the status, then what it opens. */
