@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import CollabError
-from .store import UpdateStore
+from .store import AccessTable
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ Listener = Callable[[str, set[str]], None]  # (file_id or "*", usernames) -> Non
 
 
 class AccessService:
-    def __init__(self, store: UpdateStore, *, owners: set[str] | None = None,
+    def __init__(self, store: AccessTable, *, owners: set[str] | None = None,
                  member_role: Role = Role.VIEWER, limiter: RateLimiter | None = None,
                  clock: Callable[[], float] = time.time,
                  open_store: Callable[[], Awaitable[None]] | None = None) -> None:

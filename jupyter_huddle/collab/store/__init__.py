@@ -1,17 +1,31 @@
-"""The durable update log: every update a room applies, kept so history survives restarts."""
+"""The durable update log: every update a room applies, kept so history survives restarts;
+and the access tables (share links, guests, roles) in the same database.
+
+Users take the narrow protocol they need: a binding an ``UpdateLog``, the access service an
+``AccessTable``; the server resolves one ``ServerStore`` and hands it to both."""
 
 from __future__ import annotations
 
-from .base import DocumentRecord, StoredHistory, UpdateStore
+from .base import (
+    AccessTable,
+    DocumentRecord,
+    StoredHistory,
+    StoreLifetime,
+    UpdateLog,
+    UpdateStore,
+)
 from .memory import MemoryStore
 from .server_store import ServerStore
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "AccessTable",
     "DocumentRecord",
     "MemoryStore",
     "SQLiteStore",
     "ServerStore",
+    "StoreLifetime",
     "StoredHistory",
+    "UpdateLog",
     "UpdateStore",
 ]

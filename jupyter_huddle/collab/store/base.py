@@ -38,12 +38,16 @@ class StoredHistory:
     complete: bool = True
 
 
-class UpdateStore(Protocol):
+class StoreLifetime(Protocol):
     async def start(self) -> None:
         """Open the store (create, check, or replace a broken one)."""
 
     async def stop(self) -> None:
         """Commit what is buffered and close."""
+
+
+class UpdateLog(Protocol):
+    """A document's history: its updates and its record. What a binding needs."""
 
     async def record(self, key: str) -> DocumentRecord | None:
         """The document's record, without its updates."""
@@ -72,8 +76,18 @@ class UpdateStore(Protocol):
     async def purge_deleted(self, older_than: float) -> int:
         """Drop documents whose file was deleted before ``older_than``; return how many."""
 
+
+class AccessTable(Protocol):
+    """Small tables of text values by namespace (share links, guests, roles): what the
+    access service keeps."""
+
     async def values(self, namespace: str) -> dict[str, str]:
-        """Every (key, text) kept in ``namespace`` (share links, roles: small tables)."""
+        """Every (key, text) kept in ``namespace``."""
 
     async def put_value(self, namespace: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one value; committed before returning."""
+
+
+class UpdateStore(StoreLifetime, UpdateLog, AccessTable, Protocol):
+    """What a store implements: its lifetime, the update log and the access tables, in one
+    database (one file to back up, one transaction order)."""
