@@ -40,10 +40,11 @@ from .handlers.execute import (
     RequestHandler,
 )
 from .handlers.export import ExportHandler
-from .handlers.home import HomeHandler
+from .handlers.home import STATIC_DIR, HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
 from .handlers.share import routes as share_routes
+from .handlers.static import BundleHandler
 from .kernel_access import ServerKernels
 
 # Extensions that register the same /api/collaboration routes: running both would leave
@@ -567,9 +568,10 @@ class HuddleApp(ExtensionApp):
             *comment_routes(self.review, access),
             *share_routes(access, self.backend, self.kernels, self.copies_dir,
                           self.max_copy_kernels),
-            *classroom_routes(access, self.backend, self.kernels, self.rooms,
+            *classroom_routes(access, self.backend, self.rooms,
                               self.copies_dir, self.max_copies_per_person),
             *HomeHandler.web_app_routes(access, self.backend),
+            (r"/huddle/static/(.*)", BundleHandler, {"path": str(STATIC_DIR)}),
         ])
 
     async def _shut_down(self) -> None:

@@ -18,6 +18,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
 
@@ -27,8 +28,8 @@ from ...collab.errors import CollabError
 from ...collab.manager import RoomManager
 from ..access import ServerAccess
 from ..contents_backend import ContentsFileBackend
-from ..kernel_access import ServerKernels
-from .share import AccessApiHandler
+from .bodies import json_object
+from .ids import parse_document_id
 
 
 def folder_name(display_name: str, username: str) -> str:
@@ -37,11 +38,11 @@ def folder_name(display_name: str, username: str) -> str:
     return f"{slug}-{re.sub(r'[^A-Za-z0-9]', '', username)[-8:] or 'x'}"
 
 
-class ClassroomHandler(AccessApiHandler):
-    def initialize(self, access: ServerAccess, backend: ContentsFileBackend,  # type: ignore[override]
-                   kernels: ServerKernels, manager: RoomManager, copies_dir: str,
-                   max_copies_per_person: int) -> None:
-        super().initialize(access, backend, kernels)
+class ClassroomHandler(APIHandler):
+    def initialize(self, access: ServerAccess, backend: ContentsFileBackend,
+                   manager: RoomManager, copies_dir: str, max_copies_per_person: int) -> None:
+        self.access = access
+        self.backend = backend
         self.manager = manager
         self.copies_dir = copies_dir.strip("/")
         self.max_copies_per_person = max_copies_per_person
@@ -50,9 +51,9 @@ class ClassroomHandler(AccessApiHandler):
 class PresentHandler(ClassroomHandler):
     @web.authenticated
     def post(self, document_id: str) -> None:
-        room_id = self.document(document_id)
+        room_id = parse_document_id(document_id)
         self.access.require(self, Capability.SHARE, room_id.file_id)
-        on = self.body().get("on")
+        on = json_object(self).get("on")
         if not isinstance(on, bool):
             raise web.HTTPError(400, "on must be true or false")
         rooms = self.manager.rooms_for_file(room_id.file_id)
@@ -70,7 +71,7 @@ class PresentHandler(ClassroomHandler):
 class CopyHandler(ClassroomHandler):
     @web.authenticated
     async def post(self, document_id: str) -> None:
-        room_id = self.document(document_id)
+        room_id = parse_document_id(document_id)
         self.access.require(self, Capability.READ, room_id.file_id)
         if not self.access.may_copy(self.current_user):
             raise web.HTTPError(403, "people who came through a share link cannot make copies "
@@ -129,10 +130,9 @@ class CopyHandler(ClassroomHandler):
                     {"type": "directory"}, current))
 
 
-def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels,
-           manager: RoomManager, copies_dir: str, max_copies_per_person: int
-           ) -> list[tuple[str, type, dict[str, Any]]]:
-    args = {"access": access, "backend": backend, "kernels": kernels, "manager": manager,
+def routes(access: ServerAccess, backend: ContentsFileBackend, manager: RoomManager,
+           copies_dir: str, max_copies_per_person: int) -> list[tuple[str, type, dict[str, Any]]]:
+    args = {"access": access, "backend": backend, "manager": manager,
             "copies_dir": copies_dir, "max_copies_per_person": max_copies_per_person}
     return [
         (r"/api/huddle/present/([^/]+)", PresentHandler, args),

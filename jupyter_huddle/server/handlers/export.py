@@ -17,7 +17,7 @@ from ...collab.access import Capability
 from ...collab.errors import CollabError
 from ...collab.manager import RoomManager
 from ..access import ServerAccess
-from .execute import parse_document_id
+from .ids import parse_document_id
 
 # format -> (nbconvert exporter name or None for the notebook itself, MIME type, extension)
 FORMATS: dict[str, tuple[str | None, str, str]] = {

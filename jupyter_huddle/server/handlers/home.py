@@ -20,7 +20,6 @@ from tornado import web
 
 from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
-from .static import BundleHandler
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
@@ -61,12 +60,12 @@ class HomeHandler(JupyterHandler):
     @classmethod
     def web_app_routes(cls, access: ServerAccess, backend: ContentsFileBackend
                        ) -> list[tuple[Any, ...]]:
-        """The app's pages and its bundle, relative to the server's base URL."""
+        """The app's pages, relative to the server's base URL (its bundle is served from
+        ``STATIC_DIR`` by ``static.BundleHandler``)."""
         args = {"access": access, "backend": backend}
         return [
             (r"/huddle/?", cls, args),
             (r"/huddle/(?:tree|notebooks)(?:/.*)?", cls, args),
-            (r"/huddle/static/(.*)", BundleHandler, {"path": str(STATIC_DIR)}),
         ]
 
     async def guest_page(self, user: GuestUser) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
 from .bodies import json_object
-from .execute import parse_document_id
+from .ids import parse_document_id
 
 MAX_GRANT_S = 4 * 3600
 
