@@ -15,9 +15,9 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .._version import __version__
 from ..collab.access import AccessService, RateLimiter, Role
-from ..collab.close_codes import CloseCode
 from ..collab.manager import RoomManager
 from ..collab.review import ReviewService
+from ..collab.rights import disconnect_on_rights_change
 from ..collab.store import MemoryStore, ServerStore, SQLiteStore, UpdateStore
 from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService
@@ -120,7 +120,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             self.store, owners=set(self.owners), member_role=Role(self.member_role),
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
             open_store=self.rooms.start)
-        self.access.listeners.append(self._rights_changed)
+        self.access.listeners.append(disconnect_on_rights_change(self.rooms, self.access))
         self.server_access = ServerAccess(self.access, guest_copies=self.guest_copies)
         self.server_access.install(self.server.identity_provider, self.server.authorizer,
                                    guest_routes=GUEST_ROUTES)
@@ -190,21 +190,6 @@ class HuddleApp(HuddleOptions, ExtensionApp):
 
         self.server.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
                                                  listener=on_contents_event)
-
-    def _rights_changed(self, file_id: str, usernames: set[str]) -> None:
-        """Someone's rights on a notebook changed: their sockets are cut, to reconnect
-        with the new rights (or be refused, when they have none left)."""
-        for room in self.rooms.rooms_for_file(file_id):
-            for peer in list(room.peers.values()):
-                if peer.user.username not in usernames:
-                    continue
-                role = self.access.role_of(peer.user.username, file_id,
-                                           guest_id=peer.user.guest_id)
-                if role is None:
-                    peer.close(CloseCode.FORBIDDEN, "your access to this notebook ended")
-                else:
-                    peer.close(CloseCode.RIGHTS_CHANGED,
-                               f"your role is now {role.value}; reconnecting")
 
     def initialize_handlers(self) -> None:
         access = self.server_access
