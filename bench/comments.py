@@ -188,7 +188,7 @@ def base_notebook(rng: random.Random) -> nbformat.NotebookNode:
 @contextmanager
 def _deterministic_ids(rng: random.Random) -> Iterator[None]:
     """Thread / message ids and timestamps from the seed (the model uses uuid4 and time)."""
-    from jupyter_huddle.collab import comments as model
+    from jupyter_huddle.collab.review import threads as model
 
     clock = [1_718_000_000.0]
 
@@ -218,10 +218,10 @@ def _random_range(rng: random.Random, text: str) -> tuple[int, int]:
 def build_notebooks(seed: int = SEED, threads: int = THREADS) -> tuple[dict[str, Any],
                                                                         dict[str, Any]]:
     """(notebook without threads, the same notebook with ``threads`` threads) as JSON."""
-    from jupyter_huddle.collab.comments import AnchorRequest, Comments, index_to_utf16
     from jupyter_huddle.collab.connection import UserInfo
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
     from jupyter_huddle.collab.origins import ServerOrigin
+    from jupyter_huddle.collab.review import AnchorRequest, Comments, index_to_utf16
 
     rng = random.Random(seed)
     nb = base_notebook(rng)
@@ -282,9 +282,9 @@ def model_timings(paths: dict[str, Path], repeats: int = 3) -> dict[str, Any]:
     """``NotebookDocument.load`` of each fixture, then ``Comments.threads()`` (what the GET
     lists) and ``export()`` (what a save writes), in this process; the median of
     ``repeats``."""
-    from jupyter_huddle.collab.comments import Comments
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
     from jupyter_huddle.collab.origins import ServerOrigin
+    from jupyter_huddle.collab.review import Comments
 
     out: dict[str, Any] = {}
     for name in FIXTURES:
@@ -384,7 +384,7 @@ async def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
 def random_anchor(rng: random.Random, peer: Peer) -> dict[str, Any]:
     """A text anchor (UTF-16 offsets) on a random line of a random cell, as a browser
     would send it."""
-    from jupyter_huddle.collab.comments import index_to_utf16
+    from jupyter_huddle.collab.review import index_to_utf16
 
     index = rng.randrange(len(peer.cells))
     text = str(peer.source(index))

@@ -6,7 +6,10 @@ import nbformat
 import pytest
 from pycrdt import Array, Doc
 
-from jupyter_huddle.collab.comments import (
+from jupyter_huddle.collab.connection import UserInfo
+from jupyter_huddle.collab.documents.notebook import NotebookDocument
+from jupyter_huddle.collab.origins import ServerOrigin
+from jupyter_huddle.collab.review import (
     AnchorRequest,
     CommentError,
     Comments,
@@ -16,9 +19,6 @@ from jupyter_huddle.collab.comments import (
     index_to_utf16,
     utf16_to_index,
 )
-from jupyter_huddle.collab.connection import UserInfo
-from jupyter_huddle.collab.documents.notebook import NotebookDocument
-from jupyter_huddle.collab.origins import ServerOrigin
 
 ANN, BOB = UserInfo("ann", "Ann"), UserInfo("bob", "Bob")
 KNOWN = {"ann": "ann", "bob": "bob"}

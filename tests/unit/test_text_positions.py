@@ -1,5 +1,5 @@
 """Relative positions resolve to the same character after any edits, also in text that is
-not ASCII (where pycrdt's StickyIndex alone is off; see text_positions.py)."""
+not ASCII (where pycrdt's StickyIndex alone is off; see collab/review/positions.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Assoc, Doc, Text
 
-from jupyter_huddle.collab.text_positions import TextPositions
+from jupyter_huddle.collab.review.positions import TextPositions
 
 # Distinct characters of 1 to 4 UTF-8 bytes and 1 or 2 UTF-16 units, so every one can be
 # found again by identity.
@@ -110,13 +110,14 @@ def test_the_document_cache_forgets_a_cell_when_its_text_changes():
 
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
     from jupyter_huddle.collab.origins import ServerOrigin
+    from jupyter_huddle.collab.review.threads import position_cache
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("é one", id="a"),
                 nbformat.v4.new_code_cell("ü two", id="b")]
     doc = NotebookDocument()
     doc.load(nb, ServerOrigin.LOAD)
-    cache = doc.positions
+    cache = position_cache(doc)
     first = doc.cells[0]["source"]
     cache["a"] = TextPositions(first)
     cache["b"] = TextPositions(doc.cells[1]["source"])

@@ -18,7 +18,6 @@ import nbformat
 from pycrdt import Array, Doc, Map, Text
 
 from ..errors import SaveError
-from ..text_positions import PositionCache
 from .base import DiskMerge, SharedDocument
 from .values import MISSING, plain, restore_numbers
 
@@ -101,8 +100,9 @@ class NotebookDocument(SharedDocument):
         # from it (see values.py).
         self.baseline: dict[str, Any] = {}
         self.comments: Map[Any] = self.doc.get("comments", type=Map)
-        # Where review anchors are in each cell's text (kept until the text changes).
-        self.positions = PositionCache(self.cells)
+        # What other layers derive from this document and keep while it lives (review
+        # anchors' positions in each cell's text); the document never reads it.
+        self.caches: dict[str, object] = {}
         # Write review threads into the saved file's metadata (HuddleApp.save_comments).
         self.comments_in_metadata = True
         # Set when cells are inserted or deleted (not on edits inside cells), so repair
@@ -125,9 +125,9 @@ class NotebookDocument(SharedDocument):
             self.meta["metadata"] = Map(dict(metadata))
             self.cells.extend([cell_to_ymap(c) for c in cells])
         if saved_comments is not None:
-            from ..comments import Comments  # comments build on this module
+            from ..review.saved import load_saved_threads  # review builds on this module
 
-            Comments(self).load_metadata(saved_comments)
+            load_saved_threads(self, saved_comments)
         # The baseline restores number types on export; saved threads need none of that.
         self.baseline = {**nb, "metadata": metadata}
 
@@ -237,9 +237,9 @@ class NotebookDocument(SharedDocument):
         metadata = restore_numbers(meta.get("metadata") or {},
                                    self.baseline.get("metadata", MISSING))
         if self.comments_in_metadata and len(self.comments):
-            from ..comments import Comments  # comments build on this module
+            from ..review.saved import saved_threads  # review builds on this module
 
-            metadata = with_comments(metadata, Comments(self).to_metadata())
+            metadata = with_comments(metadata, saved_threads(self) or [])
         return {
             "cells": cells,
             "metadata": metadata,
@@ -280,21 +280,13 @@ class NotebookDocument(SharedDocument):
         result = merge_notebooks(base, ours, theirs)
         apply_notebook(self, result.content, origin)
         self.baseline = theirs
-        if len(self.comments):
-            from ..comments import Comments  # comments build on this module
+        from ..review.saved import follow_outside_edit  # review builds on this module
 
-            before = {c.get("id"): _source_text(c.get("source")) for c in ours["cells"]}
-            changed = {str(c.get("id")) for c in self.cells if isinstance(c, Map)
-                       and before.get(c.get("id")) != str(c.get("source"))}
-            Comments(self).after_outside_edit(changed)
+        follow_outside_edit(self, ours["cells"])
         overwritten = None
         if result.overwritten:
             overwritten = {**theirs, "cells": result.overwritten}
         return DiskMerge(result.conflicts, overwritten)
-
-
-def _source_text(source: Any) -> str:
-    return "".join(source) if isinstance(source, list) else str(source or "")
 
 
 def _comparable(ycell: Map[Any]) -> Any:

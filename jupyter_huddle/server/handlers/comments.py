@@ -1,4 +1,4 @@
-"""REST routes of review threads (all logic is in ``collab.review`` and ``collab.comments``).
+"""REST routes of review threads (all logic is in ``collab.review``).
 
 - ``GET  /api/huddle/comments/{document_id}``: threads in notebook order, with where each
   anchor is now, and the ids of threads that mention you unread.
@@ -25,11 +25,10 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ...collab.access import Capability
-from ...collab.comments import AnchorRequest, CommentError
 from ...collab.connection import UserInfo
 from ...collab.errors import CollabError
 from ...collab.ids import DocumentRoomId
-from ...collab.review import ReviewService, TooManyActions
+from ...collab.review import AnchorRequest, CommentError, ReviewService, TooManyActions
 from ...collab.users import KnownUsers
 from ..access import ServerAccess, user_info
 from ..errors import http_status

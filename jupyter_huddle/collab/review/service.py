@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from .access import RateLimiter, TooManyAttempts
-from .comments import AnchorRequest, CommentError, Comments, TooManyThreads, mentions
-from .connection import UserInfo
-from .documents.notebook import NotebookDocument
-from .ids import DocumentRoomId
-from .manager import RoomManager
-from .users import KnownUsers
+from ..access import RateLimiter, TooManyAttempts
+from ..connection import UserInfo
+from ..documents.notebook import NotebookDocument
+from ..files import FileBackend
+from ..ids import DocumentRoomId
+from ..room import Room
+from ..users import KnownUsers
+from .anchors import AnchorRequest
+from .errors import CommentError, TooManyActions, TooManyThreads
+from .threads import Comments, mentions
 
 T = TypeVar("T")
 Audit = Callable[[dict[str, Any]], None]
@@ -34,16 +37,20 @@ class ReviewLimits:
     actions_per_minute: int = 60
 
 
-class TooManyActions(CommentError):
-    status = 429
+class Rooms(Protocol):
+    """What the service needs of the rooms (``RoomManager``): a notebook's room held loaded
+    while it works, and where its file is."""
 
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many review actions; try again in {int(retry_after_s) + 1} s")
-        self.retry_after_s = retry_after_s
+    @property
+    def backend(self) -> FileBackend: ...
+
+    async def lease(self, room_id: DocumentRoomId) -> Room: ...
+
+    def release(self, room_id: DocumentRoomId) -> None: ...
 
 
 class ReviewService:
-    def __init__(self, rooms: RoomManager, users: KnownUsers, audit: Audit,
+    def __init__(self, rooms: Rooms, users: KnownUsers, audit: Audit,
                  limits: ReviewLimits | None = None) -> None:
         self.rooms = rooms
         self.users = users

@@ -1,4 +1,9 @@
-"""Relative positions in a shared text (Yjs ``RelativePosition`` JSON), in UTF-16 units.
+"""Offsets and relative positions in a shared text, in UTF-16 units.
+
+Offsets that cross the review API are in UTF-16 code units, what browsers count and what
+sticky indexes count; pycrdt's ``Text`` operations count UTF-8 bytes, so an edit converts.
+
+Relative positions are Yjs ``RelativePosition`` JSON (pycrdt ``StickyIndex``).
 
 pycrdt's ``StickyIndex`` cannot be used as it is for text that is not ASCII: yrs (0.14 and
 earlier) counts the items before a position in the document's offset unit (UTF-8 bytes
@@ -22,9 +27,41 @@ from typing import Any
 
 from pycrdt import Array, Assoc, Map, StickyIndex, Text
 
-from .codec import Reader, varuint
+from ..codec import Reader, varuint
+from .errors import CommentError
 
 Position = dict[str, Any]  # {"item": {"client", "clock"}, "assoc"} or {"type": ..., "assoc"}
+
+
+def utf16_to_index(text: str, offset: int) -> int:
+    """Python index of a UTF-16 offset into ``text``.
+
+    Raises:
+        CommentError: the offset is outside the text or inside a surrogate pair.
+    """
+    if text.isascii():  # one unit per character
+        if not 0 <= offset <= len(text):
+            raise CommentError(f"offset {offset} is outside the text ({len(text)} UTF-16 units)")
+        return offset
+    units = 0
+    for index, char in enumerate(text):
+        if units == offset:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > offset:
+            raise CommentError(f"offset {offset} splits a character")
+    if units == offset:
+        return len(text)
+    raise CommentError(f"offset {offset} is outside the text ({units} UTF-16 units)")
+
+
+def index_to_utf16(text: str, index: int) -> int:
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text[:index])
+
+
+def byte_offset(text: str, index: int) -> int:
+    """The UTF-8 byte offset of a Python index into ``text`` (what pycrdt's ``Text`` counts)."""
+    return len(text[:index].encode("utf-8"))
 
 
 def _utf16_len(char: str) -> int:
