@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
-from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import ws_authenticated
@@ -28,6 +26,7 @@ from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
 from ...collab.manager import RoomManager
 from ...collab.room import Room
 from ...collab.settings import CollabSettings
+from .. import ws_stream
 from ..access import ServerAccess, user_info
 from ..errors import frame_close_code, open_close_code, reload_reason
 
@@ -99,10 +98,11 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.set_nodelay(True)  # a typing peer must not get every update one keystroke late
         assert self.room_id is not None  # set by get() before the upgrade
         self.peer = self._make_peer()
-        self._stream = self._plain_stream()
+        # Frames go straight to Tornado's stream when they may (see ``ws_stream``).
+        self._stream = ws_stream.plain_stream(self.ws_connection)
         if self._stream is not None:
             self.peer.attach_fast_path(self._write_now)
-        if _has_write_counters(self._any_stream()):
+        if ws_stream.has_write_counters(ws_stream.any_stream(self.ws_connection)):
             self.peer.attach_backlog(self._backlog)
         self._writer = asyncio.create_task(self._drain(self.peer))
         try:
@@ -153,57 +153,18 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self._writer is not None:
             self._writer.cancel()
 
-    def _plain_stream(self) -> IOStream | None:
-        """The connection's stream, if frames may be written to it directly.
-
-        Tornado's ``write_message`` wraps every message in a new asyncio Task; at a few
-        hundred peers per edit that Task is the main cost of a broadcast and the main
-        source of garbage. A binary frame from the server is just a short header and the
-        payload (no mask, and no compression: this handler never negotiates any), so this
-        handler writes frames itself. None means: use ``write_message``.
-        """
-        connection = self.ws_connection
-        stream: IOStream | None = getattr(connection, "stream", None)
-        if stream is None or getattr(connection, "_compressor", None) is not None:
-            return None
-        return stream
-
-    def _any_stream(self) -> IOStream | None:
-        return getattr(self.ws_connection, "stream", None)
-
     def _backlog(self) -> tuple[int, int]:
         """What Tornado still holds for this peer and how much it has written so far (the
         core's probe: its bound covers this, and it cuts a peer that stops reading)."""
-        stream = self._any_stream()
-        if stream is None or stream.closed():
-            return 0, 0
-        written: int = stream._total_write_index
-        done: int = stream._total_write_done_index
-        return written - done, done
+        return ws_stream.unsent_and_sent(ws_stream.any_stream(self.ws_connection))
 
     def _write_now(self, frame: bytes) -> bool:
         """The fast path: write at once if nothing is waiting to go out before it."""
         stream = self._stream
         if stream is None or self._draining or stream.writing() or stream.closed():
             return False
-        self._write_frames(stream, [frame])
+        ws_stream.write_frames(stream, [frame])
         return True
-
-    @staticmethod
-    def _write_frames(stream: IOStream, frames: list[bytes]) -> Awaitable[None]:
-        small = bytearray()
-        last: Awaitable[None] | None = None
-        for frame in frames:
-            small += binary_frame_header(len(frame))
-            if len(frame) < 4096:
-                small += frame
-            else:  # large payloads are handed over without a copy
-                stream.write(bytes(small))
-                small = bytearray()
-                last = stream.write(frame)
-        if small or last is None:
-            last = stream.write(bytes(small))
-        return last
 
     async def _drain(self, peer: Connection) -> None:
         """Write what was queued while the peer was behind, in order, a batch at a time,
@@ -215,7 +176,7 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
                 self._draining = True
                 while frames := peer.outbox.take_all():
                     if self._stream is not None:
-                        await self._write_frames(self._stream, frames)
+                        await ws_stream.write_frames(self._stream, frames)
                     else:
                         for frame in frames[:-1]:
                             self.write_message(frame, binary=True)
@@ -237,23 +198,3 @@ class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             self.peer.closed = True
         if self.ws_connection is not None:
             self.close(code, truncate_reason(reason))
-
-
-def _has_write_counters(stream: IOStream | None) -> bool:
-    """Tornado's IOStream counts bytes written and sent (private, but stable since 4.x);
-    without them the core bounds only its own queue, as before."""
-    found = all(hasattr(stream, name)
-                for name in ("_total_write_index", "_total_write_done_index"))
-    if stream is not None and not found:
-        log.warning("this Tornado's IOStream has no write counters: a socket's unsent bytes "
-                    "are not bounded and stalled readers are not detected")
-    return stream is not None and found
-
-
-def binary_frame_header(length: int) -> bytes:
-    """RFC 6455 header of an unmasked, final, binary frame of ``length`` bytes."""
-    if length < 126:
-        return struct.pack("!BB", 0x82, length)
-    if length <= 0xFFFF:
-        return struct.pack("!BBH", 0x82, 126, length)
-    return struct.pack("!BBQ", 0x82, 127, length)
