@@ -24,6 +24,8 @@ READY_TIMEOUT_S = 60.0
 
 
 class ExecutionListener(Protocol):
+    """Receives the messages of one execution (matched by their parent message id)."""
+
     def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None: ...
 
     def on_reply(self, content: dict[str, Any]) -> None: ...
@@ -35,6 +37,23 @@ StatusListener = Callable[[str], None]
 IopubListener = Callable[[str, dict[str, Any]], None]
 
 
+class KernelChannel(Protocol):
+    """What the dispatcher does with its connection to a kernel (a ``KernelConnection``,
+    or a fake in unit tests)."""
+
+    def execute(self, code: str, listener: ExecutionListener) -> str:
+        """Send ``code`` to run; its messages go to ``listener``. Returns the message id."""
+
+    def forget(self, msg_id: str) -> None:
+        """Stop routing the messages of ``msg_id`` (its run is over)."""
+
+    def input(self, value: str) -> None:
+        """Answer the kernel's pending ``input()`` request."""
+
+    async def close(self) -> None:
+        """Stop reading and disconnect."""
+
+
 def _is_gateway(kernel: Any) -> bool:
     return any(cls.__name__.startswith("Gateway") for cls in type(kernel).__mro__)
 
@@ -43,7 +62,31 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+def _client_of(kernel: Any) -> tuple[Any, Any]:
+    """A client of ``kernel`` with a session of its own, and the ZMQ context it uses (None
+    for a gateway kernel)."""
+    session = getattr(kernel, "session", None)
+    if _is_gateway(kernel) or not isinstance(session, Session):
+        # A gateway kernel: its client multiplexes every channel over one websocket to
+        # the gateway, with a session of its own.
+        return kernel.client(), None
+    # Unbounded receive queues: when a cell floods output faster than the server reads
+    # it, ZMQ would otherwise have the kernel drop messages for us past 1000 (outputs
+    # lost, and a lost final "idle" would leave the run hanging). The kernel's flood then
+    # queues in memory here, bounded by the output caps in effect as we write it out.
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.RCVHWM, 0)
+    client = kernel.client(session=Session(
+        key=session.key, signature_scheme=session.signature_scheme, username="huddle"),
+        context=context)
+    return client, context
+
+
 class KernelConnection:
+    """The server's connection to one kernel (a ``KernelChannel``): routes each message
+    to the listener of the execution it belongs to. Its readers run from ``start()`` to
+    ``close()``."""
+
     def __init__(self, kernel_id: str, client: Any, on_status: StatusListener,
                  on_any_iopub: IopubListener, context: Any = None) -> None:
         self.kernel_id = kernel_id
@@ -57,58 +100,55 @@ class KernelConnection:
     @classmethod
     async def open(cls, kernel_manager: Any, kernel_id: str, on_status: StatusListener,
                    on_any_iopub: IopubListener) -> KernelConnection:
-        """Connect to a running kernel.
+        """Connect to a running kernel: a started connection, to ``close()`` when done.
 
         Raises:
             KeyError: no such kernel.
             TimeoutError, RuntimeError: it did not answer in time.
         """
-        kernel = kernel_manager.get_kernel(kernel_id)
-        session = getattr(kernel, "session", None)
-        context = None
-        if _is_gateway(kernel) or not isinstance(session, Session):
-            # A gateway kernel: its client multiplexes every channel over one websocket to
-            # the gateway, with a session of its own.
-            client = kernel.client()
-        else:
-            # Unbounded receive queues: when a cell floods output faster than the server
-            # reads it, ZMQ would otherwise have the kernel drop messages for us past 1000
-            # (outputs lost, and a lost final "idle" would leave the run hanging). The
-            # kernel's flood then queues in memory here, bounded by the output caps in
-            # effect as we write it out.
-            context = zmq.asyncio.Context()
-            context.setsockopt(zmq.RCVHWM, 0)
-            client = kernel.client(session=Session(
-                key=session.key, signature_scheme=session.signature_scheme,
-                username="huddle"), context=context)
-        await _maybe_await(client.start_channels())
+        client, context = _client_of(kernel_manager.get_kernel(kernel_id))
         connection = cls(kernel_id, client, on_status, on_any_iopub, context)
-        try:
-            # Before the readers start: it reads the shell channel for its own reply.
-            await _maybe_await(client.wait_for_ready(timeout=READY_TIMEOUT_S))
-        except BaseException:
-            await connection.close()
-            raise
-        connection._readers = [
-            asyncio.create_task(connection._read(client.get_iopub_msg, connection._iopub)),
-            asyncio.create_task(connection._read(client.get_shell_msg, connection._shell)),
-            asyncio.create_task(connection._read(client.get_stdin_msg, connection._stdin)),
-        ]
+        await connection.start()
         return connection
 
+    async def start(self) -> None:
+        """Open the channels, wait until the kernel answers, then start reading.
+
+        Raises:
+            TimeoutError, RuntimeError: it did not answer in time (the connection is
+                closed again).
+        """
+        await _maybe_await(self.client.start_channels())
+        try:
+            # Before the readers start: it reads the shell channel for its own reply.
+            await _maybe_await(self.client.wait_for_ready(timeout=READY_TIMEOUT_S))
+        except BaseException:
+            await self.close()
+            raise
+        client = self.client
+        self._readers = [
+            asyncio.create_task(self._read(client.get_iopub_msg, self._iopub)),
+            asyncio.create_task(self._read(client.get_shell_msg, self._shell)),
+            asyncio.create_task(self._read(client.get_stdin_msg, self._stdin)),
+        ]
+
     def execute(self, code: str, listener: ExecutionListener) -> str:
+        """Send ``code`` to run; its messages go to ``listener``. Returns the message id."""
         msg_id: str = self.client.execute(code, silent=False, store_history=True,
                                           allow_stdin=True, stop_on_error=False)
         self._listeners[msg_id] = listener
         return msg_id
 
     def forget(self, msg_id: str) -> None:
+        """Stop routing the messages of ``msg_id``."""
         self._listeners.pop(msg_id, None)
 
     def input(self, value: str) -> None:
+        """Answer the kernel's pending ``input()`` request."""
         self.client.input(value)
 
     async def close(self) -> None:
+        """Stop the readers and the channels, and destroy the ZMQ context made for them."""
         for task in self._readers:
             task.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)

@@ -4,6 +4,9 @@ across every user and every notebook on the kernel.
 It owns the server's connection to the kernel and rebuilds it after a restart. Every wait
 for a reply is watched: a kernel that dies, restarts or loses a reply aborts the request
 within ``watchdog_interval_s`` instead of wedging the queue.
+
+What it needs from the rest of the server is ``DispatcherHooks``, and nothing more; its
+worker runs from ``start()`` to ``close()``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..collab.documents.notebook import NotebookDocument
-from .client import KernelConnection
+from .client import IopubListener, KernelChannel, StatusListener
 from .outputs import DisplayRegistry, OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
 
@@ -27,6 +30,8 @@ _OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "clear_out
 
 @dataclass(frozen=True)
 class DispatcherSettings:
+    """How a dispatcher writes outputs and watches its kernel."""
+
     limits: OutputLimits = field(default_factory=OutputLimits)
     # How often a running request checks that its kernel is still alive.
     watchdog_interval_s: float = 2.0
@@ -38,22 +43,26 @@ class DispatcherSettings:
 
 
 class DispatcherHooks(Protocol):
-    """What a dispatcher needs from the execution service."""
+    """Everything a dispatcher asks of the rest of the server (``hooks.ServiceHooks``)."""
 
-    def document(self, request: ExecutionRequest) -> NotebookDocument | None: ...
+    def document(self, request: ExecutionRequest) -> NotebookDocument | None:
+        """The open notebook the request runs in (None: its room is closed)."""
 
-    def changed(self, request: ExecutionRequest) -> None: ...
+    def changed(self, request: ExecutionRequest) -> None:
+        """The request's state, count or pending input changed."""
 
-    def kernel_status(self, kernel_id: str, status: str) -> None: ...
+    def kernel_status(self, kernel_id: str, status: str) -> None:
+        """The kernel's status (``dispatcher.status``) changed."""
 
-    async def kernel_alive(self, kernel_id: str) -> bool: ...
+    async def kernel_alive(self, kernel_id: str) -> bool:
+        """Whether the kernel's process is still running."""
 
     async def still_bound(self, request: ExecutionRequest) -> bool:
         """Whether the request's kernel is still its notebook's kernel."""
 
-    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
-                      on_any_iopub: Callable[[str, dict[str, Any]], None]
-                      ) -> KernelConnection: ...
+    async def connect(self, kernel_id: str, on_status: StatusListener,
+                      on_any_iopub: IopubListener) -> KernelChannel:
+        """A started connection to the kernel."""
 
 
 class _Run:
@@ -105,6 +114,9 @@ class _Run:
 
 
 class KernelDispatcher:
+    """Runs one kernel's requests one at a time, oldest first. ``start()`` it, then
+    ``close()`` it: its worker task lives in between."""
+
     def __init__(self, kernel_id: str, hooks: DispatcherHooks,
                  settings: DispatcherSettings) -> None:
         self.kernel_id = kernel_id
@@ -117,18 +129,25 @@ class KernelDispatcher:
         self.queue: list[ExecutionRequest] = []
         self.running: _Run | None = None
         self.status = "unknown"
-        self._connection: KernelConnection | None = None
+        self._connection: KernelChannel | None = None
         self._wake = asyncio.Event()
         self._closing = False
-        self._task = asyncio.create_task(self._work())
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker (once; needs the running event loop)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._work())
 
     # --- queue ---------------------------------------------------------------------------
 
     def submit(self, requests: list[ExecutionRequest]) -> None:
+        """Queue requests to run after everything already queued."""
         self.queue.extend(requests)
         self._wake.set()
 
     def requests(self) -> list[ExecutionRequest]:
+        """The running request (if any), then the queued ones, in run order."""
         current = [self.running.request] if self.running is not None else []
         return current + list(self.queue)
 
@@ -143,6 +162,7 @@ class KernelDispatcher:
         return removed
 
     def abort_running(self, reason: str) -> None:
+        """Abort the running request once it was sent (or when closing)."""
         if self.running is not None and (self.running.sent or self._closing):
             self.running.abort(reason)
 
@@ -166,6 +186,7 @@ class KernelDispatcher:
         self.hooks.kernel_status(self.kernel_id, status)
 
     def send_input(self, value: str) -> None:
+        """Answer the running request's ``input()`` prompt."""
         if self._connection is not None:
             self._connection.input(value)
 
@@ -175,11 +196,14 @@ class KernelDispatcher:
         self._closing = True
         await self.reset(reason)
         self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+            await asyncio.wait_for(asyncio.shield(task), timeout=5)
         except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # --- work ------------------------------------------------------------------------------
 
@@ -199,31 +223,16 @@ class KernelDispatcher:
                     self.hooks.changed(request)
 
     async def _execute(self, request: ExecutionRequest) -> None:
-        document = self.hooks.document(request)
-        if document is None:
-            request.finish(RequestState.CANCELLED, "the notebook is no longer open")
-            self.hooks.changed(request)
+        run = await self._begin(request)
+        if run is None:
             return
-        if not await self.hooks.still_bound(request):
-            request.finish(RequestState.ABORTED, "the notebook's kernel changed")
-            self.hooks.changed(request)
-            return
-        writer = OutputWriter(document, request.cell_id, self.registry, self.settings.limits)
-        if not writer.begin():
-            request.finish(RequestState.CANCELLED, "the cell was deleted")
-            self.hooks.changed(request)
-            return
-        request.state = RequestState.RUNNING
-        request.started_at = time.time()
-        request.source_changed = writer.cell_source() != request.source
-        run = _Run(request, writer, self.hooks)
         self.running = run  # listed as running while the client connects, too
         self.hooks.changed(request)
         try:
             try:
                 connection = await self._connect_when_back()
             except Exception as err:
-                writer.end(None)
+                run.writer.end(None)
                 request.finish(RequestState.ABORTED, f"the kernel is not available: {err}")
                 self.hooks.changed(request)
                 return
@@ -239,6 +248,29 @@ class KernelDispatcher:
         finally:
             self.running = None
         self._conclude(run)
+
+    async def _begin(self, request: ExecutionRequest) -> _Run | None:
+        """Mark the request running and its cell cleared, or finish it (None) when its
+        notebook closed, its kernel changed or its cell is gone."""
+        document = self.hooks.document(request)
+        if document is None:
+            self._skip(request, RequestState.CANCELLED, "the notebook is no longer open")
+            return None
+        if not await self.hooks.still_bound(request):
+            self._skip(request, RequestState.ABORTED, "the notebook's kernel changed")
+            return None
+        writer = OutputWriter(document, request.cell_id, self.registry, self.settings.limits)
+        if not writer.begin():
+            self._skip(request, RequestState.CANCELLED, "the cell was deleted")
+            return None
+        request.state = RequestState.RUNNING
+        request.started_at = time.time()
+        request.source_changed = writer.cell_source() != request.source
+        return _Run(request, writer, self.hooks)
+
+    def _skip(self, request: ExecutionRequest, state: RequestState, reason: str) -> None:
+        request.finish(state, reason)
+        self.hooks.changed(request)
 
     def _conclude(self, run: _Run) -> None:
         request = run.request
@@ -279,7 +311,7 @@ class KernelDispatcher:
         elif run.idle_at is None and run.reply_at is not None and now - run.reply_at > grace:
             run.done.set()  # replied, but its final "idle" never came: it is over anyway
 
-    async def _connect_when_back(self) -> KernelConnection:
+    async def _connect_when_back(self) -> KernelChannel:
         """Connect, waiting (bounded) for a kernel that is restarting after a crash."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.connect_timeout_s
@@ -291,7 +323,7 @@ class KernelDispatcher:
                     raise
             await asyncio.sleep(self.settings.watchdog_interval_s / 2)
 
-    async def _connect(self) -> KernelConnection:
+    async def _connect(self) -> KernelChannel:
         if self._connection is None:
             self._connection = await self.hooks.connect(
                 self.kernel_id, self._on_status, self._on_any_iopub)

@@ -8,39 +8,53 @@ from typing import Any, Protocol
 
 from ..collab.ids import DocumentRoomId
 from ..collab.room import Room
-from .client import KernelConnection
+from .client import IopubListener, KernelChannel, StatusListener
 from .dispatcher import DispatcherSettings
 from .limits import QueueLimits
 from .requests import ExecutionRequest
 
 
 class RoomAccess(Protocol):
-    async def lease(self, room_id: DocumentRoomId) -> Room: ...
+    """The server's rooms (``collab.manager.RoomManager``)."""
 
-    def pin(self, room_id: DocumentRoomId) -> bool: ...
+    async def lease(self, room_id: DocumentRoomId) -> Room:
+        """The room, loaded and kept open until ``release``.
 
-    def release(self, room_id: DocumentRoomId) -> None: ...
+        Raises:
+            CollabError: it cannot be opened.
+        """
 
-    def get(self, room_id: Any) -> Room | None: ...
+    def pin(self, room_id: DocumentRoomId) -> bool:
+        """Keep an open room loaded until ``release``; False if it is not open."""
+
+    def release(self, room_id: DocumentRoomId) -> None:
+        """Let go of one ``lease`` or ``pin``."""
+
+    def get(self, room_id: Any) -> Room | None:
+        """The room if it is open."""
 
 
 class KernelAccess(Protocol):
     """The server's kernels and sessions (jupyter_server's managers, adapted)."""
 
-    def exists(self, kernel_id: str) -> bool: ...
+    def exists(self, kernel_id: str) -> bool:
+        """Whether the kernel manager has this kernel."""
 
     async def kernel_for(self, room_id: DocumentRoomId) -> str | None:
         """The kernel of the notebook's session (what JupyterLab shows), if any."""
 
-    async def alive(self, kernel_id: str) -> bool: ...
+    async def alive(self, kernel_id: str) -> bool:
+        """Whether the kernel's process is running."""
 
-    async def interrupt(self, kernel_id: str) -> None: ...
+    async def interrupt(self, kernel_id: str) -> None:
+        """Interrupt what the kernel is running."""
 
-    async def restart(self, kernel_id: str) -> None: ...
+    async def restart(self, kernel_id: str) -> None:
+        """Restart the kernel (returns once it is back)."""
 
-    async def connect(self, kernel_id: str, on_status: Callable[[str], None],
-                      on_any_iopub: Callable[[str, dict[str, Any]], None]
-                      ) -> KernelConnection: ...
+    async def connect(self, kernel_id: str, on_status: StatusListener,
+                      on_any_iopub: IopubListener) -> KernelChannel:
+        """A started connection of the server's own to the kernel."""
 
 
 EventSink = Callable[[str, ExecutionRequest], None]
@@ -48,6 +62,8 @@ EventSink = Callable[[str, ExecutionRequest], None]
 
 @dataclass(frozen=True)
 class CellRef:
+    """A cell to run, as a request names it."""
+
     cell_id: str
     # SHA-256 (hex) of the source the user saw; None (JupyterLab's executor sends none)
     # means "the source as it is now".
@@ -56,6 +72,8 @@ class CellRef:
 
 @dataclass(frozen=True)
 class ExecutionSettings:
+    """Everything the execution service is configured with (built once by the app)."""
+
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
     # How long a mismatching hash may wait for the user's edit to arrive (it travels on the
     # document socket, the request on HTTP: "type then Shift+Enter" races).

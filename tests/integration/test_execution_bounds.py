@@ -2,10 +2,10 @@
 cells are capped per notebook (503) and per person (429), refused runs queue nothing, and
 what the execution service remembers goes when its request, room or kernel does.
 
-Several tests assert on the service's internals by name (``ExecutionService._dispatchers``,
-``ExecutionService.ledger``'s maps, ``KernelDispatcher.registry``): a leak is invisible
-through the API (the views filter what they show) until the server runs out of memory,
-so the maps themselves are what must be empty.
+Several tests assert on the service's parts by name (``ExecutionService.dispatchers``,
+``ExecutionService.ledger``'s maps, ``presence.pending``, ``KernelDispatcher.registry``):
+a leak is invisible through the API (the views filter what they show) until the server
+runs out of memory, so the maps themselves are what must be empty.
 """
 
 from __future__ import annotations
@@ -92,14 +92,14 @@ def held_for(huddle: Any, key: Any) -> list[str]:
     execution = service(huddle)
     ledger = execution.ledger
     held = [name for name, found in (
-        ("_dispatchers", key in execution._dispatchers),
+        ("dispatchers", key in execution.dispatchers),
         ("ledger.requests", any(key in (r.room_id, r.kernel_id)
                                 for r in ledger.requests.values())),
         ("ledger.leased", key in ledger.leased.values()),
         ("ledger.history", key in ledger.history),
         ("ledger.kernel_rooms", key in ledger.kernel_rooms
          or any(key in rooms for rooms in ledger.kernel_rooms.values())),
-        ("_publish_pending", key in execution._publish_pending),
+        ("presence.pending", key in execution.presence.pending),
     ) if found]
     return held
 
@@ -205,7 +205,7 @@ async def test_a_rerun_display_keeps_one_reference_and_a_restart_none(huddle, wr
         for _ in range(4):
             await run(huddle, kernel_id, room, ids[0])
             await drained(huddle, room)
-        registry = service(huddle)._dispatchers[kernel_id].registry
+        registry = service(huddle).dispatchers.get(kernel_id).registry
         assert sum(len(refs) for refs in registry.refs.values()) == 1
 
         await run(huddle, kernel_id, room, ids[1], ids[2])  # one waits on input, one queued
@@ -216,7 +216,7 @@ async def test_a_rerun_display_keeps_one_reference_and_a_restart_none(huddle, wr
         assert registry.refs == {}  # the restarted kernel's display ids are new
         assert service(huddle).ledger.requests == {}
         assert service(huddle).ledger.leased == {}
-        assert service(huddle)._dispatchers[kernel_id].queue == []
+        assert service(huddle).dispatchers.get(kernel_id).queue == []
 
 
 async def test_a_shut_down_kernel_leaves_nothing_behind(huddle, write_notebook):
@@ -256,7 +256,7 @@ async def test_a_closed_room_leaves_nothing_behind(huddle, write_notebook):
 
         await eventually(released, what="the closed room's entries to go")
         # the kernel lives on, without references into the closed notebook's outputs
-        assert service(huddle)._dispatchers[kernel_id].registry.refs == {}
+        assert service(huddle).dispatchers.get(kernel_id).registry.refs == {}
 
 
 async def test_a_kernel_removed_without_a_shutdown_event_is_let_go(huddle, write_notebook):
@@ -274,7 +274,7 @@ async def test_a_kernel_removed_without_a_shutdown_event_is_let_go(huddle, write
             manager._handle_kernel_died(kernel_id)  # what jupyter_server does then
 
             async def released() -> bool:
-                return kernel_id not in service(huddle)._dispatchers
+                return kernel_id not in service(huddle).dispatchers
 
             await eventually(released, what="the dispatcher of the removed kernel to go")
             assert held_for(huddle, kernel_id) == []

@@ -1183,7 +1183,7 @@ async def test_server_shutdown_mid_run_leaves_cells_idle_and_saves(huddle, write
         # from here on the server is not used any more
         cells = server_room.document.cells.to_py()
         assert [c.get("execution_state") for c in cells] == ["idle", "idle"], cells
-        assert extension.execution._dispatchers == {}
+        assert len(extension.execution.dispatchers) == 0
         leftover = [t for t in asyncio.all_tasks() if not t.done()
                     and any(name in repr(t.get_coro())
                             for name in ("KernelDispatcher", "KernelConnection"))]
