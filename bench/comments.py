@@ -218,10 +218,12 @@ def _random_range(rng: random.Random, text: str) -> tuple[int, int]:
 def build_notebooks(seed: int = SEED, threads: int = THREADS) -> tuple[dict[str, Any],
                                                                         dict[str, Any]]:
     """(notebook without threads, the same notebook with ``threads`` threads) as JSON."""
+    from jupyter_huddle.collab.binding import file_content
     from jupyter_huddle.collab.connection import UserInfo
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
     from jupyter_huddle.collab.origins import ServerOrigin
     from jupyter_huddle.collab.review import AnchorRequest, Comments, index_to_utf16
+    from jupyter_huddle.collab.settings import CollabSettings
 
     rng = random.Random(seed)
     nb = base_notebook(rng)
@@ -252,7 +254,7 @@ def build_notebooks(seed: int = SEED, threads: int = THREADS) -> tuple[dict[str,
                                _prose(rng, rng.randint(2, 25), rng.random() < 0.3), known)
             if rng.random() < 0.3:
                 comments.set_status(thread["id"], rng.choice(users), "resolved")
-    with_threads = doc.export()
+    with_threads = file_content(doc, CollabSettings())
     assert len(with_threads["metadata"]["huddle"]["comments"]) == threads
     without = json.loads(json.dumps(with_threads))
     del without["metadata"]["huddle"]
@@ -279,13 +281,15 @@ def write_fixtures(directory: Path, seed: int = SEED) -> dict[str, Path]:
 # --- in-process model (no server): where a room's time goes --------------------------------
 
 def model_timings(paths: dict[str, Path], repeats: int = 3) -> dict[str, Any]:
-    """``NotebookDocument.load`` of each fixture, then ``Comments.threads()`` (what the GET
-    lists) and ``export()`` (what a save writes), in this process; the median of
-    ``repeats``."""
+    """Loading each fixture as the server does (``load_file``), then ``Comments.threads()``
+    (what the GET lists) and ``file_content`` (what a save writes), in this process; the
+    median of ``repeats``."""
+    from jupyter_huddle.collab.binding import file_content, load_file
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
-    from jupyter_huddle.collab.origins import ServerOrigin
     from jupyter_huddle.collab.review import Comments
+    from jupyter_huddle.collab.settings import CollabSettings
 
+    settings = CollabSettings()
     out: dict[str, Any] = {}
     for name in FIXTURES:
         content = json.loads(paths[name].read_text())
@@ -293,11 +297,11 @@ def model_timings(paths: dict[str, Path], repeats: int = 3) -> dict[str, Any]:
         for _ in range(repeats):
             doc = NotebookDocument()
             t0 = time.perf_counter()
-            doc.load(content, ServerOrigin.LOAD)
+            load_file(doc, content)
             t1 = time.perf_counter()
             Comments(doc).threads()
             t2 = time.perf_counter()
-            doc.export()
+            file_content(doc, settings)
             t3 = time.perf_counter()
             rows["load_ms"].append((t1 - t0) * 1000)
             rows["threads_ms"].append((t2 - t1) * 1000)

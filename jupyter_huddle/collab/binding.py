@@ -6,6 +6,9 @@ Saving: the scheduler decides when; after each write the server records ``state.
 false``, ``state.hash`` (exactly what the contents API reports) and, in the store, the
 file's hash and per-cell digests (the base of later merges). Every change is appended to
 the log; the log is compacted to one verified state now and then.
+
+A notebook's review threads are not in its shared metadata but in a root of their own; the
+binding moves them between that root and the file's metadata (``huddle.comments``).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import Any
 from .connection import Connection
 from .documents.base import DiskMerge, SharedDocument
 from .documents.notebook import NotebookDocument
+from .documents.schema import copy_json, split_comments, with_comments
 from .documents.text import TextDocument
 from .errors import DocumentLoadError, DocumentNotFound, SaveError
 from .files import FileBackend, FileSnapshot
 from .history import verified_state
 from .ids import DocumentRoomId
 from .origins import ServerOrigin
+from .review import follow_outside_edit, load_saved_threads, saved_threads
 from .saver import SaveScheduler
 from .settings import CollabSettings
 from .store import DocumentRecord, StoredHistory, UpdateStore
@@ -35,12 +40,39 @@ log = logging.getLogger(__name__)
 Notify = Callable[[dict[str, Any]], None]
 
 
-def new_document(room_id: DocumentRoomId, settings: CollabSettings) -> SharedDocument:
-    if room_id.type != "notebook":
-        return TextDocument()
-    document = NotebookDocument()
-    document.comments_in_metadata = settings.save_comments
-    return document
+def new_document(room_id: DocumentRoomId) -> SharedDocument:
+    return NotebookDocument() if room_id.type == "notebook" else TextDocument()
+
+
+def load_file(document: SharedDocument, content: Any) -> None:
+    """Fill an empty document from its file's content; a notebook's saved review threads
+    go to their own root, not into the shared metadata."""
+    if not isinstance(document, NotebookDocument):
+        document.load(content, ServerOrigin.LOAD)
+        return
+    metadata, threads = split_comments(content.get("metadata") or {})
+    document.load({**content, "metadata": metadata}, ServerOrigin.LOAD)
+    if threads is not None:
+        load_saved_threads(document, copy_json(threads))
+
+
+def file_content(document: SharedDocument, settings: CollabSettings) -> Any:
+    """What the document's file holds now: its export and, unless ``save_comments`` is off,
+    a notebook's review threads in its metadata."""
+    content = document.export()
+    if isinstance(document, NotebookDocument) and settings.save_comments:
+        threads = saved_threads(document)
+        if threads is not None:
+            content["metadata"] = with_comments(content["metadata"], threads)
+    return content
+
+
+def document_content(document: SharedDocument, content: Any) -> Any:
+    """File content without what the document does not hold (a notebook's saved review
+    threads): what its ``merge_disk`` and ``mark_saved`` take."""
+    if not isinstance(document, NotebookDocument):
+        return content
+    return {**content, "metadata": split_comments(content.get("metadata") or {})[0]}
 
 
 class FileBinding:
@@ -59,7 +91,7 @@ class FileBinding:
         self.store = store
         self.path = path
         self.settings = settings
-        self.document = new_document(room_id, settings)
+        self.document = new_document(room_id)
         self.record = DocumentRecord(self.key, epoch, path=path)
         self.saver = SaveScheduler(
             self._save,
@@ -88,6 +120,10 @@ class FileBinding:
     def epoch(self) -> str:
         return self.record.epoch
 
+    def content(self) -> Any:
+        """What the file would hold if saved now (``file_content``)."""
+        return file_content(self.document, self.settings)
+
     # --- loading ----------------------------------------------------------------------------
 
     async def load(self, new_epoch: Callable[[], str]) -> None:
@@ -106,7 +142,7 @@ class FileBinding:
             if snapshot.hash != history.record.saved_hash:
                 log.info("%s changed on disk while the server was down: merging it", self.path)
                 await self._merge_disk(snapshot)
-            elif self.document.digest(self.document.export()) != self.record.saved_digest:
+            elif self.document.digest(self.content()) != self.record.saved_digest:
                 # The log is newer than the file (edits made before a crash, never saved).
                 log.info("%s: restored unsaved edits from the update store", self.path)
                 self.saver.mark_dirty()
@@ -116,8 +152,8 @@ class FileBinding:
                     log.warning("%s: its stored history lost writes while the update store "
                                 "failed; loading the file under a new history", self.path)
                 self.record = DocumentRecord(self.key, new_epoch(), path=self.path)
-            self.document.load(snapshot.content, ServerOrigin.LOAD)
-            content = self.document.export()
+            load_file(self.document, snapshot.content)
+            content = self.content()
             self.record = replace(self.record, saved_hash=snapshot.hash,
                                   saved_digest=self.document.digest(content))
         self.document.settle_execution(ServerOrigin.LOAD)
@@ -144,7 +180,7 @@ class FileBinding:
             log.error("the stored history of %s (%s) is corrupt (%s): loading the file with "
                       "a new history; clients of the old one will be asked to reload",
                       self.path, self.key, err)
-            self.document = new_document(self.room_id, self.settings)
+            self.document = new_document(self.room_id)
             return False
         return True
 
@@ -227,14 +263,14 @@ class FileBinding:
         await self.refresh_path()
         async with self._disk_lock:
             self.document.prepare_for_save(ServerOrigin.REPAIR)
-            content = self.document.export()
+            content = self.content()
             digest = self.document.digest(content)
             if digest == self.record.saved_digest:
                 self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False)
                 return
             self.document.check(content)
             snapshot = await self.backend.save(self.path, self.room_id.type, content)
-            self.document.mark_saved(content)
+            self.document.mark_saved(document_content(self.document, content))
             self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=digest)
             await self.store.put_record(self.record)
         self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False, hash=snapshot.hash)
@@ -268,10 +304,16 @@ class FileBinding:
 
     async def _merge_disk(self, snapshot: FileSnapshot) -> None:
         theirs = self.document.normalize(snapshot.content)
-        merge = self.document.merge_disk(self.record.saved_digest, theirs, ServerOrigin.FILE)
+        # The threads root is the truth about threads: the file's copy is not merged.
+        ours = document_content(self.document, self.content())
+        merge = self.document.merge_disk(self.record.saved_digest, ours,
+                                         document_content(self.document, theirs),
+                                         ServerOrigin.FILE)
+        if isinstance(self.document, NotebookDocument):
+            follow_outside_edit(self.document, ours["cells"])
         disk_digest = self.document.digest(theirs)
         self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=disk_digest)
-        if self.document.digest(self.document.export()) != disk_digest:
+        if self.document.digest(self.content()) != disk_digest:
             self.saver.mark_dirty()  # unsaved edits of ours survived the merge
         if merge.conflicts:
             await self._keep_overwritten(merge)
@@ -285,15 +327,15 @@ class FileBinding:
         Raises:
             SaveError: it cannot be read as this kind of document, or written.
         """
-        stale = new_document(self.room_id, self.settings)
+        stale = new_document(self.room_id)
         try:
             stale.doc.apply_update(copy)
             stale.prepare_for_save(ServerOrigin.REPAIR)
-            content = stale.export()
+            content = file_content(stale, self.settings)
         except Exception as err:  # yrs and the schema code raise plain errors on bad copies
             raise SaveError(f"unreadable copy: {err}") from err
         if not stale.holds_content(stale.doc) or (
-                stale.digest(content) == self.document.digest(self.document.export())):
+                stale.digest(content) == self.document.digest(self.content())):
             return ""
         target = path or conflict_path(self.path, "recovered")
         await self.backend.save(target, self.room_id.type, content)

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .binding import FileBinding
+from .binding import FileBinding, file_content
 from .close_codes import CloseCode
 from .codec import encode_raw
 from .connection import Connection
@@ -238,7 +238,7 @@ class RoomManager:
         room = await self.lease(room_id)
         try:
             assert room.document is not None  # document rooms always have one
-            return room.document.export()
+            return file_content(room.document, self.settings)
         finally:
             self.release(room_id)
 

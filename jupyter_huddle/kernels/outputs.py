@@ -24,7 +24,8 @@ from typing import Any
 
 from pycrdt import Array, Map, Text
 
-from ..collab.documents.notebook import NotebookDocument, output_to_ymap
+from ..collab.documents.notebook import NotebookDocument
+from ..collab.documents.schema import output_to_ymap
 from ..collab.origins import ServerOrigin
 from . import terminal
 

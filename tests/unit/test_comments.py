@@ -6,6 +6,7 @@ import nbformat
 import pytest
 from pycrdt import Array, Doc
 
+from jupyter_huddle.collab.binding import file_content, load_file
 from jupyter_huddle.collab.connection import UserInfo
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.origins import ServerOrigin
@@ -19,9 +20,11 @@ from jupyter_huddle.collab.review import (
     index_to_utf16,
     utf16_to_index,
 )
+from jupyter_huddle.collab.settings import CollabSettings
 
 ANN, BOB = UserInfo("ann", "Ann"), UserInfo("bob", "Bob")
 KNOWN = {"ann": "ann", "bob": "bob"}
+SETTINGS = CollabSettings()
 
 
 def notebook(*sources: str) -> NotebookDocument:
@@ -165,13 +168,13 @@ def test_threads_travel_in_the_file_and_come_back():
     comments = Comments(doc)
     comments.create(ANN, AnchorRequest("c0", "text", 6, 10), "on beta", KNOWN)
     comments.create(BOB, AnchorRequest("c1", "cell"), "on the cell", KNOWN)
-    saved = doc.export()
+    saved = file_content(doc, SETTINGS)  # what the binding saves
     nbformat.validate(saved)
     assert len(saved["metadata"]["huddle"]["comments"]) == 2
     # a fresh server opens the file, after the text moved in an editor
     saved["cells"][0]["source"] = "new line\nalpha beta"
     fresh = NotebookDocument()
-    fresh.load(saved, ServerOrigin.LOAD)
+    load_file(fresh, saved)
     assert "huddle" not in fresh.meta["metadata"].to_py()  # threads live in their own root
     threads = {t["anchor"]["cell_id"]: t for t in Comments(fresh).threads()}
     assert threads["c0"]["position"]["text"] == "beta"
@@ -182,8 +185,8 @@ def test_threads_travel_in_the_file_and_come_back():
 def test_saving_comments_can_be_turned_off():
     doc = notebook("x")
     Comments(doc).create(ANN, AnchorRequest("c0", "cell"), "hi", KNOWN)
-    doc.comments_in_metadata = False
-    assert "huddle" not in doc.export()["metadata"]
+    off = CollabSettings(save_comments=False)
+    assert "huddle" not in file_content(doc, off)["metadata"]
 
 
 @pytest.mark.parametrize(("source", "start", "end"), [
@@ -244,7 +247,7 @@ def test_a_range_typed_into_comes_back_whole_on_a_server_without_the_history(sou
     assert live["position"]["text"] == typed_into
 
     fresh = NotebookDocument()  # a server whose store was lost: only the file
-    fresh.load(doc.export(), ServerOrigin.LOAD)
+    load_file(fresh, file_content(doc, SETTINGS))
     (restored,) = Comments(fresh).threads()
     assert restored["anchor"]["kind"] == "text"
     assert restored["position"]["state"] == "attached"

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from pycrdt import Assoc, Doc, StickyIndex, Text
 
 from jupyter_huddle.collab.documents.merge import apply_notebook, merge_notebooks, set_text
-from jupyter_huddle.collab.documents.notebook import NotebookDocument, notebook_digest
+from jupyter_huddle.collab.documents.notebook import NotebookDocument
+from jupyter_huddle.collab.documents.schema import notebook_digest
 from jupyter_huddle.collab.origins import ServerOrigin
 
 FILE = ServerOrigin.LOAD

@@ -56,9 +56,15 @@ class SharedDocument(ABC):
         """File content as read, in the form ``export`` produces (ids assigned...)."""
 
     @abstractmethod
-    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
-        """Merge normalized file content into the live document, the disk winning where
-        both sides changed the same part."""
+    def merge_disk(self, base_digest: str | None, ours: Any, theirs: Any,
+                   origin: object) -> DiskMerge:
+        """Merge normalized file content (``theirs``) into the live document, the disk
+        winning where both sides changed the same part.
+
+        ``base_digest`` is the ``digest`` of what was last loaded or saved, ``ours`` the live
+        content in the form ``export`` gives (with nothing added that the document does not
+        hold, such as a notebook's review threads).
+        """
 
     @abstractmethod
     def holds_content(self, doc: Doc[Any]) -> bool:

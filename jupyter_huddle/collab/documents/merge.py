@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from pycrdt import Array, Map, Text
+from pycrdt import Array, Doc, Map, Text
 
-from .notebook import (
-    NotebookDocument,
-    cell_digest,
-    cell_to_ymap,
-    notebook_digest,
-    output_to_ymap,
-)
+from .schema import cell_digest, cell_to_ymap, notebook_digest, output_to_ymap
 from .values import plain, restore_numbers
 
 # Above this many characters of changed middle, replace the middle instead of diffing it
@@ -90,14 +84,27 @@ def set_map(ymap: Map[Any], target: dict[str, Any]) -> None:
 # --- notebooks --------------------------------------------------------------------------
 
 
-def apply_notebook(document: NotebookDocument, target: dict[str, Any], origin: object) -> None:
+class LiveNotebook(Protocol):
+    """The roots of a live notebook that ``apply_notebook`` edits (a ``NotebookDocument``)."""
+
+    @property
+    def doc(self) -> Doc[Any]: ...
+
+    @property
+    def meta(self) -> Map[Any]: ...
+
+    @property
+    def cells(self) -> Array[Any]: ...
+
+
+def apply_notebook(document: LiveNotebook, target: dict[str, Any], origin: object) -> None:
     """Make the live notebook equal ``target`` (nbformat dict with unique cell ids)."""
     with document.doc.transaction(origin=origin):
         _apply_meta(document, target)
         _apply_cells(document.cells, target.get("cells") or [])
 
 
-def _apply_meta(document: NotebookDocument, target: dict[str, Any]) -> None:
+def _apply_meta(document: LiveNotebook, target: dict[str, Any]) -> None:
     meta = document.meta
     for key in ("nbformat", "nbformat_minor"):
         if key in target and not same_json(meta.get(key), target[key]):

@@ -3,91 +3,47 @@
 Roots: ``state`` (Y.Map), ``meta`` (Y.Map with ``nbformat``, ``nbformat_minor`` and
 ``metadata`` as a Y.Map of plain JSON values) and ``cells`` (Y.Array of Y.Map). In a cell,
 ``source`` is a Y.Text, ``metadata`` a Y.Map, ``outputs`` a Y.Array of Y.Map whose stream
-``text`` is a Y.Text; everything else is plain JSON.
+``text`` is a Y.Text; everything else is plain JSON. A fourth root, ``comments`` (Y.Map),
+holds review threads; only the server writes it, and this module never reads it (that is
+``collab/review/``; the binding moves threads between it and the file).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from typing import Any
-from uuid import uuid4
 
 import nbformat
 from pycrdt import Array, Doc, Map, Text
 
 from ..errors import SaveError
 from .base import DiskMerge, SharedDocument
+from .merge import apply_notebook, merge_notebooks
+from .schema import (
+    DEFAULT_NBFORMAT,
+    DEFAULT_NBFORMAT_MINOR,
+    THREADS_ROOT,
+    canonical_json,
+    cell_to_ymap,
+    clean_cell,
+    copy_json,
+    empty_code_cell,
+    join_text,
+    new_cell_id,
+    notebook_digest,
+    with_unique_ids,
+)
 from .values import MISSING, plain, restore_numbers
 
 log = logging.getLogger(__name__)
-
-DEFAULT_NBFORMAT = 4
-DEFAULT_NBFORMAT_MINOR = 5
-# Keys the server keeps out of the saved file: live execution state only.
-_TRANSIENT_CELL_KEYS = ("execution_state",)
-
-
-def new_cell_id() -> str:
-    return str(uuid4())
-
-
-def empty_code_cell() -> dict[str, Any]:
-    return {
-        "id": new_cell_id(),
-        "cell_type": "code",
-        "source": "",
-        "metadata": {},
-        "outputs": [],
-        "execution_count": None,
-    }
-
-
-def _join(text: Any) -> str:
-    return "".join(text) if isinstance(text, list) else str(text)
-
-
-def output_to_ymap(output: dict[str, Any]) -> Map[Any]:
-    value = dict(output)
-    if value.get("output_type") == "stream":
-        value["text"] = Text(_join(value.get("text", "")))
-    return Map(value)
-
-
-def cell_to_ymap(cell: dict[str, Any]) -> Map[Any]:
-    """A prelim Y.Map for one nbformat cell (which must already carry an id)."""
-    value = {k: v for k, v in cell.items() if k not in ("source", "metadata", "outputs")}
-    value["source"] = Text(_join(cell.get("source", "")))
-    value["metadata"] = Map(dict(cell.get("metadata") or {}))
-    if cell.get("cell_type") == "code":
-        value["outputs"] = Array([output_to_ymap(o) for o in cell.get("outputs") or []])
-        value.setdefault("execution_count", None)
-        value["execution_state"] = "idle"
-    elif not value.get("attachments"):
-        value.pop("attachments", None)
-    return Map(value)
-
-
-def with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give every cell an id, replacing missing and repeated ones."""
-    seen: set[str] = set()
-    result = []
-    for cell in cells:
-        cell_id = cell.get("id")
-        if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
-            cell = {**cell, "id": new_cell_id()}
-        seen.add(cell["id"])
-        result.append(cell)
-    return result
 
 
 class NotebookDocument(SharedDocument):
     kind = "notebook"
     version = "2.0.0"
-    # Review threads live in their own root (stock JupyterLab ignores it); the server
-    # writes them for the comments API, stamping who and when.
-    protected_roots = ("comments",)
+    # Review threads live in their own root, which only the server writes (collab/review/).
+    protected_roots = (THREADS_ROOT,)
 
     def holds_content(self, doc: Doc[Any]) -> bool:
         return len(doc.get("cells", type=Array)) > 0
@@ -99,12 +55,11 @@ class NotebookDocument(SharedDocument):
         # The content as last loaded or saved, ids included: export restores number types
         # from it (see values.py).
         self.baseline: dict[str, Any] = {}
-        self.comments: Map[Any] = self.doc.get("comments", type=Map)
+        # Every root gets its type, the threads' too (a compaction checks every root).
+        self.doc.get(THREADS_ROOT, type=Map)
         # What other layers derive from this document and keep while it lives (review
         # anchors' positions in each cell's text); the document never reads it.
         self.caches: dict[str, object] = {}
-        # Write review threads into the saved file's metadata (HuddleApp.save_comments).
-        self.comments_in_metadata = True
         # Set when cells are inserted or deleted (not on edits inside cells), so repair
         # looks for duplicates only then.
         self._cells_changed = False
@@ -114,21 +69,15 @@ class NotebookDocument(SharedDocument):
         self._cells_changed = True
 
     def load(self, content: Any, origin: object) -> None:
-        nb = _copy_json(content)
+        nb = copy_json(content)
         cells = with_unique_ids(list(nb.get("cells") or [])) or [empty_code_cell()]
         nb["cells"] = cells
-        # Saved review threads go to their own root, not into the shared metadata.
-        metadata, saved_comments = split_comments(nb.get("metadata") or {})
+        metadata = nb.get("metadata") or {}
         with self.doc.transaction(origin=origin):
             self.meta["nbformat"] = nb.get("nbformat", DEFAULT_NBFORMAT)
             self.meta["nbformat_minor"] = nb.get("nbformat_minor", DEFAULT_NBFORMAT_MINOR)
             self.meta["metadata"] = Map(dict(metadata))
             self.cells.extend([cell_to_ymap(c) for c in cells])
-        if saved_comments is not None:
-            from ..review.saved import load_saved_threads  # review builds on this module
-
-            load_saved_threads(self, saved_comments)
-        # The baseline restores number types on export; saved threads need none of that.
         self.baseline = {**nb, "metadata": metadata}
 
     def settle_execution(self, origin: object) -> None:
@@ -210,7 +159,7 @@ class NotebookDocument(SharedDocument):
         source = ycell.get("source")
         if not isinstance(source, Text):
             value = plain(source)
-            ycell["source"] = Text(_join(value) if isinstance(value, str | list)
+            ycell["source"] = Text(join_text(value) if isinstance(value, str | list)
                                    else canonical_json(value) if value is not None else "")
         metadata = ycell.get("metadata")
         if not isinstance(metadata, Map):
@@ -233,13 +182,9 @@ class NotebookDocument(SharedDocument):
             if not isinstance(raw, dict):
                 raw = {"cell_type": "raw", "source": canonical_json(raw), "metadata": {}}
             cell = restore_numbers(raw, base_cells.get(raw.get("id"), MISSING))
-            cells.append(_clean_cell(cell, keep_id=(nbformat, minor) >= (4, 5)))
+            cells.append(clean_cell(cell, keep_id=(nbformat, minor) >= (4, 5)))
         metadata = restore_numbers(meta.get("metadata") or {},
                                    self.baseline.get("metadata", MISSING))
-        if self.comments_in_metadata and len(self.comments):
-            from ..review.saved import saved_threads  # review builds on this module
-
-            metadata = with_comments(metadata, saved_threads(self) or [])
         return {
             "cells": cells,
             "metadata": metadata,
@@ -254,35 +199,24 @@ class NotebookDocument(SharedDocument):
             raise SaveError(f"the notebook is not valid nbformat: {err.message}") from err
 
     def mark_saved(self, content: Any) -> None:
-        """Record what is now on disk, as the baseline for number types (without the
-        saved threads, which need none)."""
-        metadata = content.get("metadata") if isinstance(content, dict) else None
-        self.baseline = {**content, "metadata": split_comments(metadata)[0]} if isinstance(
-            metadata, dict) else content
+        """Record what is now on disk, as the baseline for number types."""
+        self.baseline = content
 
     def digest(self, content: Any) -> str:
         return canonical_json(notebook_digest(content))
 
     def normalize(self, content: Any) -> dict[str, Any]:
-        nb = _copy_json(content)
-        nb["cells"] = [_clean_cell(c, keep_id=True)
+        nb = copy_json(content)
+        nb["cells"] = [clean_cell(c, keep_id=True)
                        for c in with_unique_ids(list(nb.get("cells") or []))]
         return dict(nb)
 
-    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
-        from .merge import apply_notebook, merge_notebooks  # merge builds on this module
-
+    def merge_disk(self, base_digest: str | None, ours: Any, theirs: Any,
+                   origin: object) -> DiskMerge:
         base = json.loads(base_digest) if base_digest else {}
-        # The comments root is the truth about threads: the file's copy is not merged.
-        theirs = {**theirs, "metadata": split_comments(theirs.get("metadata") or {})[0]}
-        ours = self.export()
-        ours["metadata"] = split_comments(ours["metadata"])[0]
         result = merge_notebooks(base, ours, theirs)
         apply_notebook(self, result.content, origin)
         self.baseline = theirs
-        from ..review.saved import follow_outside_edit  # review builds on this module
-
-        follow_outside_edit(self, ours["cells"])
         overwritten = None
         if result.overwritten:
             overwritten = {**theirs, "cells": result.overwritten}
@@ -301,75 +235,3 @@ def _is_number(value: Any) -> bool:
 
 def _as_int(value: Any, default: int) -> int:
     return int(value) if _is_number(value) else default
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def cell_digest(cell: dict[str, Any]) -> str:
-    """Identifies a cell's saved form. ``trusted`` is left out: the contents manager adds it
-    on every read, with a value that depends on the notebook's signature, not its content."""
-    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "trusted"}
-    body = {k: v for k, v in cell.items() if k not in ("metadata", "execution_state")}
-    body["metadata"] = metadata
-    return hashlib.sha1(canonical_json(body).encode(), usedforsecurity=False).hexdigest()
-
-
-def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
-    """Per-cell digests of a notebook as saved: enough to tell, in a three-way merge, which
-    cells changed since, without keeping the whole saved content."""
-    cells = [c for c in nb.get("cells", []) if "id" in c]
-    metadata, comments = split_comments(nb.get("metadata") or {})
-    return {
-        "metadata": hashlib.sha1(canonical_json(metadata).encode(),
-                                 usedforsecurity=False).hexdigest(),
-        "comments": hashlib.sha1(canonical_json(comments).encode(),
-                                 usedforsecurity=False).hexdigest(),
-        "cells": {c["id"]: cell_digest(c) for c in cells},
-        # Moving cells changes the notebook, not any cell.
-        "order": [c["id"] for c in cells],
-        "format": [nb.get("nbformat"), nb.get("nbformat_minor")],
-    }
-
-
-def split_comments(metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """(notebook metadata without saved review threads, the threads or None)."""
-    huddle = metadata.get("huddle")
-    if not isinstance(huddle, dict) or "comments" not in huddle:
-        return metadata, None
-    rest = {k: v for k, v in huddle.items() if k != "comments"}
-    plain_metadata = {k: v for k, v in metadata.items() if k != "huddle"}
-    if rest:
-        plain_metadata["huddle"] = rest
-    return plain_metadata, huddle["comments"]
-
-
-def with_comments(metadata: dict[str, Any], threads: list[dict[str, Any]]) -> dict[str, Any]:
-    huddle = metadata.get("huddle")
-    return {**metadata, "huddle": {**(huddle if isinstance(huddle, dict) else {}),
-                                   "comments": threads}}
-
-
-def _clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
-    for key in _TRANSIENT_CELL_KEYS:
-        cell.pop(key, None)
-    if not keep_id:
-        cell.pop("id", None)
-    cell.setdefault("metadata", {})
-    cell.setdefault("source", "")
-    if cell.get("cell_type") == "code":
-        cell.setdefault("outputs", [])
-        cell.setdefault("execution_count", None)
-    elif "attachments" in cell and not cell["attachments"]:
-        del cell["attachments"]
-    return cell
-
-
-def _copy_json(value: Any) -> Any:
-    """Deep copy into plain dicts and lists (nbformat hands out NotebookNode subclasses)."""
-    if isinstance(value, dict):
-        return {str(k): _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy_json(v) for v in value]
-    return value

@@ -14,6 +14,7 @@ from typing import Any
 from pycrdt import Doc, Text
 
 from .base import DiskMerge, SharedDocument
+from .merge import set_text
 
 
 class TextDocument(SharedDocument):
@@ -40,10 +41,8 @@ class TextDocument(SharedDocument):
     def normalize(self, content: Any) -> str:
         return str(content)
 
-    def merge_disk(self, base_digest: str | None, theirs: Any, origin: object) -> DiskMerge:
-        from .merge import set_text
-
-        ours = self.export()
+    def merge_disk(self, base_digest: str | None, ours: Any, theirs: Any,
+                   origin: object) -> DiskMerge:
         text = str(theirs)
         merge = DiskMerge()
         if ours != text and base_digest is not None and self.digest(ours) != base_digest:

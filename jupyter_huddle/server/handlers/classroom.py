@@ -23,7 +23,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ...collab.access import Capability, Role
-from ...collab.documents.notebook import split_comments
+from ...collab.documents.schema import split_comments
 from ...collab.errors import CollabError
 from ...collab.manager import RoomManager
 from ..access import ServerAccess

@@ -1,0 +1,150 @@
+"""The notebook schema, as plain functions: nbformat cells into Y types, digests, cleaning.
+
+``NotebookDocument`` (notebook.py) and the merge (merge.py) both build on these; nothing
+here holds a document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import uuid4
+
+from pycrdt import Array, Map, Text
+
+DEFAULT_NBFORMAT = 4
+DEFAULT_NBFORMAT_MINOR = 5
+# The root where review threads are kept (stock JupyterLab ignores it; only the server
+# writes it), and where the file keeps them: ``metadata.huddle.comments``.
+THREADS_ROOT = "comments"
+# Keys the server keeps out of the saved file: live execution state only.
+_TRANSIENT_CELL_KEYS = ("execution_state",)
+
+
+def new_cell_id() -> str:
+    return str(uuid4())
+
+
+def empty_code_cell() -> dict[str, Any]:
+    return {
+        "id": new_cell_id(),
+        "cell_type": "code",
+        "source": "",
+        "metadata": {},
+        "outputs": [],
+        "execution_count": None,
+    }
+
+
+def join_text(text: Any) -> str:
+    """nbformat multiline text (a string or a list of lines) as one string."""
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def output_to_ymap(output: dict[str, Any]) -> Map[Any]:
+    value = dict(output)
+    if value.get("output_type") == "stream":
+        value["text"] = Text(join_text(value.get("text", "")))
+    return Map(value)
+
+
+def cell_to_ymap(cell: dict[str, Any]) -> Map[Any]:
+    """A prelim Y.Map for one nbformat cell (which must already carry an id)."""
+    value = {k: v for k, v in cell.items() if k not in ("source", "metadata", "outputs")}
+    value["source"] = Text(join_text(cell.get("source", "")))
+    value["metadata"] = Map(dict(cell.get("metadata") or {}))
+    if cell.get("cell_type") == "code":
+        value["outputs"] = Array([output_to_ymap(o) for o in cell.get("outputs") or []])
+        value.setdefault("execution_count", None)
+        value["execution_state"] = "idle"
+    elif not value.get("attachments"):
+        value.pop("attachments", None)
+    return Map(value)
+
+
+def with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give every cell an id, replacing missing and repeated ones."""
+    seen: set[str] = set()
+    result = []
+    for cell in cells:
+        cell_id = cell.get("id")
+        if not isinstance(cell_id, str) or not cell_id or cell_id in seen:
+            cell = {**cell, "id": new_cell_id()}
+        seen.add(cell["id"])
+        result.append(cell)
+    return result
+
+
+def clean_cell(cell: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
+    """A cell as saved: no live execution state, the keys nbformat requires."""
+    for key in _TRANSIENT_CELL_KEYS:
+        cell.pop(key, None)
+    if not keep_id:
+        cell.pop("id", None)
+    cell.setdefault("metadata", {})
+    cell.setdefault("source", "")
+    if cell.get("cell_type") == "code":
+        cell.setdefault("outputs", [])
+        cell.setdefault("execution_count", None)
+    elif "attachments" in cell and not cell["attachments"]:
+        del cell["attachments"]
+    return cell
+
+
+def copy_json(value: Any) -> Any:
+    """Deep copy into plain dicts and lists (nbformat hands out NotebookNode subclasses)."""
+    if isinstance(value, dict):
+        return {str(k): copy_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cell_digest(cell: dict[str, Any]) -> str:
+    """Identifies a cell's saved form. ``trusted`` is left out: the contents manager adds it
+    on every read, with a value that depends on the notebook's signature, not its content."""
+    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "trusted"}
+    body = {k: v for k, v in cell.items() if k not in ("metadata", "execution_state")}
+    body["metadata"] = metadata
+    return hashlib.sha1(canonical_json(body).encode(), usedforsecurity=False).hexdigest()
+
+
+def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
+    """Per-cell digests of a notebook as saved: enough to tell, in a three-way merge, which
+    cells changed since, without keeping the whole saved content."""
+    cells = [c for c in nb.get("cells", []) if "id" in c]
+    metadata, comments = split_comments(nb.get("metadata") or {})
+    return {
+        "metadata": hashlib.sha1(canonical_json(metadata).encode(),
+                                 usedforsecurity=False).hexdigest(),
+        "comments": hashlib.sha1(canonical_json(comments).encode(),
+                                 usedforsecurity=False).hexdigest(),
+        "cells": {c["id"]: cell_digest(c) for c in cells},
+        # Moving cells changes the notebook, not any cell.
+        "order": [c["id"] for c in cells],
+        "format": [nb.get("nbformat"), nb.get("nbformat_minor")],
+    }
+
+
+def split_comments(metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """(notebook metadata without saved review threads, the threads or None)."""
+    huddle = metadata.get("huddle")
+    if not isinstance(huddle, dict) or "comments" not in huddle:
+        return metadata, None
+    rest = {k: v for k, v in huddle.items() if k != "comments"}
+    plain_metadata = {k: v for k, v in metadata.items() if k != "huddle"}
+    if rest:
+        plain_metadata["huddle"] = rest
+    return plain_metadata, huddle["comments"]
+
+
+def with_comments(metadata: dict[str, Any], threads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Notebook metadata holding these saved review threads."""
+    huddle = metadata.get("huddle")
+    return {**metadata, "huddle": {**(huddle if isinstance(huddle, dict) else {}),
+                                   "comments": threads}}
