@@ -66,17 +66,6 @@ def marker() -> str:
     return f"<{uuid.uuid4().hex[:12]}>"
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = DEADLINE,
-                     what: str = "condition") -> None:
-    """Poll a condition on server-side state (same event loop) until it holds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
-
-
 class RawPeer:
     """A websocket to a room that speaks no protocol by itself.
 

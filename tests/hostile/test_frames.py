@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Text
 
+from tests.support.waiting import eventually
 from tests.support.yclient import awareness_update
 
 from .helpers import (
@@ -31,7 +32,6 @@ from .helpers import (
     text_of,
     var_bytes,
     varuint,
-    wait_until,
 )
 
 
@@ -113,7 +113,7 @@ async def _assert_closed_for_protocol_error(room: HonestRoom, name: str,
     assert code in PROTOCOL_CLOSE, (name, code, reason)
     assert len(reason.encode()) <= 123, name
     # The server forgot the connection.
-    await wait_until(lambda: len(room.server_room.peers) == 2,
+    await eventually(lambda: len(room.server_room.peers) == 2,
                      what=f"the peer that sent {name} to be removed")
 
 
@@ -367,7 +367,7 @@ async def test_thousand_awareness_ids_from_one_connection(huddle, write_notebook
                     break
         code, reason = await peer.closed()
         assert code in PROTOCOL_CLOSE | {1008}, (code, reason)
-        await wait_until(lambda: len(room.server_room.peers) == 2, what="the bot to leave")
+        await eventually(lambda: len(room.server_room.peers) == 2, what="the bot to leave")
         assert len(room.server_room.awareness) == 0
         await room.healthy()
         async with huddle.open(room.path) as newcomer:

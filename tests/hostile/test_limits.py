@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import eventually
 from tests.support.yclient import awareness_update
 
 from .helpers import (
@@ -20,7 +21,6 @@ from .helpers import (
     marker,
     sync_frame,
     text_of,
-    wait_until,
 )
 
 MAX_FRAME = 1024 * 1024
@@ -56,7 +56,7 @@ async def test_frame_above_max_frame_bytes_is_1009(huddle, write_notebook, size)
         await peer.send(frame)
         code, reason = await peer.closed()
         assert code == 1009, (code, reason)
-        await wait_until(lambda: len(room.server_room.peers) == 2, what="the peer to go")
+        await eventually(lambda: len(room.server_room.peers) == 2, what="the peer to go")
         await room.healthy()
 
 
@@ -108,7 +108,7 @@ async def _slow_peer(room: Any) -> tuple[RawPeer, Any]:
     port = room.huddle.port
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
     slow = await room.raw(reading=False, sock=sock, max_queue=1)
-    await wait_until(lambda: len(set(room.server_room.peers) - before) == 1,
+    await eventually(lambda: len(set(room.server_room.peers) - before) == 1,
                      what="the slow peer to join")
     (peer_id,) = set(room.server_room.peers) - before
     return slow, room.server_room.peers[peer_id]
@@ -152,7 +152,7 @@ async def test_slow_reader_is_cut_off_and_released(huddle, write_notebook):
         slow.start_reading()
         code, reason = await slow.closed(timeout=15)
         assert code == 1013, (code, reason)
-        await wait_until(lambda: conn.id not in room.server_room.peers,
+        await eventually(lambda: conn.id not in room.server_room.peers,
                          what="the slow peer to leave the room")
         # Nothing on the server still holds what was queued for the slow peer: the room and
         # its presence table forgot it, its queue is empty, its socket (and so Tornado's
@@ -160,7 +160,7 @@ async def test_slow_reader_is_cut_off_and_released(huddle, write_notebook):
         # lingers until jupyter_server's next 30 s ping tick, holding only this empty
         # Connection.
         assert handler.ws_connection is None
-        await wait_until(lambda: handler._writer is None or handler._writer.done(),
+        await eventually(lambda: handler._writer is None or handler._writer.done(),
                          what="the writer task to end")
         assert conn.outbox.queued_bytes == 0
         assert conn.id not in room.server_room.awareness._owned
@@ -182,7 +182,7 @@ async def test_slow_reader_that_never_reads_again_is_dropped(huddle, write_noteb
                 await room.a.send(awareness_update(a_id, sent, {"n": sent, "pad": pad}))
                 await room.b.wait_for(
                     lambda n=sent: (room.b.awareness.get(a_id) or {}).get("n") == n)
-        await wait_until(lambda: conn.id not in room.server_room.peers, timeout=15,
+        await eventually(lambda: conn.id not in room.server_room.peers, timeout=15,
                          what="the server to drop the silent peer")
         await room.healthy()
         slow.ws.transport.abort()
@@ -202,7 +202,7 @@ async def test_sync_step1_amplification_is_bounded(huddle, write_notebook):
                 assert conn.outbox.queued_bytes <= MAX_QUEUE + 200 * 1024
                 await asyncio.sleep(0)
         # The server may still be reading requests the socket buffered.
-        await wait_until(lambda: conn.closed, what="the peer to be cut off")
+        await eventually(lambda: conn.closed, what="the peer to be cut off")
         assert conn.outbox.queued_bytes == 0
         slow.start_reading()
         code, reason = await slow.closed(timeout=15)

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from pycrdt import Array, Map, Text
 
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient
 
-from .helpers import DEADLINE, append, honest_room, marker, text_of, wait_until
+from .helpers import DEADLINE, append, honest_room, marker, text_of
 
 POISONS: dict[str, Callable[[YClient], None]] = {
     "string-cell": lambda h: h.cells.append("evil"),
@@ -65,7 +66,7 @@ async def test_schema_poison_does_not_stop_saving(huddle, write_notebook, jp_roo
         # Autosave goes on too.
         second = marker()
         append(room.b, second, cell)
-        await wait_until(lambda: second in _on_disk(jp_root_dir, room.path), DEADLINE,
+        await eventually(lambda: second in _on_disk(jp_root_dir, room.path), DEADLINE,
                          what="the autosave of a later honest edit")
         nb = json.loads(_on_disk(jp_root_dir, room.path))
         assert nb["cells"], "a notebook is never saved without cells"
@@ -87,9 +88,9 @@ async def test_poisoned_room_does_not_cost_other_rooms_their_edits_at_shutdown(
         rooms = huddle.extension.rooms
         poisoned, innocent = rooms._entries.values()  # in opening order: poisoned first
         assert poisoned.binding.path == "poisoned.ipynb"
-        await wait_until(lambda: len(poisoned.room.doc.get("cells", type=Array)) == 2,
+        await eventually(lambda: len(poisoned.room.doc.get("cells", type=Array)) == 2,
                          what="the poison to reach the server")
-        await wait_until(lambda: edit in str(innocent.room.doc.get("cells", type=Array)[0]
+        await eventually(lambda: edit in str(innocent.room.doc.get("cells", type=Array)[0]
                                              ["source"]),
                          what="alice's edit to reach the server")
         assert innocent.binding.saver.dirty  # not saved yet: shutdown must write it
@@ -106,7 +107,7 @@ async def test_poisoned_room_is_still_evicted(huddle, write_notebook):
         mallory.cells.append("evil")
         rooms = huddle.extension.rooms
         (entry,) = rooms._entries.values()
-        await wait_until(lambda: len(entry.room.doc.get("cells", type=Array)) == 2,
+        await eventually(lambda: len(entry.room.doc.get("cells", type=Array)) == 2,
                          what="the poison to reach the server")
     # room_cleanup_delay_s is 0.5 s in the default test config.
-    await wait_until(lambda: len(rooms) == 0, 2, what="the empty room to be evicted")
+    await eventually(lambda: len(rooms) == 0, 2, what="the empty room to be evicted")

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from tests.support.waiting import eventually
 from tests.support.yclient import room_url
 
-from .helpers import DEADLINE, RawPeer, honest_room, wait_until
+from .helpers import DEADLINE, RawPeer, honest_room
 
 
 async def _attempt(url: str, *, expect_open: bool = False, **kwargs: Any) -> tuple[str, int, str]:
@@ -43,7 +44,7 @@ async def _no_room_left(huddle: Any) -> None:
     refused socket never becomes a peer, and the room does not outlive the cleanup delay."""
     rooms = huddle.extension.rooms
     assert all(not entry.room.peers for entry in rooms._entries.values())
-    await wait_until(lambda: len(rooms) == 0 and not rooms._loading,
+    await eventually(lambda: len(rooms) == 0 and not rooms._loading,
                      what="the refused session's room to be evicted")
 
 

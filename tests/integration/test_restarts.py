@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from tests.support.restartable import Restartable
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient
 
 SLOW_SAVES = ("--HuddleApp.save_delay_s=60", "--HuddleApp.max_save_delay_s=120")
@@ -34,9 +35,8 @@ async def synced(*clients: YClient) -> None:
 
 
 async def wait_committed(server: Restartable, room: str, expected: list[str]) -> None:
-    async with asyncio.timeout(10):
-        while server.stored_sources(room) != expected:
-            await asyncio.sleep(0.05)  # polling the store file under a deadline
+    await eventually(lambda: server.stored_sources(room) == expected, 10,
+                     f"{expected} in the store file")
 
 
 async def test_kill9_with_clients_connected_loses_nothing(restartable):

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 from pycrdt import Map, Text
 
+from tests.support.waiting import eventually
 from tests.support.yclient import awareness_update
 
 
@@ -140,9 +141,7 @@ async def test_unknown_session_is_told_to_reload(huddle, write_notebook):
 
 
 async def wait_evicted(rooms) -> None:
-    async with asyncio.timeout(10):
-        while len(rooms):
-            await asyncio.sleep(0.05)  # polling the manager under a deadline
+    await eventually(lambda: not len(rooms), 10, "every room to be evicted")
 
 
 async def test_client_of_an_evicted_room_merges_its_offline_edits_once(huddle, write_notebook):

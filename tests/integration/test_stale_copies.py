@@ -8,7 +8,6 @@ with its document: before, a fresh client then saw every cell twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.request
 from pathlib import Path
@@ -20,8 +19,11 @@ from pycrdt import Array, Map, Text
 
 from tests.integration.test_restarts import sources, synced, write
 from tests.support.restartable import Restartable
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient, room_url
 
+# Reading the file while the server writes it: not saved yet.
+FILE_BEING_WRITTEN = (ValueError, nbformat.reader.NotJSONError)
 FAST = ("--HuddleApp.save_delay_s=0.1", "--HuddleApp.max_save_delay_s=0.3",
         "--HuddleApp.stale_tab_retry_s=1.5")
 
@@ -49,17 +51,6 @@ def saved_sources(root: Path) -> list[str]:
     return [str(c.source) for c in nbformat.read(str(root / "nb.ipynb"), 4).cells]
 
 
-async def until(check, what: str, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                if check():
-                    return
-            except (ValueError, nbformat.reader.NotJSONError):
-                pass  # the file was read while the server wrote it
-            await asyncio.sleep(0.05)  # polling the disk under a deadline
-
-
 def restart_without_store(server: Restartable) -> None:
     assert server.server is not None
     server.server.stop()
@@ -76,8 +67,8 @@ async def open_quiet_then_rebuild(server: Restartable, cookie: str) -> YClient:
     await synced(s)
     s.cells.append(Map({"id": "s-cell", "cell_type": "code", "source": Text("S was here"),
                         "metadata": Map(), "outputs": Array(), "execution_count": None}))
-    await until(lambda: saved_sources(server.root) == ["a", "b", "c", "S was here"],
-                "S's edit to be saved")
+    await eventually(lambda: saved_sources(server.root) == ["a", "b", "c", "S was here"], 15,
+                     "S's edit to be saved", ignoring=FILE_BEING_WRITTEN)
     await s.close()
     restart_without_store(server)
     return s
@@ -132,7 +123,8 @@ async def test_a_tab_open_across_the_rebuild_is_told_once_and_does_not_storm(res
     await s.connect()
     await synced(s)
     s.source(1).insert(1, " edited")
-    await until(lambda: saved_sources(server.root)[1] == "b edited", "the edit to be saved")
+    await eventually(lambda: saved_sources(server.root)[1] == "b edited", 15,
+                     "the edit to be saved", ignoring=FILE_BEING_WRITTEN)
     restart_without_store(server)
     await s.reconnect()  # the old session id
     code, reason = await s.wait_closed()

@@ -22,8 +22,9 @@ import pytest
 from pycrdt import Doc, Text
 
 from jupyter_huddle.collab.update_inspect import decode_state_vector
-from tests.hostile.helpers import RawPeer, sync_frame, varuint, wait_until
+from tests.hostile.helpers import RawPeer, sync_frame, varuint
 from tests.support.guests import guest_in
+from tests.support.waiting import eventually
 
 # As many separate deletions as the report's 30 000 comment edits left behind.
 RANGES = 30_000
@@ -80,7 +81,7 @@ async def fragmented_notebook(huddle: Any, write_notebook: Any) -> AsyncIterator
         # Every odd clock deleted on its own: 30 000 ranges in the delete set.
         writer.apply_update(delete_only(client, [(first + 2 * i + 1, 1) for i in range(RANGES)]))
         room = _notebook_room(huddle)
-        await wait_until(lambda: str(_server_source(room)) == "a" * RANGES, timeout=30,
+        await eventually(lambda: str(_server_source(room)) == "a" * RANGES, timeout=30,
                          what="the deletions to reach the server")
         yield Fragmented(path, client, first, room)
 
@@ -162,7 +163,7 @@ async def test_repeated_sync_step1_encodes_the_document_once(huddle, write_noteb
     claims nothing we know) costs one encoding of it, not one per request."""
     path = write_notebook("large.ipynb", ["big = '" + "q" * (3 * 1024 * 1024) + "'", "x"])
     viewer = await viewer_socket(huddle, path)
-    await wait_until(lambda: bool(huddle.extension.rooms._entries), what="the room")
+    await eventually(lambda: bool(huddle.extension.rooms._entries), what="the room")
     room = _notebook_room(huddle)
     encodes = 0
     real_get_update = room.doc.get_update

@@ -23,9 +23,10 @@ import pytest
 
 from jupyter_huddle.collab import full_state
 from jupyter_huddle.collab.heap import libc_malloc_trim
-from tests.hostile.helpers import RawPeer, honest_room, sync_frame, wait_until
+from tests.hostile.helpers import RawPeer, honest_room, sync_frame
 from tests.security.conftest import FAST_SAVES
 from tests.support.guests import Browser, share
+from tests.support.waiting import eventually
 
 DOC_BYTES = 6 * 1024 * 1024
 LURKERS = 6
@@ -142,7 +143,7 @@ async def test_sockets_that_never_read_share_one_copy_and_are_cut_off(
         before = set(server.peers)
         lurkers = [await lurker(huddle, url, f"Lurker {i}") for i in range(LURKERS)]
         slow = await SlowReader.open(huddle, url)
-        await wait_until(lambda: len(set(server.peers) - before) == LURKERS + 1,
+        await eventually(lambda: len(set(server.peers) - before) == LURKERS + 1,
                          what="every guest to join")
         joined = [server.peers[i] for i in sorted(set(server.peers) - before)]
         conns, slow_conn = joined[:-1], joined[-1]
@@ -152,7 +153,7 @@ async def test_sockets_that_never_read_share_one_copy_and_are_cut_off(
         reading = asyncio.create_task(slow.read_until(DOC_BYTES))
 
         # Each lurker has most of the document waiting for it (the kernel took the rest)...
-        await wait_until(lambda: all(unsent(c) > 1024 * 1024 for c in conns),
+        await eventually(lambda: all(unsent(c) > 1024 * 1024 for c in conns),
                          what="the document to back up behind every lurker")
         # ...and it is one object for all of them, not one copy each.
         held = [obj for c in conns for obj in large_buffers(c)]
@@ -163,7 +164,7 @@ async def test_sockets_that_never_read_share_one_copy_and_are_cut_off(
         heap = huddle.extension.rooms.heap
         trims = heap.trims
         heap.threshold_bytes = 1024 * 1024  # 16 MiB in production: this document is 6 MB
-        await wait_until(lambda: all(c.closed for c in conns), timeout=STALL_S + 10,
+        await eventually(lambda: all(c.closed for c in conns), timeout=STALL_S + 10,
                          what="the lurkers to be cut off")
         for peer in lurkers:
             peer.start_reading()
@@ -177,12 +178,12 @@ async def test_sockets_that_never_read_share_one_copy_and_are_cut_off(
 
         # When they are gone, nothing holds their copy: the room dropped the frames it had
         # cached for them, and the heap was asked to give the memory back.
-        await wait_until(lambda: not any(c.id in server.peers for c in conns),
+        await eventually(lambda: not any(c.id in server.peers for c in conns),
                          what="the lurkers to leave the room")
         assert all(handler_of(c).ws_connection is None for c in conns)
-        await wait_until(lambda: server._full_state.cached_bytes == 0, timeout=10,
+        await eventually(lambda: server._full_state.cached_bytes == 0, timeout=10,
                          what="the room to drop its cached full state")
         if libc_malloc_trim() is not None:
-            await wait_until(lambda: heap.trims > trims, timeout=15, what="a heap trim")
+            await eventually(lambda: heap.trims > trims, timeout=15, what="a heap trim")
         slow.close()
         await room.healthy()

@@ -13,9 +13,10 @@ from urllib.parse import quote
 import pytest
 
 from jupyter_huddle.collab.ids import parse_room_id
-from tests.hostile.helpers import RawPeer, wait_until
+from tests.hostile.helpers import RawPeer
 from tests.security.conftest import FAST_SAVES
 from tests.support.guests import Browser, guest_in, share
+from tests.support.waiting import eventually
 
 PER_USER = 3
 PER_ROOM = 4
@@ -59,7 +60,7 @@ async def test_one_guest_holds_at_most_max_sockets_per_user(huddle, write_notebo
     server_room = huddle.extension.rooms.get(_room_id(huddle, room))
     peers = len(server_room.peers)
     await tabs.pop().aclose()
-    await wait_until(lambda: len(server_room.peers) == peers - 1, what="the tab to leave")
+    await eventually(lambda: len(server_room.peers) == peers - 1, what="the tab to leave")
     again = await cookie_socket(huddle, room, session, guest.cookie_header())
     await assert_alive([*tabs, again, neighbour])
     for peer in [*tabs, again, neighbour]:
@@ -102,7 +103,7 @@ async def test_a_room_holds_at_most_max_peers_per_room(huddle, write_notebook):
         presenter.source(0).insert(0, "# still live\n")
         await students.pop().aclose()
         server_room = huddle.extension.rooms.get(_room_id(huddle, room))
-        await wait_until(lambda: len(server_room.peers) == PER_ROOM - 1,
+        await eventually(lambda: len(server_room.peers) == PER_ROOM - 1,
                          what="the student to leave")
         async with late.client(room, late_session) as newcomer:
             async with asyncio.timeout(20):
