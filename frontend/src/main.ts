@@ -10,7 +10,7 @@ import { KernelsApi, type Identity } from './protocol/kernels';
 import { NotebookRoom, roomServerUrl } from './protocol/room';
 import { h, toast } from './views/dom';
 import { FilesPage } from './views/files';
-import { NotebookPage } from './views/notebook';
+import { NotebookPage } from './views/notebook/page';
 
 interface PageConfig {
   baseUrl: string;

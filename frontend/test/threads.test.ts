@@ -1,5 +1,5 @@
 // Review threads: anchors resolved against a Y.Doc, panel order and filters, mentions, and
-// the decoding of the `comments` root.
+// the decoding of the `comments` root; where threads show in the notebook (their marks).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as Y from 'yjs';
@@ -13,16 +13,20 @@ import {
   insertMention,
   isUnreadMention,
   matchMentions,
+  mentionCandidates,
   mentionQuery,
   openCounts,
   openOutputThreads,
   outputQuote,
   placeOf,
+  placeThreads,
   unreadMentions,
   type Anchor,
   type Placed,
   type Thread,
 } from '../src/logic/threads';
+import { authorColor, filterShowing, openCommentsLabel, textMarks, threadTarget, unreadMentionsLabel } from '../src/logic/thread-marks';
+import { userColor } from '../src/logic/colors';
 import { parseThread, parseUsers, ThreadStore } from '../src/protocol/comments';
 
 /** A text anchor as the server makes it: start sticks to the character after it, end to
@@ -240,4 +244,81 @@ test('users for mentions: the server\'s handle, or one made from the name', () =
   assert.deepEqual(parseUsers([{ username: 'u1', display_name: 'Ann Lee', handle: 'annlee' }, { username: 'u2', display_name: 'Bo Ko' }, { nope: 1 }, 'x']),
     [{ username: 'u1', displayName: 'Ann Lee', handle: 'annlee' }, { username: 'u2', displayName: 'Bo Ko', handle: 'boko' }]);
   assert.deepEqual(parseUsers(null), []);
+});
+
+// --- where threads show (logic/thread-marks.ts) and placing them ----------------------------
+
+test('placing threads: by cell id in notebook order, the first of two cells with one id', () => {
+  const doc = new Y.Doc();
+  const a = cellText(doc, 'alpha');
+  const b = cellText(doc, 'beta');
+  const onB = thread('on-b', { anchor: serverAnchor(b, 'b', 0, 2) });
+  const onOutput = thread('on-out', { anchor: { cellId: 'a', kind: 'output', quote: '', start: null, end: null, outputIndex: 1 } });
+  const gone = thread('gone', { anchor: { ...onOutput.anchor, cellId: 'zz' } });
+  const cells = [{ id: 'a', source: a, outputs: 1 }, { id: 'b', source: b, outputs: 0 }, { id: 'a', source: b, outputs: 5 }];
+  const places = placeThreads([onB, onOutput, gone], cells).map((p) => [p.thread.id, p.place.state, p.place.cellIndex]);
+  assert.deepEqual(places, [['on-b', 'attached', 1], ['on-out', 'detached', 0], ['gone', 'orphaned', -1]],
+    'the output is gone from the first cell "a" (one output), whatever the duplicate has');
+});
+
+test('editor marks: open text threads of the cell, in the author\'s colour, the current one marked', () => {
+  const doc = new Y.Doc();
+  const text = cellText(doc, 'π = 3.14159 😀 done');
+  const long = 'x'.repeat(300);
+  const pi = thread('pi', { anchor: serverAnchor(text, 'c', 0, 1), author: { username: 'bob', displayName: 'Bob', color: '#123456' },
+    messages: [{ id: 'm', author: author('bob'), body: long, created: 1, edited: null }] });
+  const emoji = thread('emoji', { anchor: serverAnchor(text, 'c', 12, 14) });
+  const resolved = thread('resolved', { anchor: serverAnchor(text, 'c', 4, 8), status: 'resolved' });
+  const elsewhere = thread('elsewhere', { anchor: serverAnchor(text, 'd', 4, 8) });
+  const whole = thread('whole');
+  const marks = textMarks([pi, emoji, resolved, elsewhere, whole], 'c', text, 'emoji');
+  assert.deepEqual(marks.map((m) => [m.threadId, m.from, m.to, m.current]), [['pi', 0, 1, false], ['emoji', 12, 14, true]]);
+  assert.equal(marks[0]!.color, '#123456');
+  assert.equal(marks[1]!.color, userColor('ann'));
+  assert.equal(marks[0]!.title, `Comment by Bob: ${'x'.repeat(120)}`);
+  text.delete(12, 2);
+  assert.deepEqual(textMarks([emoji], 'c', text, null), [], 'its text deleted: no mark');
+  assert.equal(authorColor({ username: 'ann', displayName: 'Ann', color: 'not a colour' }), userColor('ann'));
+});
+
+test('thread targets: the text selected, the output shown, or just the cell; none when orphaned', () => {
+  const text = thread('t', { anchor: { cellId: 'c', kind: 'text', quote: 'q', start: {}, end: {}, outputIndex: null } });
+  const out = thread('o', { anchor: { cellId: 'c', kind: 'output', quote: '', start: null, end: null, outputIndex: 2 } });
+  const at = (state: Placed['place']['state']) => ({ state, cellIndex: 3, start: 4, end: 9 });
+  assert.deepEqual(threadTarget(text, at('attached')), { cellId: 'c', range: { start: 4, end: 9 }, output: null });
+  assert.deepEqual(threadTarget(text, at('detached')), { cellId: 'c', range: null, output: null }, 'its text is gone');
+  assert.deepEqual(threadTarget(out, at('attached')), { cellId: 'c', range: null, output: 2 });
+  assert.deepEqual(threadTarget(out, at('detached')), { cellId: 'c', range: null, output: null }, 'the output is gone');
+  assert.deepEqual(threadTarget(thread('cell'), at('attached')), { cellId: 'c', range: null, output: null });
+  assert.equal(threadTarget(text, at('orphaned')), null);
+  assert.equal(threadTarget(text, undefined), null);
+});
+
+test('opening a thread: the panel keeps a filter that shows it, else Open or Resolved', () => {
+  const open = thread('open', { author: author('bob') });
+  const resolved = thread('resolved', { status: 'resolved' });
+  assert.equal(filterShowing(open, [placed(open, 0)], 'mine', 'bob'), 'mine');
+  assert.equal(filterShowing(open, [placed(open, 0)], 'resolved', 'bob'), 'open');
+  assert.equal(filterShowing(resolved, [placed(resolved, 0)], 'open', 'bob'), 'resolved');
+  assert.equal(filterShowing(resolved, [], 'mentions', 'bob'), 'resolved', 'not placed');
+});
+
+test('badge labels count in words', () => {
+  assert.equal(openCommentsLabel(1, 'cell'), '1 open comment on this cell');
+  assert.equal(openCommentsLabel(3, 'output'), '3 open comments on this output');
+  assert.equal(unreadMentionsLabel(0), '0 unread mentions');
+  assert.equal(unreadMentionsLabel(1), '1 unread mention');
+});
+
+test('mention candidates: people here first (as the server knows them), then the rest, never me', () => {
+  const known = [
+    { username: 'ann', displayName: 'Ann Lee', handle: 'annlee' },
+    { username: 'zoë', displayName: 'Zoë', handle: 'zoë' },
+    { username: 'me', displayName: 'Me', handle: 'me' },
+  ];
+  const here = [{ username: 'zoë', displayName: 'Z' }, { username: 'guest-1', displayName: 'Anonymous Io' }, { username: 'me', displayName: 'Me' }];
+  assert.deepEqual(mentionCandidates(here, known, 'me').map((p) => [p.username, p.handle]),
+    [['zoë', 'zoë'], ['guest-1', 'anonymousio'], ['ann', 'annlee'], ['zoë', 'zoë']],
+    'duplicates are left to matchMentions');
+  assert.deepEqual(mentionCandidates(here, null, 'me').map((p) => p.username), ['zoë', 'guest-1'], 'the server does not list its users');
 });

@@ -81,6 +81,28 @@ export function settleColor(me: ColorClaim, others: ColorClaim[]): string {
   return me.color; // more people than colours: share
 }
 
+/** One person in the room as presence shows them: what settling colours reads. */
+export interface ColorPerson {
+  username: string;
+  clientId: number;
+  color: string;
+  colorExplicit: boolean;
+  since: number;
+  isMe: boolean;
+}
+
+function claimOf(p: ColorPerson): ColorClaim {
+  return { username: p.username, clientId: p.clientId, color: p.color, explicit: p.colorExplicit, since: p.since };
+}
+
+/** The colour I should show among `people` (me among them, `isMe`), by `settleColor`; null
+ * while I am not among them yet. */
+export function myColorIn(people: readonly ColorPerson[]): string | null {
+  const me = people.find((p) => p.isMe);
+  if (!me) return null;
+  return settleColor(claimOf(me), people.filter((p) => !p.isMe).map(claimOf));
+}
+
 function expand(color: string): string {
   return color.length === 4 ? '#' + [...color.slice(1)].map((c) => c + c).join('') : color;
 }

@@ -1,7 +1,7 @@
 /**
  * Follow mode: your view follows another person's active cell, scrolling only when that
  * cell leaves your viewport, and stops when you scroll or type. The decisions are here
- * (pure); the page measures and scrolls.
+ * (pure); the page measures and scrolls. Also where a jump to someone's cell puts it.
  */
 
 /** A vertical extent in viewport pixels. */
@@ -39,6 +39,12 @@ export function followScroll(cell: Span, view: Span, margin = FOLLOW_MARGIN_PX):
 }
 
 /** What the person being followed is doing, as far as following them goes. */
+/** How far to scroll (pixels, positive = down) to put a cell in the middle of the view
+ * (jumping to a person's cell). */
+export function centreScroll(cell: { top: number; height: number }, view: Span): number {
+  return cell.top - (view.top + view.bottom - cell.height) / 2;
+}
+
 export interface Followed {
   clientId: number;
   present: boolean;

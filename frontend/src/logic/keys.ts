@@ -29,6 +29,12 @@ export interface KeyPress {
   metaKey: boolean;
 }
 
+/** Ctrl+Alt+M (by the key's place, so on every layout): comment the selected cell in
+ * command mode (the editors bind it for a selection, views/comments/highlights.ts). */
+export function isCommentKey(press: { ctrlKey: boolean; altKey: boolean; code: string }): boolean {
+  return press.ctrlKey && press.altKey && press.code === 'KeyM';
+}
+
 /** Two presses of D within this many milliseconds delete the cell. */
 export const DOUBLE_PRESS_MS = 800;
 

@@ -33,6 +33,12 @@ export function terminalClose(code: number): TerminalClose | null {
   return null;
 }
 
+/** Whether the connection ended for good: nothing typed on the page could reach the
+ * server any more (the page stops editing). */
+export function isTerminal(status: ConnectionStatus): status is TerminalClose {
+  return status === 'stale' || status === 'gone' || status === 'failed' || status === 'ended';
+}
+
 export function connectionStatus(f: ConnectionFacts): ConnectionStatus {
   if (f.terminal) return f.terminal;
   if (!f.online) return 'offline';

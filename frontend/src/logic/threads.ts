@@ -107,6 +107,23 @@ export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text; o
   return { state: 'attached', ...at, start, end };
 }
 
+/** A cell as placing threads reads it: its id, text, and how many outputs it has. */
+export interface PlacingCell {
+  id: string;
+  source: Y.Text;
+  outputs: number;
+}
+
+/** Every thread with its place, `cells` in notebook order (of two cells with one id, the
+ * first counts). */
+export function placeThreads(threads: readonly Thread[], cells: readonly PlacingCell[]): Placed[] {
+  const byId = new Map<string, { index: number; source: Y.Text; outputs: number }>();
+  cells.forEach((cell, index) => {
+    if (!byId.has(cell.id)) byId.set(cell.id, { index, source: cell.source, outputs: cell.outputs });
+  });
+  return threads.map((thread) => ({ thread, place: placeOf(thread.anchor, byId.get(thread.anchor.cellId) ?? null) }));
+}
+
 /** Notebook order: by cell, then by where the range starts, then oldest first; orphaned
  * threads last (oldest first). */
 export function byPosition(a: Placed, b: Placed): number {
@@ -213,6 +230,19 @@ export interface MentionCandidate {
   username: string;
   displayName: string;
   handle: string;
+}
+
+/** Who may be @mentioned: the people `here` first (as the server knows them, when it
+ * does), then everyone the server knows (`known`, null when not listed); never `me`. */
+export function mentionCandidates(
+  here: readonly { username: string; displayName: string }[],
+  known: readonly MentionCandidate[] | null,
+  me: string,
+): MentionCandidate[] {
+  const byName = new Map((known ?? []).map((u) => [u.username, u]));
+  const present = here.map((p) => byName.get(p.username)
+    ?? { username: p.username, displayName: p.displayName, handle: handleOf(p.displayName) || handleOf(p.username) });
+  return [...present, ...byName.values()].filter((p) => p.username !== me);
 }
 
 /** The `@word` being typed just before `caret`, if any: where its `@` is and the word. */

@@ -26,7 +26,7 @@ export interface CellContext {
   cancelRun(requestId: RequestId): void;
   /** The page's rights: read-only editors, locked cells (views/locks.ts). */
   access?: CellAccess;
-  /** Review threads' part in cells (views/comments.ts). */
+  /** Review threads' part in cells (views/comments/). */
   comments?: CellComments;
 }
 
@@ -52,7 +52,7 @@ export class CellView {
   private readonly runLine: HTMLElement;
   private readonly outputs: HTMLElement;
   private readonly peers: HTMLElement;
-  /** The gutter's place for review threads' badge and button (views/comments.ts). */
+  /** The gutter's place for review threads' badge and button (views/comments/). */
   readonly notes = h('div', { className: 'hd-cell-notes' });
   private editor: CellEditor | null = null;
   private readonly guard: CellGuard | null;

@@ -149,7 +149,7 @@ export function renderOutputs(container: HTMLElement, outputs: Output[]): void {
     }
     const el = renderOutput(output);
     // The output's index in the cell's list (some outputs render nothing): review threads
-    // anchor to it (views/comments.ts).
+    // anchor to it (views/comments/).
     if (el) after.push({ key, el: h('div', { className: 'hd-output', 'data-output-index': String(i) }, el) });
   });
   rendered.set(container, after);

@@ -16,21 +16,14 @@ import {
 } from '@codemirror/view';
 import type * as Y from 'yjs';
 
-import { h } from './dom';
+import type { TextMark } from '../../logic/thread-marks';
+import { h } from '../dom';
 
 export const COMMENT_KEY = 'Ctrl-Alt-m';
 export const COMMENT_KEY_LABEL = 'Ctrl+Alt+M';
 
-/** One highlighted range (UTF-16 offsets, as CodeMirror counts). */
-export interface CommentRange {
-  from: number;
-  to: number;
-  /** A hex colour (the thread author's). */
-  color: string;
-  threadId: string;
-  title: string;
-  current: boolean;
-}
+/** One highlighted range (UTF-16 offsets, as CodeMirror counts), in its author's colour. */
+export type CommentRange = TextMark;
 
 export interface CommentEditorOptions {
   source: Y.Text;

@@ -4,12 +4,13 @@
  * (Markdown, sanitized), and for the thread you are on: reply, edit or delete your own
  * messages, resolve or reopen. A failed request shows the server's reason on the card.
  */
-import { initialsOf, textOn, userColor } from '../logic/colors';
-import type { Author, Message, Place, Thread } from '../logic/threads';
-import type { MentionCandidate } from '../logic/threads';
-import type { Capabilities } from '../protocol/comments';
-import { append, h } from './dom';
-import { renderCommentMarkdown } from './markdown';
+import { initialsOf, textOn } from '../../logic/colors';
+import { authorColor } from '../../logic/thread-marks';
+import type { Author, Message, Place, Thread } from '../../logic/threads';
+import type { MentionCandidate } from '../../logic/threads';
+import type { Capabilities } from '../../protocol/comments';
+import { append, h } from '../dom';
+import { renderCommentMarkdown } from '../markdown';
 import { MentionBox } from './mention-input';
 
 export interface ThreadActions {
@@ -30,10 +31,6 @@ export interface ThreadState {
   place: Place;
   current: boolean;
   unread: boolean;
-}
-
-export function authorColor(author: Author): string {
-  return userColor(author.username, author.color);
 }
 
 export function formatTime(seconds: number): string {

@@ -1,12 +1,14 @@
 /**
  * The form that starts a thread: what it is on (the quoted selection, a whole cell, an
- * output), the
- * first message (with @mentions), and optionally "Suggest a change" with the replacement
- * text. The selection is held as CRDT positions while you write, so others' edits move it.
+ * output), the first message (with @mentions), and optionally "Suggest a change" with the
+ * replacement text. The selection is held as CRDT positions while you write, so others'
+ * edits move it.
  */
-import { heldRangeNow, type HeldRange, type MentionCandidate } from '../logic/threads';
-import type { NewAnchor } from '../protocol/comments';
-import { h } from './dom';
+import type * as Y from 'yjs';
+
+import { heldRangeNow, holdRange, outputQuote, type HeldRange, type MentionCandidate } from '../../logic/threads';
+import type { NewAnchor } from '../../protocol/comments';
+import { h } from '../dom';
 import { MentionBox } from './mention-input';
 
 export interface ComposeTarget {
@@ -18,6 +20,18 @@ export interface ComposeTarget {
   /** The output commented on (an index into the cell's outputs), or null. */
   outputIndex: number | null;
   quote: string;
+}
+
+/** A thread on [from, to) of a cell's text (an empty range: the whole cell); the
+ * selection is held from now on. */
+export function textTarget(cellId: string, cellNumber: number, source: Y.Text, from: number, to: number): ComposeTarget {
+  const held = to > from ? holdRange(source, from, to) : null;
+  return { cellId, cellNumber, held, outputIndex: null, quote: held ? source.toString().slice(from, to) : '' };
+}
+
+/** A thread on output `index` of a code cell (`output`: that output, if there is one). */
+export function outputTarget(cellId: string, cellNumber: number, output: Record<string, unknown> | undefined, index: number): ComposeTarget {
+  return { cellId, cellNumber, held: null, outputIndex: index, quote: outputQuote(output, index, cellNumber) };
 }
 
 export interface ComposeActions {

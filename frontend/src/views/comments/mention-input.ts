@@ -2,8 +2,8 @@
  * A comment box: a textarea with @mention completion (a listbox under it; ↑ ↓ to pick,
  * Enter or Tab to insert, Esc to close) and Ctrl+Enter to send.
  */
-import { insertMention, matchMentions, mentionQuery, type MentionCandidate } from '../logic/threads';
-import { h } from './dom';
+import { insertMention, matchMentions, mentionQuery, type MentionCandidate } from '../../logic/threads';
+import { h } from '../dom';
 
 let boxes = 0;
 

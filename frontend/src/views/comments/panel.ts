@@ -5,9 +5,9 @@
  * typed keeps its text and focus). Escape closes it; keys typed in it never reach the
  * notebook's command keys.
  */
-import { FILTERS, filterThreads, isUnreadMention, type Placed, type ThreadFilter } from '../logic/threads';
-import { ThreadCard, type ThreadActions } from './comment-thread';
-import { h } from './dom';
+import { FILTERS, filterThreads, isUnreadMention, type Placed, type ThreadFilter } from '../../logic/threads';
+import { h } from '../dom';
+import { ThreadCard, type ThreadActions } from './thread';
 
 export class ThreadPanel {
   readonly element: HTMLElement;
