@@ -31,6 +31,8 @@ class DocumentRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredHistory:
+    """A document's record and its log, as loaded."""
+
     record: DocumentRecord
     updates: list[bytes]
     # False: the log lost writes (the store failed) and must not be replayed; the document
@@ -39,6 +41,8 @@ class StoredHistory:
 
 
 class StoreLifetime(Protocol):
+    """Opening and closing a store (the server does it once, for everyone)."""
+
     async def start(self) -> None:
         """Open the store (create, check, or replace a broken one)."""
 

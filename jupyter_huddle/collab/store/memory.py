@@ -8,6 +8,9 @@ from .base import DocumentRecord, StoredHistory
 
 
 class MemoryStore:
+    """The store's in-memory twin: for tests, ``store_path = ":memory:"``, and the fallback
+    when the configured store cannot be opened. Nothing survives the process."""
+
     def __init__(self) -> None:
         self.records: dict[str, DocumentRecord] = {}
         self.updates: dict[str, list[bytes]] = {}

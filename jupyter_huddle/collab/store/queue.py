@@ -30,6 +30,8 @@ _OVERHEAD_BYTES = 128
 
 @dataclass(eq=False)
 class Op:
+    """One write waiting for the database, and the future its caller awaits."""
+
     kind: str  # append | record | compact | delete | purge | flush | value
     key: str = ""
     data: bytes = b""
@@ -45,12 +47,12 @@ class Op:
 
     @property
     def size(self) -> int:
+        """Bytes it holds (texts counted as UTF-8), plus a fixed overhead."""
         record = self.record
-        extra = 0 if record is None else sum(
-            len(text or "") for text in (record.epoch, record.saved_hash, record.path,
-                                         record.saved_digest))
-        return (_OVERHEAD_BYTES + len(self.data) + len(self.key) + len(self.namespace)
-                + len(self.value or "") + extra)
+        texts = [self.key, self.namespace, self.value]
+        if record is not None:
+            texts += [record.epoch, record.saved_hash, record.path, record.saved_digest]
+        return _OVERHEAD_BYTES + len(self.data) + sum(len(t.encode()) for t in texts if t)
 
     def finish(self, result: Any) -> None:
         """Committed: whoever awaits it (or what was folded into it) goes on."""
@@ -64,6 +66,9 @@ class Op:
 
 
 class WriteQueue:
+    """Writes waiting for the database, bounded by ``max_bytes`` (see the module
+    docstring for what is dropped past it, and how a log is then marked incomplete)."""
+
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.ops: deque[Op] = deque()

@@ -22,6 +22,9 @@ Restore = Callable[[str], Awaitable[bool]]
 
 
 class Restorer:
+    """After the store failed, rewrites each incomplete document log whole (through
+    ``hook``: the live document's verified state), one pass at a time, with backoff."""
+
     def __init__(self, queue: WriteQueue, forget: Callable[[str], Awaitable[None]],
                  finished: Callable[[], None]) -> None:
         self._queue = queue
@@ -34,6 +37,7 @@ class Restorer:
 
     @property
     def running(self) -> bool:
+        """Whether a restore pass is under way."""
         return self.task is not None
 
     def start(self, delay_s: float) -> None:

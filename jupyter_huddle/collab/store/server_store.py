@@ -25,6 +25,9 @@ DurabilityListener = Callable[[bool], None]
 
 
 class ServerStore:
+    """The store every user holds (see the module docstring): delegates to the configured
+    store, or to the memory fallback, and tells ``listeners`` when durability changes."""
+
     def __init__(self, configured: UpdateStore) -> None:
         self._active: UpdateStore = configured
         self._started: asyncio.Task[None] | None = None

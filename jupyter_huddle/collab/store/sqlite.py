@@ -57,6 +57,10 @@ _FAILURES = (sqlite3.Error, OSError, StoreError, ValueError)
 
 
 class SQLiteStore:
+    """The durable store: one SQLite database (WAL), written by one task in batches at most
+    ``commit_interval_ms`` apart through a bounded queue; survives its file failing (see
+    the module docstring)."""
+
     def __init__(self, path: Path, *, commit_interval_ms: float = 50,
                  max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
                  retry_delay_s: float = _RETRY_DELAY_S) -> None:
