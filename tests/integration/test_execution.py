@@ -245,13 +245,20 @@ async def test_input_is_answered_by_the_user_who_ran_the_cell(huddle, write_note
 
 
 async def test_run_survives_every_client_leaving(huddle, write_notebook, jp_root_dir):
-    write_notebook("away.ipynb", ["import time\ntime.sleep(1.5)\nprint('done while away')"])
+    # the cell waits for an answer the test gives once every client has left
+    write_notebook("away.ipynb", ["input('go? ')\nprint('done while away')"])
     kernel_id = await start_session(huddle, "away.ipynb")
     room, _ = await huddle.room_id("away.ipynb")
     async with huddle.open("away.ipynb") as client:
-        await execute(huddle, kernel_id, room, client.cells[0]["id"])
-        await client.wait_for(lambda: client.cells[0].get("execution_state") == "running")
+        response = await execute(huddle, kernel_id, room, client.cells[0]["id"])
+        request_id = json.loads(response.body)["requests"][0]["request_id"]
+        await client.wait_for(lambda: any(
+            item.get("input") for state in client.awareness.values()
+            for item in (state.get("huddle") or {}).get("queue", [])))
     # every browser closed mid-run; the room is leased, so the run finishes and is saved
+    answer = await huddle.request("POST", f"api/huddle/requests/{request_id}/input",
+                                  {"value": "go"})
+    assert answer.code == 204, answer.body
     import nbformat
 
     async with asyncio.timeout(20):

@@ -23,6 +23,7 @@ from tests.integration.test_execution_edges import (
     BASE_CONFIG,
     Actor,
     all_idle,
+    answer,
     queue_view,
     run,
     server_state,
@@ -66,12 +67,6 @@ async def hold_on_input(huddle: Any, client: Any, kernel_id: str, room: str) -> 
     answer = await run(huddle, kernel_id, room, client.cells[0]["id"])
     await wait_published(client, lambda queue: any(q.get("input") for q in queue))
     return str(answer["requests"][0]["request_id"])
-
-
-async def answer(huddle: Any, request_id: str) -> None:
-    response = await huddle.request("POST", f"api/huddle/requests/{request_id}/input",
-                                    {"value": "yes"})
-    assert response.code == 204, response.body
 
 
 async def drained(huddle: Any, room: str) -> None:

@@ -148,6 +148,36 @@ async def wait_published(client: Any, predicate: Callable[[list[dict]], bool],
                              f"presence: {client.awareness}") from None
 
 
+# A cell that holds its place in the queue (running) until the test answers its prompt:
+# whatever the test does meanwhile (queue, edit, delete, cancel) lands while it runs, by
+# construction rather than by a timing window.
+GATE = "input('go? ')"
+
+
+def gated(before: str = "", after: str = "") -> str:
+    """A cell that runs ``before``, waits at the gate, then runs ``after``."""
+    return "\n".join(part for part in (before, GATE, after) if part)
+
+
+async def at_gate(client: Any, request_id: str) -> None:
+    """Wait until the request is running and waits at its gate (its prompt published)."""
+    await wait_published(client, lambda queue: any(
+        q["request_id"] == request_id and q.get("input") for q in queue))
+
+
+async def answer(who: Any, request_id: str, value: str = "go") -> None:
+    """Answer the request's ``input()`` as ``who`` (its author, or anyone past the grace)."""
+    response = await who.request("POST", f"api/huddle/requests/{request_id}/input",
+                                 {"value": value})
+    assert response.code == 204, response.body
+
+
+async def open_gate(who: Any, client: Any, request_id: str) -> None:
+    """Let a gated request go on, once it is waiting."""
+    await at_gate(client, request_id)
+    await answer(who, request_id)
+
+
 def after_each_frame(client: Any, callback: Callable[[], None]) -> None:
     """Call ``callback`` after the client applies each frame it receives (an exact sample
     of what a peer shows, which a task woken by ``wait_for`` could skip)."""
@@ -236,8 +266,7 @@ async def read_saved(path: Any) -> Any:
 
 
 async def test_two_users_run_different_cells_in_fifo_order(huddle, write_notebook):
-    write_notebook("two.ipynb", ["import time\ntime.sleep(0.4)\nprint('from A')",
-                                 "print('from B')", "pass"])
+    write_notebook("two.ipynb", [gated(after="print('from A')"), "print('from B')", "pass"])
     kernel_id = await start_session(huddle, "two.ipynb")
     room, _ = await huddle.room_id("two.ipynb")
     bob = Actor(huddle)
@@ -257,6 +286,7 @@ async def test_two_users_run_different_cells_in_fifo_order(huddle, write_noteboo
             (q["cell_id"], q["state"], q["requested_by"]["username"]) for q in queue]
             == [(ids[0], "running", alice_name), (ids[1], "queued", bob_name)])
         assert states(watcher)[:2] == ["running", "running"]  # running from enqueue to end
+        await open_gate(huddle, watcher, request_ids(first)[0])
         await wait_idle(watcher, 0)
         await wait_idle(watcher, 1)
         assert text_of(watcher, 0) == "from A\n"
@@ -275,11 +305,16 @@ async def test_two_users_run_different_cells_in_fifo_order(huddle, write_noteboo
 
 async def test_a_request_whose_kernel_client_is_connecting_is_in_the_queue(
         huddle, write_notebook, tmp_path, monkeypatch):
-    # a kernel that takes 1.5 s to boot (an IPython startup file): connecting to it (the
-    # first run on it) takes as long, deterministically
+    # a kernel that boots only once the test creates a file (an IPython startup file
+    # waits for it): connecting to it (the first run on it) lasts until then
     startup = tmp_path / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
-    (startup / "00-slow.py").write_text("import time\ntime.sleep(1.5)\n")
+    booted = tmp_path / "boot"
+    (startup / "00-slow.py").write_text(
+        "import os, time\n"
+        "deadline = time.monotonic() + 60\n"
+        f"while not os.path.exists({str(booted)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n")
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     write_notebook("first.ipynb", ["print('hi')", "print('next')"])
     kernel_id = await start_session(huddle, "first.ipynb")
@@ -292,6 +327,9 @@ async def test_a_request_whose_kernel_client_is_connecting_is_in_the_queue(
         mine = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         theirs = request_ids(await run(Actor(huddle), kernel_id, room, ids[1]))[0]
         view = await queue_view(huddle, room)
+        await wait_published(watcher, lambda queue: [(q["cell_id"], q["state"]) for q in queue]
+                             == [(ids[0], "running"), (ids[1], "queued")])
+        booted.touch()
         await all_idle(watcher)
         assert text_of(watcher, 0) == "hi\n"  # it did run, once the kernel was up
         assert [q["request_id"] for q in view["queue"]] == [mine, theirs], view
@@ -299,9 +337,8 @@ async def test_a_request_whose_kernel_client_is_connecting_is_in_the_queue(
 
 
 async def test_run_all_is_never_interleaved_with_another_users_run(huddle, write_notebook):
-    write_notebook("batch.ipynb", ["import time\ntime.sleep(0.3)\nprint('a0')", "print('a1')",
-                                   "print('a2')", "import time\ntime.sleep(0.3)\nprint('b')",
-                                   "pass"])
+    write_notebook("batch.ipynb", [gated(after="print('a0')"), "print('a1')", "print('a2')",
+                                   gated(after="print('b')"), "pass"])
     kernel_id = await start_session(huddle, "batch.ipynb")
     room, _ = await huddle.room_id("batch.ipynb")
     bob = Actor(huddle)
@@ -311,23 +348,25 @@ async def test_run_all_is_never_interleaved_with_another_users_run(huddle, write
         await wait_idle(watcher, 4)
         # A's Run All first; B asks while A's first cell runs: B's run comes after A's batch
         batch = await run(huddle, kernel_id, room, *ids[:3])
-        await watcher.wait_for(lambda: any(q["state"] == "running"
-                                           for q in published_queue(watcher)))
+        await at_gate(watcher, request_ids(batch)[0])
         single = await run(bob, kernel_id, room, ids[3])
+        await answer(huddle, request_ids(batch)[0])
+        await open_gate(bob, watcher, request_ids(single)[0])
         await all_idle(watcher)
         assert [c["execution_count"] for c in watcher.cells][:4] == [2, 3, 4, 5]
         # B first (and still running) when A's Run All arrives: A's whole batch after B
         single2 = await run(bob, kernel_id, room, ids[3])
-        await watcher.wait_for(lambda: [q["state"] for q in published_queue(watcher)]
-                               == ["running"])
+        await at_gate(watcher, request_ids(single2)[0])
         batch2 = await run(huddle, kernel_id, room, *ids[:3])
+        await answer(bob, request_ids(single2)[0])
+        await open_gate(huddle, watcher, request_ids(batch2)[0])
         await watcher.wait_for(lambda: watcher.cells[2]["execution_count"] == 9, timeout=30)
         await all_idle(watcher)
         assert [c["execution_count"] for c in watcher.cells][:4] == [7, 8, 9, 6]
         assert [text_of(watcher, i) for i in range(4)] == ["a0\n", "a1\n", "a2\n", "b\n"]
         history = by_id(await queue_view(huddle, room))
-        for answer in (batch, single, single2, batch2):
-            assert all(history[r]["state"] == "done" for r in request_ids(answer))
+        for accepted in (batch, single, single2, batch2):
+            assert all(history[r]["state"] == "done" for r in request_ids(accepted))
         started = sorted((r for r in history.values() if r["cell_id"] != ids[4]),
                          key=lambda r: r["started_at"])
         order = [r["request_id"] for r in started]
@@ -336,15 +375,15 @@ async def test_run_all_is_never_interleaved_with_another_users_run(huddle, write
 
 
 async def test_error_in_a_batch_aborts_only_that_batch(huddle, write_notebook):
-    write_notebook("errs.ipynb", ["import time\ntime.sleep(0.3)\n1/0", "print('a-next')",
-                                  "print('bob runs')"])
+    write_notebook("errs.ipynb", [gated(after="1/0"), "print('a-next')", "print('bob runs')"])
     kernel_id = await start_session(huddle, "errs.ipynb")
     room, _ = await huddle.room_id("errs.ipynb")
     bob = Actor(huddle)
     async with huddle.open("errs.ipynb") as watcher:
         ids = [c["id"] for c in watcher.cells]
         batch = await run(huddle, kernel_id, room, ids[0], ids[1])
-        single = await run(bob, kernel_id, room, ids[2])
+        single = await run(bob, kernel_id, room, ids[2])  # queued behind the batch
+        await open_gate(huddle, watcher, request_ids(batch)[0])
         await all_idle(watcher)
         assert outputs(watcher, 0)[-1]["ename"] == "ZeroDivisionError"
         assert outputs(watcher, 1) == []
@@ -359,7 +398,7 @@ async def test_error_in_a_batch_aborts_only_that_batch(huddle, write_notebook):
 
 
 async def test_source_edited_while_queued_runs_the_checked_snapshot(huddle, write_notebook):
-    write_notebook("snap.ipynb", ["import time\ntime.sleep(0.4)", "print('old')"])
+    write_notebook("snap.ipynb", [GATE, "print('old')"])
     kernel_id = await start_session(huddle, "snap.ipynb")
     room, _ = await huddle.room_id("snap.ipynb")
     async with huddle.open("snap.ipynb") as alice, huddle.open("snap.ipynb") as bob:
@@ -367,7 +406,7 @@ async def test_source_edited_while_queued_runs_the_checked_snapshot(huddle, writ
         first = await run(huddle, kernel_id, room, ids[0])
         queued = await run(huddle, kernel_id, room,
                            {"cell_id": ids[1], "source_hash": source_hash("print('old')")})
-        # B rewrites the cell while A's request waits behind the sleep
+        # B rewrites the cell while A's request waits behind the gate
         with bob.doc.transaction():
             src = bob.source(1)
             del src[0:len(src)]
@@ -375,6 +414,7 @@ async def test_source_edited_while_queued_runs_the_checked_snapshot(huddle, writ
         await alice.wait_for(lambda: str(alice.source(1)) == "print('new')")
         view = by_id(await queue_view(huddle, room))
         assert view[request_ids(queued)[0]]["state"] == "queued"  # edited while queued
+        await open_gate(huddle, alice, request_ids(first)[0])
         await all_idle(alice)
         assert text_of(alice, 1) == "old\n"  # what A saw and the server checked
         assert str(alice.source(1)) == "print('new')"  # B's edit is kept
@@ -386,14 +426,17 @@ async def test_source_edited_while_queued_runs_the_checked_snapshot(huddle, writ
 
 
 async def test_request_records_that_the_source_changed_while_queued(huddle, write_notebook):
-    write_notebook("snap2.ipynb", ["import time\ntime.sleep(0.4)", "print('old')"])
+    write_notebook("snap2.ipynb", [GATE, "print('old')"])
     kernel_id = await start_session(huddle, "snap2.ipynb")
     room, _ = await huddle.room_id("snap2.ipynb")
-    async with huddle.open("snap2.ipynb") as alice:
+    async with huddle.open("snap2.ipynb") as alice, huddle.open("snap2.ipynb") as peer:
         ids = [c["id"] for c in alice.cells]
-        await run(huddle, kernel_id, room, ids[0])
+        gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         queued = await run(huddle, kernel_id, room, ids[1])
         alice.source(1).insert(len("print('old'"), " + ' edited'")
+        # a peer has it, so the server has it: edited while queued
+        await peer.wait_for(lambda: "edited" in str(peer.source(1)))
+        await open_gate(huddle, alice, gate)
         await all_idle(alice)
         entry = by_id(await queue_view(huddle, room))[request_ids(queued)[0]]
         assert entry["state"] == "done"
@@ -402,20 +445,19 @@ async def test_request_records_that_the_source_changed_while_queued(huddle, writ
 
 
 async def test_requeue_replaces_own_entry_and_keeps_other_users(huddle, write_notebook):
-    write_notebook("requeue.ipynb", [
-        "import time\ntime.sleep(0.5)",
-        "n = globals().get('n', 0) + 1\nprint('run', n)"])
+    write_notebook("requeue.ipynb", [GATE, "n = globals().get('n', 0) + 1\nprint('run', n)"])
     kernel_id = await start_session(huddle, "requeue.ipynb")
     room, _ = await huddle.room_id("requeue.ipynb")
     bob = Actor(huddle)
     async with huddle.open("requeue.ipynb") as watcher:
         ids = [c["id"] for c in watcher.cells]
-        await run(huddle, kernel_id, room, ids[0])
+        gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         a1 = request_ids(await run(huddle, kernel_id, room, ids[1]))[0]
         b1 = request_ids(await run(bob, kernel_id, room, ids[1]))[0]
         a2 = request_ids(await run(huddle, kernel_id, room, ids[1]))[0]
         view = await queue_view(huddle, room)
         assert [q["request_id"] for q in view["queue"] if q["state"] == "queued"] == [b1, a2]
+        await open_gate(huddle, watcher, gate)
         await all_idle(watcher)
         history = by_id(await queue_view(huddle, room))
         assert history[a1]["state"] == "cancelled"
@@ -426,18 +468,19 @@ async def test_requeue_replaces_own_entry_and_keeps_other_users(huddle, write_no
 
 async def test_requeue_keeps_the_cell_running_for_peers(huddle, write_notebook):
     """Replacing your own queued run must not flash the cell idle in between."""
-    write_notebook("flicker.ipynb", ["import time\ntime.sleep(0.5)", "print('x')"])
+    write_notebook("flicker.ipynb", [GATE, "print('x')"])
     kernel_id = await start_session(huddle, "flicker.ipynb")
     room, _ = await huddle.room_id("flicker.ipynb")
     async with huddle.open("flicker.ipynb") as watcher:
         ids = [c["id"] for c in watcher.cells]
         seen: list[Any] = []
         after_each_frame(watcher, lambda: seen.append(watcher.cells[1].get("execution_state")))
-        await run(huddle, kernel_id, room, ids[0])
+        gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         await run(huddle, kernel_id, room, ids[1])
         await watcher.wait_for(lambda: watcher.cells[1].get("execution_state") == "running")
         seen.clear()
         await run(huddle, kernel_id, room, ids[1])  # same user, same cell: replaces
+        await open_gate(huddle, watcher, gate)
         await all_idle(watcher)
         assert text_of(watcher, 1) == "x\n"
         first_idle = seen.index("idle")
@@ -449,18 +492,18 @@ async def test_requeue_keeps_the_cell_running_for_peers(huddle, write_notebook):
 
 async def test_cell_deleted_while_queued_is_cancelled_and_the_queue_goes_on(
         huddle, write_notebook):
-    write_notebook("delq.ipynb", ["import time\ntime.sleep(0.4)", "print('deleted')",
-                                  "print('after')"])
+    write_notebook("delq.ipynb", [GATE, "print('deleted')", "print('after')"])
     kernel_id = await start_session(huddle, "delq.ipynb")
     room, _ = await huddle.room_id("delq.ipynb")
     with captured_logs(*huddle_loggers(huddle)) as logs:
         async with huddle.open("delq.ipynb") as alice, huddle.open("delq.ipynb") as bob:
             ids = [c["id"] for c in alice.cells]
-            await run(huddle, kernel_id, room, ids[0])
+            gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
             doomed = request_ids(await run(huddle, kernel_id, room, ids[1]))[0]
             after = request_ids(await run(huddle, kernel_id, room, ids[2]))[0]
             del bob.cells[1]
             await alice.wait_for(lambda: len(alice.cells) == 2)
+            await open_gate(huddle, alice, gate)
             await all_idle(alice)
             assert [c["id"] for c in alice.cells] == [ids[0], ids[2]]
             assert text_of(alice, 1) == "after\n"
@@ -474,8 +517,7 @@ async def test_cell_deleted_while_queued_is_cancelled_and_the_queue_goes_on(
 async def test_cell_deleted_while_running_kernel_goes_on_outputs_dropped(
         huddle, write_notebook):
     write_notebook("delr.ipynb", [
-        "import time\nprint('start', flush=True)\ntime.sleep(0.5)\nprint('late')\nx = 42",
-        "print('x is', x)"])
+        gated("print('start', flush=True)", "print('late')\nx = 42"), "print('x is', x)"])
     kernel_id = await start_session(huddle, "delr.ipynb")
     room, _ = await huddle.room_id("delr.ipynb")
     bob = Actor(huddle)
@@ -487,6 +529,7 @@ async def test_cell_deleted_while_running_kernel_goes_on_outputs_dropped(
             await alice.wait_for(lambda: text_of(alice, 0) == "start\n", timeout=20)
             del peer.cells[0]
             await alice.wait_for(lambda: len(alice.cells) == 1)
+            await open_gate(huddle, alice, running)
             await wait_idle(alice, 0)
             assert alice.cells[0]["id"] == ids[1]
             assert text_of(alice, 0) == "x is 42\n"  # the deleted cell's code ran to the end
@@ -498,14 +541,13 @@ async def test_cell_deleted_while_running_kernel_goes_on_outputs_dropped(
 
 
 async def test_cell_moved_while_running_outputs_follow_the_id(huddle, write_notebook):
-    write_notebook("move.ipynb", [
-        "import time\nprint('start', flush=True)\ntime.sleep(0.5)\nprint('end')",
-        "# second", "# third"])
+    write_notebook("move.ipynb", [gated("print('start', flush=True)", "print('end')"),
+                                  "# second", "# third"])
     kernel_id = await start_session(huddle, "move.ipynb")
     room, _ = await huddle.room_id("move.ipynb")
     async with huddle.open("move.ipynb") as alice, huddle.open("move.ipynb") as mover:
         ids = [c["id"] for c in alice.cells]
-        await run(huddle, kernel_id, room, ids[0])
+        gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         await mover.wait_for(lambda: text_of(mover, 0) == "start\n", timeout=20)
         # JupyterLab moves a cell as delete + insert of a copy with the same id
         with mover.doc.transaction():
@@ -517,6 +559,7 @@ async def test_cell_moved_while_running_outputs_follow_the_id(huddle, write_note
                          "metadata": Map(cell["metadata"]), "outputs": outs})
             mover.cells.insert(2, clone)
         await alice.wait_for(lambda: alice.cells[2]["id"] == ids[0])
+        await open_gate(huddle, alice, gate)
         index = cell_index(alice, ids[0])
         await wait_idle(alice, index)
         assert text_of(alice, index) == "start\nend\n"
@@ -527,18 +570,19 @@ async def test_cell_moved_while_running_outputs_follow_the_id(huddle, write_note
 
 async def test_a_cell_inserted_above_a_running_one_does_not_misdirect_outputs(
         huddle, write_notebook):
-    write_notebook("shift.ipynb", [
-        "import time\nprint('start', flush=True)\ntime.sleep(0.4)\nprint('end')"])
+    write_notebook("shift.ipynb", [gated("print('start', flush=True)", "print('end')")])
     kernel_id = await start_session(huddle, "shift.ipynb")
     room, _ = await huddle.room_id("shift.ipynb")
-    async with huddle.open("shift.ipynb") as alice:
+    async with huddle.open("shift.ipynb") as alice, huddle.open("shift.ipynb") as peer:
         cell_id = alice.cells[0]["id"]
-        await run(huddle, kernel_id, room, cell_id)
+        gate = request_ids(await run(huddle, kernel_id, room, cell_id))[0]
         await alice.wait_for(lambda: text_of(alice, 0) == "start\n", timeout=20)
         alice.cells.insert(0, Map({"id": "new-above", "cell_type": "code",
                                    "source": Text("# above"), "metadata": Map(),
                                    "outputs": Array(), "execution_count": None,
                                    "execution_state": "idle"}))
+        await peer.wait_for(lambda: len(peer.cells) == 2)  # the server has it
+        await open_gate(huddle, alice, gate)
         await wait_idle(alice, 1)
         assert alice.cells[1]["id"] == cell_id
         assert text_of(alice, 1) == "start\nend\n"
@@ -584,7 +628,7 @@ async def test_interrupt_aborts_what_was_queued_before_and_runs_what_comes_after
 
 
 async def test_cancel_own_and_others_queued_requests(huddle, write_notebook):
-    write_notebook("cancel.ipynb", ["import time\ntime.sleep(0.6)", "print('a')", "print('b')"])
+    write_notebook("cancel.ipynb", [GATE, "print('a')", "print('b')"])
     kernel_id = await start_session(huddle, "cancel.ipynb")
     room, _ = await huddle.room_id("cancel.ipynb")
     bob = Actor(huddle, role="executor")  # may execute, not write on kernels
@@ -594,6 +638,7 @@ async def test_cancel_own_and_others_queued_requests(huddle, write_notebook):
         running = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         mine = request_ids(await run(bob, kernel_id, room, ids[1]))[0]
         alices = request_ids(await run(huddle, kernel_id, room, ids[2]))[0]
+        await at_gate(watcher, running)
         # someone else's, without write on kernels: refused, nothing changes
         refused = await bob.request("DELETE", f"api/huddle/requests/{alices}")
         assert refused.code == 403, refused.body
@@ -604,6 +649,7 @@ async def test_cancel_own_and_others_queued_requests(huddle, write_notebook):
         assert (await bob.request("DELETE", f"api/huddle/requests/{mine}")).code == 204
         assert (await bob.request("DELETE", f"api/huddle/requests/{mine}")).code == 404
         assert (await huddle.request("DELETE", f"api/huddle/requests/{'f' * 32}")).code == 404
+        await answer(huddle, running)
         await all_idle(watcher)
         assert outputs(watcher, 1) == []
         assert watcher.cells[1]["execution_count"] is None
@@ -612,9 +658,10 @@ async def test_cancel_own_and_others_queued_requests(huddle, write_notebook):
         assert history[mine]["state"] == "cancelled"
         assert history[alices]["state"] == "done"
         # with write on kernels (A), cancelling someone else's queued request works
-        await run(huddle, kernel_id, room, ids[0])
+        gate = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         theirs = request_ids(await run(bob, kernel_id, room, ids[1]))[0]
         assert (await huddle.request("DELETE", f"api/huddle/requests/{theirs}")).code == 204
+        await open_gate(huddle, watcher, gate)
         await all_idle(watcher)
         assert outputs(watcher, 1) == []
         assert by_id(await queue_view(huddle, room))[theirs]["state"] == "cancelled"
@@ -640,9 +687,9 @@ async def test_reader_cannot_execute_answer_or_interrupt_but_sees_the_queue(
         view = await queue_view(reader, room)
         assert [q["request_id"] for q in view["queue"]] == [request_id]
         assert view["queue"][0]["input"]["prompt"] == "go? "
-        answer = await reader.request("POST", f"api/huddle/requests/{request_id}/input",
-                                      {"value": "sneaky"})
-        assert answer.code == 403
+        refused = await reader.request("POST", f"api/huddle/requests/{request_id}/input",
+                                       {"value": "sneaky"})
+        assert refused.code == 403
         for action in ("interrupt", "restart"):
             response = await reader.request("POST", f"api/huddle/kernels/{kernel_id}/{action}")
             assert response.code == 403
@@ -658,21 +705,24 @@ async def test_reader_cannot_execute_answer_or_interrupt_but_sees_the_queue(
 
 
 CRASH_NOTEBOOK = ["import os\nprint(os.getpid())",
-                  "import os, time\nprint('dying', flush=True)\ntime.sleep(0.1)\nos._exit(1)",
+                  gated("import os\nprint('dying', flush=True)", "os._exit(1)"),
                   "print('queued behind the crash')"]
 
 
 async def crash_and_wait(huddle: Any, watcher: Any, kernel_id: str, room: str) -> tuple:
-    """Run cell 0 (pid), then the crashing cell 1 with B's cell 2 queued behind it; wait
-    for every cell to be idle. Returns (old pid, crash request, queued request, seconds)."""
+    """Run cell 0 (pid), then the crashing cell 1 with B's cell 2 queued behind it; let
+    the kernel die once both are in and its last words shown; wait for every cell to be
+    idle. Returns (old pid, crash request, queued request, seconds from the death)."""
     ids = [c["id"] for c in watcher.cells]
     await run(huddle, kernel_id, room, ids[0])
     await wait_idle(watcher, 0)
     old_pid = text_of(watcher, 0).strip()
-    started = time.monotonic()
     crash = request_ids(await run(huddle, kernel_id, room, ids[1]))[0]
     behind = request_ids(await run(Actor(huddle), kernel_id, room, ids[2]))[0]
     await watcher.wait_for(lambda: text_of(watcher, 1) == "dying\n", timeout=20)
+    await at_gate(watcher, crash)
+    started = time.monotonic()
+    await answer(huddle, crash)  # it dies now
     await all_idle(watcher, timeout=20)
     return old_pid, crash, behind, time.monotonic() - started
 
@@ -977,7 +1027,9 @@ async def test_getpass_is_flagged_and_the_secret_appears_nowhere(huddle, write_n
 
 
 async def test_display_updates_across_cells_and_notebooks_on_one_kernel(huddle,
-                                                                       write_notebook):
+                                                                       write_notebook,
+                                                                       jp_root_dir):
+    flag = jp_root_dir / "send-the-update"  # created once the thread's cell is idle
     write_notebook("disp_a.ipynb", [
         "from IPython.display import display\n"
         "display('v1', display_id='shared')\n_ = display('other', display_id='other')",
@@ -985,9 +1037,10 @@ async def test_display_updates_across_cells_and_notebooks_on_one_kernel(huddle,
         "update_display('v2', display_id='shared')",
         "from IPython.display import update_display\n"
         "update_display('ghost', display_id='never-shown')\nprint('done')",
-        "import threading, time\nfrom IPython.display import update_display\n"
+        "import os, threading, time\nfrom IPython.display import update_display\n"
         "def later():\n"
-        "    time.sleep(0.3)\n"
+        f"    while not os.path.exists({str(flag)!r}):\n"
+        "        time.sleep(0.01)\n"
         "    update_display('from a thread', display_id='other')\n"
         "threading.Thread(target=later).start()"])
     write_notebook("disp_b.ipynb", ["from IPython.display import update_display\n"
@@ -1018,6 +1071,7 @@ async def test_display_updates_across_cells_and_notebooks_on_one_kernel(huddle,
         # an update sent after its cell went idle (from a thread) still lands
         await run(huddle, kernel_id, room_a, ids[3])
         await wait_idle(a, 3)
+        flag.touch()
         await a.wait_for(lambda: outputs(a, 0)[1]["data"]["text/plain"] == "'from a thread'")
         assert len(outputs(a, 0)) == 2
         assert outputs(a, 3) == []
@@ -1162,17 +1216,17 @@ async def test_record_attribution_writes_last_run_by(huddle, write_notebook, jp_
                                               "max_save_delay_s": 120}])
 async def test_server_shutdown_mid_run_leaves_cells_idle_and_saves(huddle, write_notebook,
                                                                    jp_root_dir):
-    write_notebook("stop.ipynb", [
-        "import time\nprint('before shutdown', flush=True)\ntime.sleep(5)\nprint('never')",
-        "print('queued')"])
+    write_notebook("stop.ipynb", [gated("print('before shutdown', flush=True)", "print('never')"),
+                                  "print('queued')"])
     kernel_id = await start_session(huddle, "stop.ipynb")
     room, _ = await huddle.room_id("stop.ipynb")
     room_id = parse_room_id(room)
     async with huddle.open("stop.ipynb") as client:
         ids = [c["id"] for c in client.cells]
-        await run(huddle, kernel_id, room, ids[0])
+        running = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
         await run(Actor(huddle), kernel_id, room, ids[1])
         await client.wait_for(lambda: text_of(client, 0) == "before shutdown\n", timeout=20)
+        await at_gate(client, running)
         server_room = huddle.extension.rooms.get(room_id)
         assert server_room is not None
         extension = huddle.extension
