@@ -26,11 +26,14 @@ READY_TIMEOUT_S = 60.0
 class ExecutionListener(Protocol):
     """Receives the messages of one execution (matched by their parent message id)."""
 
-    def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None: ...
+    def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
+        """An iopub message (status, outputs, execute_input) of this execution."""
 
-    def on_reply(self, content: dict[str, Any]) -> None: ...
+    def on_reply(self, content: dict[str, Any]) -> None:
+        """The ``execute_reply``'s content."""
 
-    def on_input_request(self, content: dict[str, Any]) -> None: ...
+    def on_input_request(self, content: dict[str, Any]) -> None:
+        """The kernel asks for input (``prompt``, ``password``)."""
 
 
 StatusListener = Callable[[str], None]

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from ..collab.documents.notebook import NotebookDocument
 from .client import IopubListener, KernelChannel, StatusListener
-from .outputs import DisplayRegistry, OutputLimits, OutputWriter
+from .displays import DisplayRegistry
+from .outputs import OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class _Run:
         self.done = asyncio.Event()
 
     def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
+        """Outputs go to the writer; the count is noted; "idle" may end the run."""
         if msg_type == "status" and content.get("execution_state") == "idle":
             self.idle_at = time.monotonic()
             self._check_done()
@@ -92,17 +94,20 @@ class _Run:
             self.writer.add(msg_type, content)
 
     def on_reply(self, content: dict[str, Any]) -> None:
+        """The reply (and any pending prompt is over); the run ends once idle too."""
         self.reply = content
         self.reply_at = time.monotonic()
         self.request.pending_input = None
         self._check_done()
 
     def on_input_request(self, content: dict[str, Any]) -> None:
+        """The kernel asks for input: the request shows the prompt."""
         self.request.pending_input = InputPrompt(str(content.get("prompt", "")),
                                                  bool(content.get("password", False)))
         self.hooks.changed(self.request)
 
     def abort(self, reason: str) -> None:
+        """End the run now (unless it ended already), aborted for ``reason``."""
         if not self.done.is_set():
             self.abort_reason = reason
             self.done.set()

@@ -12,22 +12,32 @@ class ExecutionError(CollabError):
 
 
 class UnknownKernel(ExecutionError):
+    """No such kernel."""
+
     status = 404
 
 
 class UnknownDocument(ExecutionError):
+    """The notebook cannot be opened, or the document is not a notebook."""
+
     status = 404
 
 
 class KernelMismatch(ExecutionError):
+    """The kernel is not the notebook's kernel."""
+
     status = 409
 
 
 class StaleSource(ExecutionError):
+    """A cell's source is not the one the user saw (its hash differs)."""
+
     status = 409
 
 
 class UnknownRequest(ExecutionError):
+    """No queued or running request with this id."""
+
     status = 404
 
 

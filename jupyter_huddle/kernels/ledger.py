@@ -25,6 +25,8 @@ TYPICAL_RUN_SAMPLE = 20
 
 
 class Ledger:
+    """The maps the module's docstring lists, and the queries on them."""
+
     def __init__(self, history_per_notebook: int) -> None:
         self.history_per_notebook = history_per_notebook
         self.requests: dict[str, ExecutionRequest] = {}
@@ -35,6 +37,7 @@ class Ledger:
     # --- requests ----------------------------------------------------------------------------
 
     def register(self, request: ExecutionRequest) -> None:
+        """Know the request by its id (from just before it is queued)."""
         self.requests[request.id] = request
 
     def link(self, request: ExecutionRequest, leased: bool) -> None:
@@ -44,6 +47,7 @@ class Ledger:
         self.kernel_rooms.setdefault(request.kernel_id, set()).add(request.room_id)
 
     def is_active(self, request: ExecutionRequest) -> bool:
+        """Whether the request is known and not concluded yet."""
         return request.id in self.requests
 
     def still_queued(self, request: ExecutionRequest) -> bool:
@@ -70,6 +74,7 @@ class Ledger:
 
     def pending(self, room_id: DocumentRoomId, kernel_id: str, username: str,
                 cell_ids: Iterable[str]) -> limits.Pending:
+        """What the queue caps count for a new request (see ``limits.count_pending``)."""
         return limits.count_pending(self.requests.values(), room_id, kernel_id, username,
                                     cell_ids)
 

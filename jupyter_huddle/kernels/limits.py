@@ -21,6 +21,8 @@ MAX_RETRY_AFTER_S = 60.0
 
 @dataclass(frozen=True)
 class QueueLimits:
+    """The caps on queued cells."""
+
     # Cells queued or running for one notebook, everyone's together. Protects the server's
     # memory (each request holds its source and keeps its notebook loaded) and everyone's
     # wait from a crowd: 300 people pressing Run All on a 1000-cell notebook queue this

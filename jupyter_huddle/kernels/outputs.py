@@ -9,7 +9,7 @@ document updates, not 10 000. Rules (what JupyterLab's output area does, on the 
 - ``clear_output(wait=True)`` clears in the same transaction as the next output, so no
   peer ever sees an empty frame;
 - ``update_display_data`` replaces, in place, every output carrying that display id, in any
-  cell or notebook on the kernel (``DisplayRegistry``); it never appends;
+  cell or notebook on the kernel (``displays.DisplayRegistry``); it never appends;
 - a per-output size cap and a per-execution byte budget end a flood with one notice.
 """
 
@@ -19,24 +19,27 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Array, Map, Text
 
 from ..collab.documents.notebook import NotebookDocument
 from ..collab.documents.schema import output_to_ymap
-from ..collab.origins import ServerOrigin
 from . import terminal
+from .cells import KERNEL, find_cell
+from .displays import DisplayRef, DisplayRegistry
+
+# DisplayRegistry is re-exported: it was defined here, and bench/execution.py imports it here.
+__all__ = ["DisplayRegistry", "OutputLimits", "OutputWriter"]
 
 log = logging.getLogger(__name__)
 
 
-KERNEL = ServerOrigin.KERNEL
-
-
 @dataclass(frozen=True)
 class OutputLimits:
+    """Caps on what one run writes, and how often it is written."""
+
     # One output larger than this is replaced by a notice (protects every peer's memory).
     max_output_bytes: int = 8 * 1024 * 1024
     # What one execution may write in total before its output is cut off with a notice.
@@ -44,129 +47,10 @@ class OutputLimits:
     flush_interval_s: float = 0.05
 
 
-def find_cell(document: NotebookDocument, cell_id: str, hint: int = -1) -> tuple[int, Any]:
-    """(index, cell map) of the cell with this id, or (-1, None); tries ``hint`` first."""
-    cells = document.cells
-    if 0 <= hint < len(cells):
-        candidate = cells[hint]
-        if isinstance(candidate, Map) and candidate.get("id") == cell_id:
-            return hint, candidate
-    for index, ycell in enumerate(cells):
-        if isinstance(ycell, Map) and ycell.get("id") == cell_id:
-            return index, ycell
-    return -1, None
-
-
 def _size(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     return len(json.dumps(value, separators=(",", ":"), default=str))
-
-
-@dataclass(eq=False)
-class _DisplayRef:
-    document: NotebookDocument
-    cell_id: str
-    index: int
-    # What we last wrote there: if the output no longer holds it, someone cleared or
-    # replaced it and the reference is dropped.
-    data: Any
-
-
-# Display outputs one kernel's registry remembers. Protects the server's memory: each
-# reference holds a copy of its output's data (up to max_output_bytes), and a loop of
-# ``display(..., display_id=True)`` run again and again would add references forever.
-# Past the cap the oldest are forgotten (an update to them is then not shown).
-MAX_DISPLAY_REFS = 2000
-
-
-@dataclass(eq=False)
-class DisplayRegistry:
-    """Outputs by display id, across every cell and notebook of one kernel.
-
-    Bounded (``max_refs``, oldest first out) and released: a cell's references go when the
-    server clears its outputs (a new run, ``clear_output``), a notebook's when its room
-    closes (``retain``), all of them when the kernel restarts or goes away (``clear``).
-    """
-
-    refs: dict[str, list[_DisplayRef]] = field(default_factory=dict)
-    # Updates waiting for the next flush, latest per display id: an animation sending 20
-    # frames a second costs the peers one frame per flush window.
-    pending: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    max_refs: int = MAX_DISPLAY_REFS
-    _count: int = 0
-    _flush: asyncio.TimerHandle | None = None
-
-    def __len__(self) -> int:
-        return self._count
-
-    def queue_update(self, display_id: str, data: Any, metadata: Any, delay_s: float) -> None:
-        self.pending[display_id] = (data, metadata)
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(delay_s, self.flush)
-
-    def flush(self) -> None:
-        self._flush = None
-        pending, self.pending = self.pending, {}
-        for display_id, (data, metadata) in pending.items():
-            self.update(display_id, data, metadata)
-
-    def add(self, display_id: str, ref: _DisplayRef) -> None:
-        # (re)inserted last: the dict's order is the order of last use, oldest first
-        self.refs[display_id] = [*self.refs.pop(display_id, []), ref]
-        self._count += 1
-        while self._count > self.max_refs:
-            oldest = next(iter(self.refs))
-            self._set(oldest, self.refs[oldest][1:])
-
-    def update(self, display_id: str, data: Any, metadata: Any) -> int:
-        """Replace every live output with this id; return how many were replaced."""
-        live = [ref for ref in self.refs.get(display_id, [])
-                if self._replace(ref, data, metadata)]
-        self._set(display_id, live)
-        return len(live)
-
-    def forget_cell(self, document: NotebookDocument, cell_id: str) -> None:
-        """The cell's outputs were cleared: its references point at nothing."""
-        self._keep(lambda ref: ref.document is not document or ref.cell_id != cell_id)
-
-    def retain(self, documents: list[NotebookDocument]) -> None:
-        """Forget the references into every document but these (the open notebooks)."""
-        self._keep(lambda ref: any(ref.document is d for d in documents))
-
-    def clear(self) -> None:
-        """Forget everything (the kernel restarted or went away)."""
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
-        self.refs, self.pending, self._count = {}, {}, 0
-
-    def _keep(self, predicate: Callable[[_DisplayRef], bool]) -> None:
-        for display_id, refs in list(self.refs.items()):
-            self._set(display_id, [ref for ref in refs if predicate(ref)])
-
-    def _set(self, display_id: str, refs: list[_DisplayRef]) -> None:
-        self._count += len(refs) - len(self.refs.get(display_id, []))
-        if refs:
-            self.refs[display_id] = refs
-        else:
-            self.refs.pop(display_id, None)
-
-    def _replace(self, ref: _DisplayRef, data: Any, metadata: Any) -> bool:
-        _, ycell = find_cell(ref.document, ref.cell_id)
-        if ycell is None:
-            return False
-        outputs = ycell.get("outputs")
-        if not isinstance(outputs, Array) or ref.index >= len(outputs):
-            return False
-        youtput = outputs[ref.index]
-        if not isinstance(youtput, Map) or youtput.get("data") != ref.data:
-            return False
-        with ref.document.doc.transaction(origin=KERNEL):
-            youtput["data"] = data
-            youtput["metadata"] = metadata or {}
-        ref.data = data
-        return True
 
 
 @dataclass(frozen=True)
@@ -180,10 +64,12 @@ class _Stream:
 
     @property
     def size(self) -> int:
+        """UTF-8 bytes of the whole stream output."""
         return self.prefix_bytes + len(self.last_line.encode())
 
     @classmethod
     def of(cls, name: str, index: int, text: str) -> _Stream:
+        """A new stream output holding ``text``."""
         return cls(name, index, 0, "").advanced(text)
 
     def advanced(self, tail: str) -> _Stream:
@@ -249,6 +135,7 @@ class OutputWriter:
             self._flush_handle = loop.call_later(self.limits.flush_interval_s, self.flush)
 
     def flush(self) -> None:
+        """Write the buffered messages now, in one transaction (cancels the timer)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -394,5 +281,5 @@ class OutputWriter:
         outputs.append(output_to_ymap(output))
         display_id = (content.get("transient") or {}).get("display_id")
         if display_id and "data" in output:
-            self.registry.add(display_id, _DisplayRef(self.document, self.cell_id,
+            self.registry.add(display_id, DisplayRef(self.document, self.cell_id,
                                                       len(outputs) - 1, output["data"]))

@@ -14,6 +14,8 @@ from ..collab.ids import DocumentRoomId
 
 
 class RequestState(StrEnum):
+    """Where a request is: waiting, running, or finished one of four ways."""
+
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -23,6 +25,7 @@ class RequestState(StrEnum):
 
     @property
     def finished(self) -> bool:
+        """Done, error, cancelled or aborted."""
         return self not in (RequestState.QUEUED, RequestState.RUNNING)
 
 
@@ -32,11 +35,14 @@ def source_hash(source: str) -> str:
 
 
 def new_request_id() -> str:
+    """A fresh request id (32 hex digits)."""
     return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
 class InputPrompt:
+    """An ``input()`` (or ``getpass``) prompt waiting for an answer."""
+
     prompt: str
     password: bool
     asked_at: float = field(default_factory=time.time)
@@ -44,6 +50,8 @@ class InputPrompt:
 
 @dataclass(eq=False)
 class ExecutionRequest:
+    """One cell to run for one person, from the moment it is queued to its end."""
+
     room_id: DocumentRoomId
     cell_id: str
     # The source that was checked against the user's hash: this, not a later edit, runs.
@@ -63,6 +71,7 @@ class ExecutionRequest:
     source_changed: bool = False
 
     def finish(self, state: RequestState, reason: str = "") -> None:
+        """Conclude the request (once; later calls change nothing)."""
         if self.state.finished:
             return
         self.state = state

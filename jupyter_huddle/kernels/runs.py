@@ -13,8 +13,8 @@ import logging
 from pycrdt import Map
 
 from ..collab.room import Room
+from .cells import KERNEL, find_cell
 from .ledger import Ledger
-from .outputs import KERNEL, find_cell
 from .presence import PresencePublisher
 from .requests import ExecutionRequest, RequestState
 from .settings import EventSink, RoomAccess

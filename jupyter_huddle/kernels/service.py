@@ -32,6 +32,7 @@ from ..collab.errors import CollabError, PermissionDenied
 from ..collab.ids import DocumentRoomId
 from ..collab.room import Room
 from . import limits
+from .cells import KERNEL
 from .dispatcher import KernelDispatcher
 from .errors import (
     ExecutionError,
@@ -42,7 +43,6 @@ from .errors import (
 )
 from .hooks import ServiceHooks
 from .ledger import Ledger
-from .outputs import KERNEL
 from .pool import DispatcherPool
 from .presence import PresencePublisher
 from .requests import ExecutionRequest, RequestState

@@ -6,7 +6,8 @@ import nbformat
 
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.origins import ServerOrigin
-from jupyter_huddle.kernels.outputs import DisplayRegistry, OutputLimits, OutputWriter
+from jupyter_huddle.kernels.displays import DisplayRegistry
+from jupyter_huddle.kernels.outputs import OutputLimits, OutputWriter
 
 
 def notebook() -> NotebookDocument:
