@@ -39,9 +39,15 @@ pytestmark = pytest.mark.timeout(120)
 ARTIFACTS_SUBDIR = "execution"
 NOTEBOOK = "huddle-exec.ipynb"
 HELLO, SLOW, ERROR = 0, 1, 2
+# The slow cell runs until the test creates this file (beside the notebook, the kernel's
+# working directory): it is still running whatever the test checks meanwhile. (One line:
+# the editors' text, which the test compares with the source, has no line breaks.)
+GO = "huddle-exec.go"
 SOURCES = {
     HELLO: "print('hello from the server')",
-    SLOW: "import time; time.sleep(2); print('slow')",
+    SLOW: "import itertools, os, time; "
+          f"any(os.path.exists({GO!r}) or time.sleep(0.05) for _ in itertools.count()); "
+          "print('slow')",
     ERROR: "1/0",
 }
 KERNEL_IDLE = "Python 3 (ipykernel) | Idle"
@@ -207,6 +213,7 @@ def test_two_users_run_cells_on_the_server(lab_server: ServerProcess, users: Use
     no_trouble(alice)  # checked before her page goes away
     alice.page.close()
     closed_at = time.time()
+    (lab_server.root / GO).touch()
     expect(outputs(bob, SLOW)).to_have_text("slow", timeout=10_000)
     expect(prompt(bob, SLOW)).to_have_text("[2]:")
     expect(kernel_status(bob)).to_have_text(KERNEL_IDLE)
