@@ -125,7 +125,7 @@ async def serving(*sources: str, **settings: Any) -> AsyncIterator[Env]:
 # --- queue ------------------------------------------------------------------------------------
 
 
-async def test_cells_run_in_queue_order_across_users_and_everyone_sees_the_queue():
+async def test_cells_run_in_queue_order_across_users_and_everyone_sees_the_queue() -> None:
     async with serving("hold", "b", "c") as env:
         first = await env.run("c0")
         second = await env.run("c1", user=BOB)
@@ -154,7 +154,7 @@ async def test_cells_run_in_queue_order_across_users_and_everyone_sees_the_queue
         assert env.rooms.held[ROOM] == 0  # every request let go of its lease
 
 
-async def test_refused_requests_queue_nothing():
+async def test_refused_requests_queue_nothing() -> None:
     async with serving("x") as env:
         env.kernels.add("k2")
         with pytest.raises(ExecutionError, match="no cells"):
@@ -177,7 +177,7 @@ async def test_refused_requests_queue_nothing():
         assert sum(env.rooms.held.values()) == 0
 
 
-async def test_the_source_the_user_saw_is_awaited_then_runs():
+async def test_the_source_the_user_saw_is_awaited_then_runs() -> None:
     async with serving("x = 1") as env:
         # the edit travels on the document socket and may arrive after the request
         source = env.cell(0)["source"]
@@ -187,7 +187,7 @@ async def test_the_source_the_user_saw_is_awaited_then_runs():
         assert env.kernel.codes == ["x = 1; y"]
 
 
-async def test_a_queue_at_its_cap_refuses_the_whole_run():
+async def test_a_queue_at_its_cap_refuses_the_whole_run() -> None:
     async with serving("hold", "b", "c", queue=QueueLimits(max_per_notebook=2)) as env:
         await env.run("c0")
         await env.run("c1", user=BOB)
@@ -197,7 +197,7 @@ async def test_a_queue_at_its_cap_refuses_the_whole_run():
         assert env.states()[2] == "idle"
 
 
-async def test_a_failing_cell_stops_its_batch_only():
+async def test_a_failing_cell_stops_its_batch_only() -> None:
     async with serving("1/0", "never", "bob's") as env:
         batch = await env.run("c0", "c1")
         other = await env.run("c2", user=BOB)
@@ -209,7 +209,7 @@ async def test_a_failing_cell_stops_its_batch_only():
         assert env.states() == ["idle"] * 3
 
 
-async def test_running_a_cell_again_replaces_your_queued_run_not_others():
+async def test_running_a_cell_again_replaces_your_queued_run_not_others() -> None:
     async with serving("hold", "x") as env:
         await env.run("c0")
         [mine] = await env.run("c1")
@@ -227,7 +227,7 @@ async def test_running_a_cell_again_replaces_your_queued_run_not_others():
 # --- cancel, interrupt, restart ------------------------------------------------------------
 
 
-async def test_cancel_a_queued_request():
+async def test_cancel_a_queued_request() -> None:
     async with serving("hold", "a", "b") as env:
         [running] = await env.run("c0")
         [mine] = await env.run("c1")
@@ -251,7 +251,7 @@ async def test_cancel_a_queued_request():
         assert env.kernel.codes == ["hold"]
 
 
-async def test_interrupt_aborts_what_was_queued_before_and_runs_what_comes_after():
+async def test_interrupt_aborts_what_was_queued_before_and_runs_what_comes_after() -> None:
     async with serving("hold", "before", "after") as env:
         [running] = await env.run("c0")
         [before] = await env.run("c1", user=BOB)
@@ -269,7 +269,7 @@ async def test_interrupt_aborts_what_was_queued_before_and_runs_what_comes_after
             await env.service.interrupt("nope", ADA)
 
 
-async def test_an_interrupt_by_another_route_aborts_what_was_queued():
+async def test_an_interrupt_by_another_route_aborts_what_was_queued() -> None:
     async with serving("hold", "before") as env:
         [running] = await env.run("c0")
         [before] = await env.run("c1")
@@ -280,7 +280,7 @@ async def test_an_interrupt_by_another_route_aborts_what_was_queued():
         assert running.state is RequestState.RUNNING  # the kernel interrupts it itself
 
 
-async def test_restart_aborts_everything_and_counts_start_again():
+async def test_restart_aborts_everything_and_counts_start_again() -> None:
     async with serving("hold", "a", "b") as env:
         [running] = await env.run("c0")
         queued = await env.run("c1", "c2", user=BOB)
@@ -299,7 +299,7 @@ async def test_restart_aborts_everything_and_counts_start_again():
         assert len(env.kernels.channels) == 2  # connected afresh (ports may change)
 
 
-async def test_a_kernel_restarted_by_anyone_aborts_everything():
+async def test_a_kernel_restarted_by_anyone_aborts_everything() -> None:
     async with serving("hold", "a") as env:
         requests = await env.run("c0", "c1")
         await env.kernel.running("hold")
@@ -311,7 +311,7 @@ async def test_a_kernel_restarted_by_anyone_aborts_everything():
 # --- input -----------------------------------------------------------------------------------
 
 
-async def test_input_is_answered_by_whoever_ran_the_cell():
+async def test_input_is_answered_by_whoever_ran_the_cell() -> None:
     async with serving("input:Name? ") as env:
         [asking] = await env.run("c0")
         await env.signal.wait_for(lambda: asking.pending_input is not None)
@@ -332,7 +332,7 @@ async def test_input_is_answered_by_whoever_ran_the_cell():
             env.service.answer_input(asking.id, ADA, "late", may_execute=True)
 
 
-async def test_after_the_grace_period_anyone_who_may_execute_answers():
+async def test_after_the_grace_period_anyone_who_may_execute_answers() -> None:
     async with serving("input:go? ", input_grace_s=0) as env:
         [asking] = await env.run("c0")
         await env.signal.wait_for(lambda: asking.pending_input is not None)
@@ -346,7 +346,7 @@ async def test_after_the_grace_period_anyone_who_may_execute_answers():
 # --- the watchdog ------------------------------------------------------------------------------
 
 
-async def test_a_lost_reply_is_noticed_by_the_watchdog():
+async def test_a_lost_reply_is_noticed_by_the_watchdog() -> None:
     async with serving("lose reply", "next") as env:
         [lost] = await env.run("c0")
         [nxt] = await env.run("c1", user=BOB)
@@ -357,7 +357,7 @@ async def test_a_lost_reply_is_noticed_by_the_watchdog():
         assert [h["state"] for h in env.service.history_of(ROOM)] == ["aborted", "done"]
 
 
-async def test_a_kernel_that_dies_aborts_the_queue_and_shows_dead():
+async def test_a_kernel_that_dies_aborts_the_queue_and_shows_dead() -> None:
     async with serving("die", "behind") as env:
         [dying] = await env.run("c0")
         [behind] = await env.run("c1", user=BOB)
@@ -369,7 +369,7 @@ async def test_a_kernel_that_dies_aborts_the_queue_and_shows_dead():
 # --- attribution, letting go, lifetime ------------------------------------------------------
 
 
-async def test_attribution_is_written_only_when_configured():
+async def test_attribution_is_written_only_when_configured() -> None:
     async with serving("x", record_attribution=True) as env:
         [request] = await env.run("c0", user=BOB)
         await env.finished(request)
@@ -380,7 +380,7 @@ async def test_attribution_is_written_only_when_configured():
         assert "huddle" not in env.cell(0)["metadata"]
 
 
-async def test_a_kernel_shut_down_leaves_nothing_behind():
+async def test_a_kernel_shut_down_leaves_nothing_behind() -> None:
     async with serving("hold", "a") as env:
         requests = await env.run("c0", "c1")
         await env.kernel.running("hold")
@@ -393,7 +393,7 @@ async def test_a_kernel_shut_down_leaves_nothing_behind():
         assert env.states() == ["idle", "idle"]
 
 
-async def test_the_sweep_forgets_closed_notebooks_and_vanished_kernels():
+async def test_the_sweep_forgets_closed_notebooks_and_vanished_kernels() -> None:
     async with serving("x") as env:
         [request] = await env.run("c0")
         await env.finished(request)
@@ -410,7 +410,7 @@ async def test_the_sweep_forgets_closed_notebooks_and_vanished_kernels():
         assert not env.service.sweeper.due  # nothing held: no timer
 
 
-async def test_nothing_starts_before_the_first_request_and_close_stops_everything():
+async def test_nothing_starts_before_the_first_request_and_close_stops_everything() -> None:
     tasks = asyncio.all_tasks()
     async with serving("hold", "queued") as env:
         assert asyncio.all_tasks() - tasks <= {t for t in asyncio.all_tasks()
