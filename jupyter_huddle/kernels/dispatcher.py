@@ -244,7 +244,13 @@ class KernelDispatcher:
             if run.done.is_set():  # aborted (restart, interrupt...) while connecting
                 self._conclude(run)
                 return
-            msg_id = connection.execute(request.source, run)
+            try:
+                msg_id = connection.execute(request.source, run)
+            except Exception as err:  # the channel broke under us: end the run, not the queue
+                run.writer.end(None)
+                request.finish(RequestState.ABORTED, f"the cell could not be sent: {err}")
+                self.hooks.changed(request)
+                return
             run.sent = True
             try:
                 await self._wait(run)

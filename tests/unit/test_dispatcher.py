@@ -203,6 +203,34 @@ async def test_a_dead_kernel_aborts_the_run_and_the_queue() -> None:
         assert [setup.doc.cells[i]["execution_state"] for i in (0, 1)] == ["idle", "idle"]
 
 
+async def test_a_cell_that_cannot_be_sent_is_aborted_and_left_idle() -> None:
+    """The kernel's channel raising on send ends that run (its cell idle, not 'running'
+    forever) and the queue goes on."""
+    async with started() as setup:
+        broken = setup.kernels
+
+        async def connect(kernel_id: str, on_status: Any, on_any_iopub: Any) -> Any:
+            channel = await broken.connect(kernel_id, on_status, on_any_iopub)
+            sent = channel.execute
+
+            def execute(code: str, listener: Any) -> str:
+                if code == "unsendable":
+                    raise RuntimeError("socket closed")
+                return sent(code, listener)
+
+            channel.execute = execute
+            return channel
+
+        setup.hooks.connect = connect  # type: ignore[method-assign]
+        first, second = request("c0", "unsendable"), request("c1", "print('after')")
+        setup.submit(first, second)
+        await setup.hooks.finished(first, second)
+        assert first.state is RequestState.ABORTED
+        assert "could not be sent: socket closed" in (first.reason or "")
+        assert second.state is RequestState.DONE
+        assert [setup.doc.cells[i]["execution_state"] for i in (0, 1)] == ["idle", "idle"]
+
+
 async def test_reset_aborts_everything_and_the_next_run_connects_afresh() -> None:
     async with started() as setup:
         held, queued = request("c0", "hold"), request("c1", "queued", who="bob", batch="b2")
