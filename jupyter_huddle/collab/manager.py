@@ -14,11 +14,9 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .binding import FileBinding, file_content
-from .close_codes import CloseCode
 from .codec import encode_raw
 from .connection import Connection
 from .errors import CapacityError, DocumentNotFound, SaveError, StoreError
@@ -26,48 +24,23 @@ from .files import FileBackend
 from .heap import HeapTrimmer, libc_malloc_trim
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId
 from .room import Room
+from .room_files import FileWatch, RoomFiles
+from .room_table import RoomEntry, RoomTable
 from .settings import CollabSettings
+from .shared_calls import SharedCalls
 from .stale import StaleTabs
 from .store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
 from .users import KnownUsers
 
 log = logging.getLogger(__name__)
 
-# A file missing at this many checks in a row is taken as deleted (a `git checkout` may
-# remove and re-create it in between two checks).
-MISSING_CHECKS_BEFORE_DELETED = 2
-
 
 def new_epoch() -> str:
+    """A new history id for a document."""
     return uuid.uuid4().hex
 
 
-@dataclass(eq=False)
-class _Entry:
-    room: Room
-    binding: FileBinding | None
-    # The history this room's document belongs to; clients prove theirs with the session
-    # id they were given for it (see ``session_for``).
-    epoch: str | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    eviction: asyncio.Task[None] | None = None
-    # The path registered with the file watcher (renames do not re-register).
-    watched_path: str | None = None
-    # Work in progress on the document without any peer (a cell running for a closed
-    # tab): the room is not evicted while leased.
-    leases: int = 0
-    idle_since: float | None = None
-
-
-class FileWatch(Protocol):
-    """Notifications of changes to open files (the server's filesystem watcher)."""
-
-    def watch(self, path: str) -> None: ...
-
-    def unwatch(self, path: str) -> None: ...
-
-
-class RoomManager:
+class RoomManager(RoomFiles):
     """Owns every room; use as an async context manager around the server's lifetime."""
 
     def __init__(self, settings: CollabSettings, backend: FileBackend,
@@ -79,14 +52,14 @@ class RoomManager:
             store if store is not None else MemoryStore())
         self.store.listeners.append(self._durability_changed)
         self.store.restore = self._restore_history
-        self._entries: dict[RoomId, _Entry] = {}
+        self._entries = RoomTable()
         # Loads in progress: peers joining a room that is still loading wait on its future.
-        self._loading: dict[RoomId, asyncio.Future[_Entry]] = {}
+        self._loading: SharedCalls[RoomId, RoomEntry] = SharedCalls()
         self._closing = False
         self._started: asyncio.Task[None] | None = None
         self.file_watch: FileWatch | None = None
         # Epochs being created: two first requests for a document at once must agree.
-        self._new_sessions: dict[DocumentRoomId, asyncio.Future[str]] = {}
+        self._new_sessions: SharedCalls[DocumentRoomId, str] = SharedCalls()
         # Everyone who joined a room: who can be @mentioned in a review thread.
         self.users = KnownUsers()
         # Room sockets per identity (username -> connection ids), for max_sockets_per_user.
@@ -121,14 +94,13 @@ class RoomManager:
         return len(self._entries)
 
     def get(self, room_id: RoomId) -> Room | None:
+        """The room if it is open."""
         entry = self._entries.get(room_id)
         return entry.room if entry else None
 
     def rooms_for_file(self, file_id: str) -> list[Room]:
-        return [
-            e.room for rid, e in self._entries.items()
-            if isinstance(rid, DocumentRoomId) and rid.file_id == file_id
-        ]
+        """The open rooms of one file (its notebook room, its text room), found by id."""
+        return [entry.room for entry in self._entries.for_file(file_id)]
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -144,23 +116,13 @@ class RoomManager:
         entry = self._entries.get(room_id)
         if entry is not None and entry.epoch is not None:
             return entry.epoch
-        pending = self._new_sessions.get(room_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._new_sessions[room_id] = future
-        try:
-            record = await self.store.record(str(room_id))
-            if record is None or record.deleted_at is not None:
-                record = DocumentRecord(str(room_id), new_epoch(), path=path)
-                await self.store.put_record(record)
-            future.set_result(record.epoch)
-        except BaseException as err:
-            future.set_exception(err)
-            future.exception()  # retrieved: concurrent callers re-raise it
-            raise
-        finally:
-            del self._new_sessions[room_id]
+        return await self._new_sessions.run(room_id, lambda: self._new_session(room_id, path))
+
+    async def _new_session(self, room_id: DocumentRoomId, path: str) -> str:
+        record = await self.store.record(str(room_id))
+        if record is None or record.deleted_at is not None:
+            record = DocumentRecord(str(room_id), new_epoch(), path=path)
+            await self.store.put_record(record)
         return record.epoch
 
     # --- joining and leaving --------------------------------------------------------------
@@ -254,6 +216,7 @@ class RoomManager:
         return True
 
     def release(self, room_id: DocumentRoomId) -> None:
+        """End a ``lease`` or ``pin``: the room may be evicted once nothing else holds it."""
         entry = self._entries.get(room_id)
         if entry is None:
             return
@@ -262,6 +225,7 @@ class RoomManager:
             self._schedule_eviction(entry)
 
     def leave(self, room: Room, peer: Connection) -> None:
+        """A peer's socket closed: it leaves the room, which is evicted when idle."""
         held = self._sockets.get(peer.user.username)
         if held is not None:
             held.discard(peer.id)
@@ -273,7 +237,7 @@ class RoomManager:
             return
         self._schedule_eviction(entry)
 
-    def _schedule_eviction(self, entry: _Entry) -> None:
+    def _schedule_eviction(self, entry: RoomEntry) -> None:
         """The room has no peers: save now (the last editor has gone), evict later."""
         entry.idle_since = asyncio.get_running_loop().time()
         delay = 0.0 if entry.binding is None else self.settings.room_cleanup_delay_s
@@ -281,35 +245,25 @@ class RoomManager:
 
     # --- opening --------------------------------------------------------------------------
 
-    async def _open(self, room_id: RoomId) -> _Entry:
+    async def _open(self, room_id: RoomId) -> RoomEntry:
         entry = self._entries.get(room_id)
         if entry is not None:
             return entry
-        pending = self._loading.get(room_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        return await self._loading.run(room_id, lambda: self._open_new(room_id))
+
+    async def _open_new(self, room_id: RoomId) -> RoomEntry:
         if self._closing:
             raise CapacityError("server is shutting down")
-        future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
-        self._loading[room_id] = future
-        try:
-            await self._make_space()
-            entry = await self._load(room_id)
-        except BaseException as err:
-            future.set_exception(err)
-            future.exception()  # mark retrieved: other waiters re-raise it
-            raise
-        finally:
-            del self._loading[room_id]
-        self._entries[room_id] = entry
-        future.set_result(entry)
+        await self._make_space()
+        entry = await self._load(room_id)
+        self._entries.add(entry)
         return entry
 
-    async def _load(self, room_id: RoomId) -> _Entry:
+    async def _load(self, room_id: RoomId) -> RoomEntry:
         if isinstance(room_id, AwarenessRoomId):
             room = await Room(room_id, None, self.settings).__aenter__()
             room.on_release = self.heap.released
-            return _Entry(room, None)
+            return RoomEntry(room, None)
         path = await self.backend.path_for(room_id.file_id)
         if path is None:
             raise DocumentNotFound(f"no file has id {room_id.file_id}")
@@ -326,12 +280,9 @@ class RoomManager:
         room.add_change_listener(binding.on_change)
         room.save_handler = binding.save_request
         binding.notify = lambda message: room.broadcast(encode_raw(json.dumps(message)))
-        entry = _Entry(room, binding, binding.epoch)
+        entry = RoomEntry(room, binding, binding.epoch)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
-        entry.tasks.append(asyncio.create_task(self._watch_file(entry, binding)))
-        entry.watched_path = path
-        if self.file_watch is not None:
-            self.file_watch.watch(path)
+        self._follow_file(entry, binding)
         log.info("opened %s (%s)", room_id, path)
         return entry
 
@@ -343,7 +294,7 @@ class RoomManager:
         """
         if len(self._entries) + len(self._loading) <= self.settings.max_rooms:
             return
-        idle = [(e.idle_since, rid) for rid, e in self._entries.items()
+        idle = [(e.idle_since, e.room.id) for e in self._entries.values()
                 if e.idle_since is not None and not e.leases and not e.room.busy]
         if not idle:
             raise CapacityError(f"the server already holds {self.settings.max_rooms} busy rooms")
@@ -385,7 +336,7 @@ class RoomManager:
                 if not force:
                     return False
                 log.error("unsaved changes in %s could not be written at shutdown", room_id)
-        del self._entries[room_id]
+        self._entries.pop(room_id)
         self._unwatch(entry)
         for task in entry.tasks:
             task.cancel()
@@ -404,7 +355,7 @@ class RoomManager:
 
     async def flush_all(self) -> None:
         """Save every room with unsaved changes; failures are logged, not raised."""
-        for entry in list(self._entries.values()):
+        for entry in self._entries.values():
             if entry.binding is not None:
                 with contextlib.suppress(SaveError):
                     await entry.binding.saver.save_now()
@@ -433,78 +384,8 @@ class RoomManager:
     async def _restore_history(self, key: str) -> bool:
         """The store lost part of a document's log: rewrite it whole if its room is open
         (False: it is not, the store forgets it)."""
-        for entry in list(self._entries.values()):
+        for entry in self._entries.values():
             if entry.binding is not None and entry.binding.key == key:
                 await entry.binding.restore_history()
                 return True
         return False
-
-    # --- the files behind the rooms ----------------------------------------------------------
-
-    async def _watch_file(self, entry: _Entry, binding: FileBinding) -> None:
-        """Poll the file for changes made outside Huddle (filesystem notifications, when
-        the server has them, call ``file_changed`` sooner)."""
-        last = await self.backend.fingerprint(binding.path)
-        missing = 0
-        while True:
-            await asyncio.sleep(self.settings.file_poll_interval_s)
-            current = await self.backend.fingerprint(binding.path)
-            if current is not None and current == last:
-                missing = 0
-                continue
-            last = current
-            if await binding.check_disk():
-                missing = 0
-                continue
-            missing += 1
-            if missing >= MISSING_CHECKS_BEFORE_DELETED:
-                await self.file_deleted(entry.room.id)
-                return
-
-    def _unwatch(self, entry: _Entry) -> None:
-        if self.file_watch is not None and entry.watched_path is not None:
-            self.file_watch.unwatch(entry.watched_path)
-            entry.watched_path = None
-
-    async def file_changed(self, path: str) -> None:
-        """A file changed on disk (a filesystem notification): merge it into its rooms."""
-        for entry in list(self._entries.values()):
-            binding = entry.binding
-            if binding is not None and binding.path == path and not await binding.check_disk():
-                log.info("%s is gone; waiting for the next check to confirm", path)
-
-    async def file_deleted(self, room_id: RoomId) -> None:
-        """Close a deleted file's room; keep its history for ``deleted_retention_days``."""
-        entry = self._entries.pop(room_id, None)
-        if entry is None or entry.binding is None:
-            return
-        binding = entry.binding
-        self._unwatch(entry)
-        log.warning("%s was deleted: closing its room; its history is kept for %s days",
-                    binding.path, self.settings.deleted_retention_days)
-        for task in entry.tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
-        await self.store.put_record(replace(binding.record, deleted_at=time.time()))
-        for peer in list(entry.room.peers.values()):
-            peer.close(CloseCode.GONE, f"the file was deleted: {binding.path}")
-        await binding.close()
-        await entry.room.__aexit__(None, None, None)
-        self.heap.released(entry.room.forget_caches())
-
-    async def files_deleted(self, path: str) -> None:
-        """The contents API deleted ``path`` (a file or a folder)."""
-        for room_id, entry in list(self._entries.items()):
-            binding = entry.binding
-            if binding is not None and (binding.path == path
-                                        or binding.path.startswith(path.rstrip("/") + "/")):
-                await self.file_deleted(room_id)
-
-    async def refresh_paths(self, file_id: str) -> None:
-        """A file was renamed: update the path of the rooms that hold it."""
-        for entry in list(self._entries.values()):
-            rid = entry.room.id
-            if entry.binding is not None and isinstance(rid, DocumentRoomId) and (
-                rid.file_id == file_id
-            ):
-                await entry.binding.refresh_path()

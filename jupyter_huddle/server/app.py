@@ -175,21 +175,27 @@ class HuddleApp(HuddleOptions, ExtensionApp):
                                               listener=on_kernel_action)
 
     def _listen_for_renames(self) -> None:
-        rooms = self.rooms
+        rooms, backend = self.rooms, self.backend
 
         async def on_contents_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
-            if data.get("action") == "delete" and isinstance(data.get("path"), str):
-                await rooms.files_deleted(data["path"])
-            elif data.get("action") in ("rename", "save"):
-                # Let the file id service record the move first (it listens too).
-                await asyncio.sleep(0)
-                for room_id in list(rooms._entries):
-                    file_id = getattr(room_id, "file_id", None)
-                    if file_id is not None:
-                        await rooms.refresh_paths(file_id)
+            action, path, source = data.get("action"), data.get("path"), data.get("source_path")
+            if not isinstance(path, str):
+                return
+            if action == "delete":
+                await rooms.files_deleted(path)
+                return
+            if action not in ("rename", "save") or not rooms:
+                return
+            # Let the file id service record the move first (it listens too).
+            await asyncio.sleep(0)
+            file_id = backend.known_file_id(path)
+            if action == "rename" and isinstance(source, str):
+                await rooms.files_moved(source, file_id)
+            elif file_id is not None:
+                await rooms.refresh_paths(file_id)
 
         self.server.event_logger.add_listener(schema_id=CONTENTS_EVENTS,
-                                                 listener=on_contents_event)
+                                              listener=on_contents_event)
 
     def initialize_handlers(self) -> None:
         access = self.server_access

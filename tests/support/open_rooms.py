@@ -45,8 +45,9 @@ class Person:
 class OpenRooms:
     """A manager with files ``{file_id: path}``; ``join`` opens their rooms."""
 
-    def __init__(self, files: dict[str, str], settings: CollabSettings = QUIET) -> None:
-        self.backend = MemoryBackend()
+    def __init__(self, files: dict[str, str], settings: CollabSettings = QUIET,
+                 backend: MemoryBackend | None = None) -> None:
+        self.backend = backend or MemoryBackend()
         for file_id, path in files.items():
             self.backend.add(file_id, path, notebook(f"# {path}"))
         self.manager = RoomManager(settings, self.backend, MemoryStore())
