@@ -15,6 +15,7 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .._version import __version__
 from ..collab.access import AccessService, RateLimiter, Role
+from ..collab.copies import PersonalCopies
 from ..collab.manager import RoomManager
 from ..collab.review import ReviewService
 from ..collab.rights import disconnect_on_rights_change
@@ -23,6 +24,7 @@ from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService
 from .access import ServerAccess
 from .contents_backend import ContentsFileBackend
+from .contents_folders import ContentsFolders
 from .file_watcher import FileWatcher
 from .guest_routes import GUEST_ROUTES
 from .handlers.classroom import routes as classroom_routes
@@ -122,6 +124,9 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             open_store=self.rooms.start)
         self.access.listeners.append(disconnect_on_rights_change(self.rooms, self.access))
         self.server_access = ServerAccess(self.access, guest_copies=self.guest_copies)
+        self.copies = PersonalCopies(self.rooms, self.backend,
+                                     ContentsFolders(self.server.contents_manager), self.access,
+                                     self.copies_dir, self.max_copies_per_person)
         self.server_access.install(self.server.identity_provider, self.server.authorizer,
                                    guest_routes=GUEST_ROUTES)
         self._listen_for_kernel_actions()
@@ -217,8 +222,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             *comment_routes(self.review, access),
             *share_routes(access, self.backend, self.kernels, self.copies_dir,
                           self.max_copy_kernels),
-            *classroom_routes(access, self.backend, self.rooms,
-                              self.copies_dir, self.max_copies_per_person),
+            *classroom_routes(access, self.rooms, self.copies),
             *HomeHandler.web_app_routes(access, self.backend),
             (r"/huddle/static/(.*)", BundleHandler, {"path": str(STATIC_DIR)}),
         ])
