@@ -76,6 +76,7 @@ class PersonalCopy:
 
     @property
     def document_id(self) -> str:
+        """The copy's document id (``json:notebook:<file id>``)."""
         return str(DocumentRoomId("json", "notebook", self.file_id))
 
 

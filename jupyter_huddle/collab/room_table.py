@@ -51,6 +51,7 @@ class RoomTable:
         return iter(self._by_id)
 
     def get(self, room_id: RoomId) -> RoomEntry | None:
+        """The room's entry if it is open."""
         return self._by_id.get(room_id)
 
     def values(self) -> list[RoomEntry]:
@@ -59,6 +60,7 @@ class RoomTable:
         return list(self._by_id.values())
 
     def add(self, entry: RoomEntry) -> None:
+        """A room opened."""
         room_id = entry.room.id
         self._by_id[room_id] = entry
         if isinstance(room_id, DocumentRoomId):

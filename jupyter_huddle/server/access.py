@@ -67,6 +67,9 @@ def user_info(user: Any) -> UserInfo:
 
 
 class ServerAccess:
+    """Huddle's access decisions for Jupyter requests: guests recognised and fenced in,
+    members' and guests' roles checked, owners sent through the server's authorizer."""
+
     def __init__(self, access: AccessService, *, guest_copies: bool = False) -> None:
         self.access = access
         # Whether guests may make personal copies (whose kernels they would run as the
@@ -80,6 +83,8 @@ class ServerAccess:
 
     def install(self, identity_provider: Any, authorizer: Any,
                 guest_routes: Mapping[type, frozenset[str]]) -> None:
+        """Wrap the server's identity provider and authorizer (see the module docstring);
+        ``guest_routes``: the handler classes and methods a guest may reach."""
         self.guest_routes = guest_routes
         members = identity_provider.get_user
         self._is_authorized = authorizer.is_authorized
@@ -112,6 +117,7 @@ class ServerAccess:
         authorizer.is_authorized = is_authorized
 
     def guest_may_reach(self, handler: web.RequestHandler) -> bool:
+        """Whether this handler and method are on the guests' allowlist."""
         return handler.request.method in self.guest_routes.get(type(handler), frozenset())
 
     @staticmethod
@@ -146,6 +152,7 @@ class ServerAccess:
     # --- guests -------------------------------------------------------------------------
 
     def guest_user(self, handler: web.RequestHandler) -> GuestUser | None:
+        """The guest the request's signed cookie names, while their link still works."""
         raw = handler.get_signed_cookie(GUEST_COOKIE, max_age_days=GUEST_COOKIE_DAYS)
         if raw is None:
             return None
@@ -159,6 +166,7 @@ class ServerAccess:
                          initials=initials, color=color, guest_id=guest.id)
 
     def set_guest_cookie(self, handler: web.RequestHandler, guest_id: str) -> None:
+        """Remember a guest in this browser (a signed, HTTP-only cookie)."""
         handler.set_signed_cookie(
             GUEST_COOKIE, guest_id, expires_days=GUEST_COOKIE_DAYS, httponly=True,
             samesite="Lax", path=handler.settings.get("base_url", "/"))
@@ -166,10 +174,12 @@ class ServerAccess:
     # --- decisions ------------------------------------------------------------------------
 
     def is_owner(self, user: Any) -> bool:
+        """A member who owns every notebook (never a guest)."""
         return (user is not None and not isinstance(user, GuestUser)
                 and self.access.is_owner(str(user.username)))
 
     def role(self, user: Any, file_id: str) -> Role | None:
+        """The user's role on a notebook; None: no access."""
         guest_id = getattr(user, "guest_id", None) or None
         return self.access.role_of(str(user.username), file_id, guest_id=guest_id)
 
@@ -189,9 +199,15 @@ class ServerAccess:
         return user is not None and (self.guest_copies or not isinstance(user, GuestUser))
 
     def capabilities(self, handler: Any, file_id: str) -> list[str]:
+        """What the handler's user may do to that notebook (capability names)."""
         return [c.value for c in Capability if self.allowed(handler, c, file_id)]
 
     def require(self, handler: Any, capability: Capability, file_id: str | None) -> None:
+        """Refuse the request unless ``allowed``.
+
+        Raises:
+            web.HTTPError: 403, saying what the user may not do.
+        """
         if not self.allowed(handler, capability, file_id):
             raise web.HTTPError(403, REFUSALS[capability])
 

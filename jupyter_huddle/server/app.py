@@ -74,6 +74,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
     }
 
     def make_store(self) -> UpdateStore:
+        """The update store ``store_path`` names (memory for ':memory:')."""
         if self.store_path == ":memory:":
             return MemoryStore()
         path = Path(self.store_path) if self.store_path else (
@@ -89,11 +90,23 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         return self.serverapp
 
     def initialize_settings(self) -> None:
+        """Build the core from the options: rooms over the contents manager and the store,
+        execution, review threads and access; then listen to the server's events."""
         # The core logs under "jupyter_huddle.*"; route it through the server's handlers
         # and level, so it appears formatted in the server log like everything else.
         logging.getLogger("jupyter_huddle").parent = self.log
         self._refuse_conflicting_extensions()
         web_settings = self.server.web_app.settings
+        self._build_rooms(web_settings)
+        page_config = web_settings.setdefault("page_config_data", {})
+        page_config["disableRTC"] = self.disable_rtc
+        page_config["serverSideExecution"] = self.server_side_execution
+        self._build_services()
+        self._build_access()
+        self._listen_for_kernel_actions()
+        self._listen_for_renames()
+
+    def _build_rooms(self, web_settings: dict[str, Any]) -> None:
         # The file id service is another extension that may load after this one: look it
         # up when first needed.
         self.backend = ContentsFileBackend(
@@ -107,9 +120,8 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         self.file_watcher = FileWatcher(root_dir, self.rooms.file_changed) if (
             isinstance(root_dir, str) and os.path.isdir(root_dir)) else None
         self.rooms.file_watch = self.file_watcher
-        page_config = web_settings.setdefault("page_config_data", {})
-        page_config["disableRTC"] = self.disable_rtc
-        page_config["serverSideExecution"] = self.server_side_execution
+
+    def _build_services(self) -> None:
         self.kernels = ServerKernels(self.server.kernel_manager, self.server.session_manager,
                                      self.backend.path_for)
         self.execution = ExecutionService(self.rooms, self.kernels, self.execution_settings(),
@@ -118,6 +130,8 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         self.server.event_logger.register_event_schema(COMMENTS_SCHEMA_PATH)
         self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event,
                                     self.review_limits())
+
+    def _build_access(self) -> None:
         self.access = AccessService(
             self.store, owners=set(self.owners), member_role=Role(self.member_role),
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
@@ -129,8 +143,6 @@ class HuddleApp(HuddleOptions, ExtensionApp):
                                      self.copies_dir, self.max_copies_per_person)
         self.server_access.install(self.server.identity_provider, self.server.authorizer,
                                    guest_routes=GUEST_ROUTES)
-        self._listen_for_kernel_actions()
-        self._listen_for_renames()
 
     def _refuse_conflicting_extensions(self) -> None:
         enabled = self.server.jpserver_extensions
@@ -203,6 +215,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
                                               listener=on_contents_event)
 
     def initialize_handlers(self) -> None:
+        """Register Huddle's routes (the guest allowlist is ``guest_routes.GUEST_ROUTES``)."""
         access = self.server_access
         execution = {"service": self.execution, "access": access, "kernels": self.kernels,
                      "backend": self.backend}
@@ -243,6 +256,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         gc.freeze()
 
     async def stop_extension(self) -> None:
+        """At server shutdown: let running cells go idle, flush every room, close the store."""
         # Flush in a task of its own. The contents manager writes through AnyIO worker
         # threads, which AnyIO stops when the *root task* that started them finishes. Run
         # inline, that root task would be Jupyter Server's shutdown task, which stops the

@@ -22,6 +22,9 @@ OnChange = Callable[[str], Awaitable[None]]
 
 
 class FileWatcher:
+    """Watches the folders of open files (``collab.room_files.FileWatch``) and calls
+    ``on_change`` with the API path of each file that changed in them."""
+
     def __init__(self, root_dir: str, on_change: OnChange) -> None:
         self.root_dir = os.path.realpath(root_dir)
         self.on_change = on_change
@@ -30,10 +33,12 @@ class FileWatcher:
         self._task: asyncio.Task[None] | None = None
 
     def watch(self, api_path: str) -> None:
+        """Watch the folder of an opened file (counted: one per open file)."""
         self._folders[self._folder(api_path)] += 1
         self._restart()
 
     def unwatch(self, api_path: str) -> None:
+        """A file closed: stop watching its folder when no open file is left in it."""
         folder = self._folder(api_path)
         self._folders[folder] -= 1
         if self._folders[folder] <= 0:
@@ -49,6 +54,7 @@ class FileWatcher:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop watching (server shutdown)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

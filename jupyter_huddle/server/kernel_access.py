@@ -19,6 +19,9 @@ from ..kernels.client import KernelConnection
 
 
 class ServerKernels:
+    """Kernels and sessions through Jupyter Server's managers (the execution service's
+    ``Kernels``)."""
+
     def __init__(self, kernel_manager: Any, session_manager: Any,
                  path_for: Callable[[str], Any]) -> None:
         self.kernel_manager = kernel_manager
@@ -26,9 +29,11 @@ class ServerKernels:
         self._path_for = path_for
 
     def exists(self, kernel_id: str) -> bool:
+        """Whether the server runs this kernel."""
         return kernel_id in self.kernel_manager
 
     async def kernel_for(self, room_id: DocumentRoomId) -> str | None:
+        """The kernel of the notebook's session; None if it has none."""
         path = await self._path_for(room_id.file_id)
         if path is None:
             return None
@@ -71,18 +76,22 @@ class ServerKernels:
         return None
 
     async def alive(self, kernel_id: str) -> bool:
+        """Whether the kernel exists and its process is alive."""
         if kernel_id not in self.kernel_manager:
             return False
         kernel = self.kernel_manager.get_kernel(kernel_id)
         return bool(await ensure_async(kernel.is_alive()))
 
     async def interrupt(self, kernel_id: str) -> None:
+        """Interrupt the kernel (through the kernel manager, as Jupyter's API does)."""
         await ensure_async(self.kernel_manager.interrupt_kernel(kernel_id))
 
     async def restart(self, kernel_id: str) -> None:
+        """Restart the kernel (through the kernel manager, as Jupyter's API does)."""
         await ensure_async(self.kernel_manager.restart_kernel(kernel_id))
 
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[str, dict[str, Any]], None]) -> KernelConnection:
+        """A client of the kernel's channels for the server's own executions."""
         return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
                                            on_any_iopub)

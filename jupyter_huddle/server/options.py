@@ -322,6 +322,7 @@ class HuddleOptions(HasTraits):
         return value
 
     def collab_settings(self) -> CollabSettings:
+        """The rooms' settings (saving, bounds, store, presence)."""
         return CollabSettings(
             save_delay_s=self.save_delay_s,
             max_save_delay_s=max(self.max_save_delay_s, self.save_delay_s),
@@ -348,6 +349,7 @@ class HuddleOptions(HasTraits):
         )
 
     def execution_settings(self) -> ExecutionSettings:
+        """The execution service's settings (outputs, queues, run history)."""
         limits = OutputLimits(max_output_bytes=self.max_output_bytes,
                               max_execution_bytes=self.max_execution_output_bytes,
                               flush_interval_s=self.output_flush_interval_ms / 1000)
@@ -366,5 +368,6 @@ class HuddleOptions(HasTraits):
         )
 
     def review_limits(self) -> ReviewLimits:
+        """The bounds on review threads and actions."""
         return ReviewLimits(self.max_threads_per_notebook, self.max_threads_per_person,
                             self.comment_actions_per_minute)

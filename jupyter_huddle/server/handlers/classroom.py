@@ -30,6 +30,8 @@ from .ids import parse_document_id
 
 
 class ClassroomHandler(APIHandler):
+    """The classroom routes' shared set-up."""
+
     def initialize(self, access: ServerAccess, manager: RoomManager,
                    copies: PersonalCopies) -> None:
         self.access = access
@@ -38,6 +40,8 @@ class ClassroomHandler(APIHandler):
 
 
 class PresentHandler(ClassroomHandler):
+    """``POST /api/huddle/present/{document_id}``: start or stop presenting."""
+
     @web.authenticated
     def post(self, document_id: str) -> None:
         room_id = parse_document_id(document_id)
@@ -58,6 +62,8 @@ class PresentHandler(ClassroomHandler):
 
 
 class CopyHandler(ClassroomHandler):
+    """``POST /api/huddle/copies/{document_id}``: make a personal copy."""
+
     @web.authenticated
     async def post(self, document_id: str) -> None:
         room_id = parse_document_id(document_id)

@@ -38,6 +38,9 @@ MAX_CELLS_PER_REQUEST = 5000
 
 
 class ExecutionHandler(APIHandler):
+    """The execution routes' shared set-up: who may act on which notebook or kernel, and
+    the service's errors as HTTP ones."""
+
     auth_resource = "kernels"
 
     def initialize(self, service: ExecutionService, access: ServerAccess,
@@ -96,6 +99,11 @@ class ExecutionHandler(APIHandler):
 
 
 def parse_cells(body: dict[str, Any]) -> list[CellRef]:
+    """The cells of an execute request: JupyterLab's one ``cell_id`` or Huddle's list.
+
+    Raises:
+        web.HTTPError: 400 for a missing, empty, oversized or malformed list.
+    """
     raw = body.get("cells")
     if raw is None:
         raw = [{"cell_id": body.get("cell_id")}]
@@ -113,6 +121,8 @@ def parse_cells(body: dict[str, Any]) -> list[CellRef]:
 
 
 class ExecuteHandler(ExecutionHandler):
+    """``POST /api/kernels/{kernel_id}/execute``: queue cells."""
+
     @web.authenticated
     async def post(self, kernel_id: str) -> None:
         body = self.body()
@@ -133,6 +143,8 @@ class ExecuteHandler(ExecutionHandler):
 
 
 class QueueHandler(ExecutionHandler):
+    """``GET /api/huddle/queue/{document_id}``: what is queued, running and recently run."""
+
     @web.authenticated
     def get(self, document_id: str) -> None:
         room_id = parse_document_id(document_id)
@@ -142,6 +154,8 @@ class QueueHandler(ExecutionHandler):
 
 
 class RequestHandler(ExecutionHandler):
+    """``DELETE /api/huddle/requests/{request_id}``: cancel a queued request."""
+
     @web.authenticated
     def delete(self, request_id: str) -> None:
         file_id = self.request_document(request_id)
@@ -156,6 +170,8 @@ class RequestHandler(ExecutionHandler):
 
 
 class InputHandler(ExecutionHandler):
+    """``POST /api/huddle/requests/{request_id}/input``: answer an ``input()`` prompt."""
+
     @web.authenticated
     def post(self, request_id: str) -> None:
         self.require(Capability.EXECUTE, self.request_document(request_id))
@@ -171,6 +187,8 @@ class InputHandler(ExecutionHandler):
 
 
 class KernelActionHandler(ExecutionHandler):
+    """``POST /api/huddle/kernels/{kernel_id}/interrupt|restart``."""
+
     @web.authenticated
     async def post(self, kernel_id: str, action: str) -> None:
         await self.require_on_kernel(

@@ -42,6 +42,8 @@ def convert(content: dict[str, Any], fmt: str) -> str:
 
 
 class ExportHandler(APIHandler):
+    """``GET /api/huddle/export/{document_id}?format=...``: the live notebook, converted."""
+
     auth_resource = "contents"
 
     def initialize(self, manager: RoomManager, access: ServerAccess) -> None:

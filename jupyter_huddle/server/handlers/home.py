@@ -51,6 +51,8 @@ def _script_json(value: dict[str, Any]) -> str:
 
 
 class HomeHandler(JupyterHandler):
+    """Every page of the web app: the same ``index.html``, with the page's config."""
+
     auth_resource = "contents"
 
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend) -> None:

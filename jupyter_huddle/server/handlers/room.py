@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 
 class RoomWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """One peer's socket on one room (see the module docstring)."""
+
     auth_resource = "contents"
 
     def initialize(self, manager: RoomManager, settings: CollabSettings,

@@ -20,6 +20,8 @@ from ..contents_backend import ContentsFileBackend
 
 
 class CollaborationSessionHandler(APIHandler):
+    """``PUT /api/collaboration/session/{path}``: the file's id and its session id."""
+
     auth_resource = "contents"
 
     def initialize(self, backend: ContentsFileBackend, manager: RoomManager,

@@ -63,6 +63,7 @@ button:focus-visible, input:focus-visible {{ outline: 3px solid #93c5fd; }}
 
 
 def page(title: str, body: str) -> str:
+    """A small standalone HTML page (the share link's, and its errors)."""
     return PAGE.format(title=html.escape(title), body=body)
 
 
@@ -136,6 +137,8 @@ pick.</p>
 
 
 class AccessApiHandler(APIHandler):
+    """The access routes' shared set-up and body parsing."""
+
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend,
                    kernels: ServerKernels) -> None:
         self.access = access
@@ -163,6 +166,8 @@ class AccessApiHandler(APIHandler):
 
 
 class MyAccessHandler(AccessApiHandler):
+    """``GET /api/huddle/access/{document_id}``: your role and capabilities."""
+
     @web.authenticated
     def get(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -176,6 +181,8 @@ class MyAccessHandler(AccessApiHandler):
 
 
 class LinksHandler(AccessApiHandler):
+    """``GET|POST /api/huddle/links/{document_id}``: list or create share links."""
+
     @web.authenticated
     def get(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -215,6 +222,8 @@ class LinksHandler(AccessApiHandler):
 
 
 class LinkHandler(AccessApiHandler):
+    """``DELETE /api/huddle/links/{document_id}/{link_id}``: revoke a link."""
+
     @web.authenticated
     async def delete(self, document_id: str, link_id: str) -> None:
         room_id = self.document(document_id)
@@ -227,6 +236,8 @@ class LinkHandler(AccessApiHandler):
 
 
 class GrantsHandler(AccessApiHandler):
+    """``POST /api/huddle/grants/{document_id}``: raise someone's role for a while."""
+
     @web.authenticated
     def post(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -247,6 +258,8 @@ class GrantsHandler(AccessApiHandler):
 
 
 class RolesHandler(AccessApiHandler):
+    """``PUT /api/huddle/roles/{document_id}``: a member's role on the notebook."""
+
     @web.authenticated
     async def put(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -261,6 +274,8 @@ class RolesHandler(AccessApiHandler):
 
 
 class KernelHandler(AccessApiHandler):
+    """``POST /api/huddle/kernel/{document_id}``: the notebook's kernel, started if needed."""
+
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend,
                    kernels: ServerKernels, copies_dir: str = "", max_copy_kernels: int = 0
                    ) -> None:
@@ -298,6 +313,7 @@ class KernelHandler(AccessApiHandler):
 def routes(access: ServerAccess, backend: ContentsFileBackend, kernels: ServerKernels,
            copies_dir: str, max_copy_kernels: int
            ) -> list[tuple[str, type[JupyterHandler], dict[str, Any]]]:
+    """The sharing routes, relative to the server's base URL."""
     args: dict[str, Any] = {"access": access, "backend": backend, "kernels": kernels}
     doc = r"([^/]+)"
     return [
