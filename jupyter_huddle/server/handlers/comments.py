@@ -33,7 +33,7 @@ from ...collab.users import KnownUsers
 from ..access import ServerAccess, user_info
 from ..errors import http_status
 from .bodies import json_object
-from .execute import parse_document_id
+from .ids import parse_document_id
 
 _ID = r"[0-9a-f]{32}"
 

@@ -32,7 +32,7 @@ from ..access import REFUSALS, ServerAccess, user_info
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
 from .bodies import json_object
-from .ids import parse_document_id as parse_document_id  # comments.py imports it from here
+from .ids import parse_document_id
 
 MAX_CELLS_PER_REQUEST = 5000
 
