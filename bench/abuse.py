@@ -65,7 +65,7 @@ from .wsclient import WebSocketConnection
 BASELINE = "31643b0"
 SIDES = ("before", "after", "after-notrim")
 # The working tree with glibc's malloc_trim disabled: what giving memory back is worth.
-NOTRIM = """import jupyter_huddle.collab.heap as heap
+NOTRIM = """import jupyter_huddle.collab.rooms.heap as heap
 heap.libc_malloc_trim = lambda: None
 """
 MIB = 1024 * 1024

@@ -218,12 +218,12 @@ def _random_range(rng: random.Random, text: str) -> tuple[int, int]:
 def build_notebooks(seed: int = SEED, threads: int = THREADS) -> tuple[dict[str, Any],
                                                                         dict[str, Any]]:
     """(notebook without threads, the same notebook with ``threads`` threads) as JSON."""
-    from jupyter_huddle.collab.binding import file_content
-    from jupyter_huddle.collab.connection import UserInfo
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
+    from jupyter_huddle.collab.files.binding import file_content
     from jupyter_huddle.collab.origins import ServerOrigin
     from jupyter_huddle.collab.review import AnchorRequest, Comments, index_to_utf16
     from jupyter_huddle.collab.settings import CollabSettings
+    from jupyter_huddle.collab.sync.connection import UserInfo
 
     rng = random.Random(seed)
     nb = base_notebook(rng)
@@ -284,8 +284,8 @@ def model_timings(paths: dict[str, Path], repeats: int = 3) -> dict[str, Any]:
     """Loading each fixture as the server does (``load_file``), then ``Comments.threads()``
     (what the GET lists) and ``file_content`` (what a save writes), in this process; the
     median of ``repeats``."""
-    from jupyter_huddle.collab.binding import file_content, load_file
     from jupyter_huddle.collab.documents.notebook import NotebookDocument
+    from jupyter_huddle.collab.files.binding import file_content, load_file
     from jupyter_huddle.collab.review import Comments
     from jupyter_huddle.collab.settings import CollabSettings
 

@@ -26,7 +26,7 @@ import nbformat
 from pycrdt import Array, Doc
 
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.manager import RoomManager
+from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.store import SQLiteStore
 from tests.support.memory_backend import MemoryBackend

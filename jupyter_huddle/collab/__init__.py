@@ -6,8 +6,6 @@ HTTP and websockets to these types.
 
 from __future__ import annotations
 
-from .close_codes import CloseCode
-from .connection import Connection, Permissions, UserInfo
 from .errors import (
     CapacityError,
     CollabError,
@@ -19,11 +17,13 @@ from .errors import (
     SaveError,
     StoreError,
 )
-from .files import FileBackend, FileSnapshot
+from .files.backend import FileBackend, FileSnapshot
 from .ids import AwarenessRoomId, DocumentRoomId, RoomId, parse_room_id
-from .manager import RoomManager
-from .room import Room
+from .rooms.manager import RoomManager
 from .settings import CollabSettings
+from .sync.close_codes import CloseCode
+from .sync.connection import Connection, Permissions, UserInfo
+from .sync.room import Room
 
 __all__ = [
     "AwarenessRoomId",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..collab.connection import UserInfo
 from ..collab.ids import DocumentRoomId
+from ..collab.sync.connection import UserInfo
 
 
 class RequestState(StrEnum):

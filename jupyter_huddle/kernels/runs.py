@@ -12,7 +12,7 @@ import logging
 
 from pycrdt import Map
 
-from ..collab.room import Room
+from ..collab.sync.room import Room
 from .cells import KERNEL, find_cell
 from .ledger import Ledger
 from .presence import PresencePublisher

@@ -27,10 +27,10 @@ from typing import Any
 
 from pycrdt import Map
 
-from ..collab.connection import UserInfo
 from ..collab.errors import CollabError, PermissionDenied
 from ..collab.ids import DocumentRoomId
-from ..collab.room import Room
+from ..collab.sync.connection import UserInfo
+from ..collab.sync.room import Room
 from . import limits
 from .cells import KERNEL
 from .dispatcher import KernelDispatcher

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..collab.ids import DocumentRoomId
-from ..collab.room import Room
+from ..collab.sync.room import Room
 from .client import IopubListener, KernelChannel, StatusListener
 from .dispatcher import DispatcherSettings
 from .limits import QueueLimits

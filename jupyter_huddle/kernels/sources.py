@@ -10,7 +10,7 @@ from typing import Any
 from pycrdt import Map, Text
 
 from ..collab.documents.notebook import NotebookDocument
-from ..collab.room import Room
+from ..collab.sync.room import Room
 from .errors import ExecutionError, StaleSource, UnknownDocument
 from .requests import source_hash
 from .settings import CellRef

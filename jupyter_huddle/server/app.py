@@ -14,11 +14,11 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 
 from .._version import __version__
-from ..collab.access import AccessService, RateLimiter, Role
-from ..collab.copies import PersonalCopies
-from ..collab.manager import RoomManager
+from ..collab.access.copies import PersonalCopies
+from ..collab.access.rights import disconnect_on_rights_change
+from ..collab.access.service import AccessService, RateLimiter, Role
 from ..collab.review import ReviewService
-from ..collab.rights import disconnect_on_rights_change
+from ..collab.rooms.manager import RoomManager
 from ..collab.store import MemoryStore, ServerStore, SQLiteStore, UpdateStore
 from ..kernels.requests import ExecutionRequest
 from ..kernels.service import ExecutionService

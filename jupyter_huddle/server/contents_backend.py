@@ -10,7 +10,7 @@ from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
 
 from ..collab.errors import DocumentLoadError, DocumentNotFound, SaveError
-from ..collab.files import FileSnapshot
+from ..collab.files.backend import FileSnapshot
 from ..collab.ids import DocumentType
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-from ..collab import close_codes
-from ..collab.close_codes import CloseCode
 from ..collab.errors import (
     CapacityError,
     CollabError,
@@ -18,6 +16,8 @@ from ..collab.errors import (
     ProtocolError,
     SaveError,
 )
+from ..collab.sync import close_codes
+from ..collab.sync.close_codes import CloseCode
 
 _HTTP_STATUS: list[tuple[type[CollabError], int]] = [
     (DocumentNotFound, 404),

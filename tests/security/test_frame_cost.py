@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Text
 
-from jupyter_huddle.collab.update_inspect import decode_state_vector
+from jupyter_huddle.collab.sync.update_inspect import decode_state_vector
 from tests.hostile.helpers import RawPeer, sync_frame, varuint
 from tests.support.guests import guest_in
 from tests.support.waiting import eventually

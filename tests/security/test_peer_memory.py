@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import pytest
 
-from jupyter_huddle.collab import full_state
-from jupyter_huddle.collab.heap import libc_malloc_trim
+from jupyter_huddle.collab.rooms.heap import libc_malloc_trim
+from jupyter_huddle.collab.sync import full_state
 from tests.hostile.helpers import RawPeer, honest_room, sync_frame
 from tests.security.conftest import FAST_SAVES
 from tests.support.guests import Browser, share

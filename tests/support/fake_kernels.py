@@ -25,7 +25,7 @@ from typing import Any
 
 from jupyter_huddle.collab.errors import DocumentNotFound
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.room import Room
+from jupyter_huddle.collab.sync.room import Room
 from jupyter_huddle.kernels.client import ExecutionListener, IopubListener, StatusListener
 
 

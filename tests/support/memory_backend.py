@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from jupyter_huddle.collab.errors import DocumentNotFound
-from jupyter_huddle.collab.files import FileSnapshot
+from jupyter_huddle.collab.files.backend import FileSnapshot
 from jupyter_huddle.collab.ids import DocumentType
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pycrdt import Doc, create_sync_message, create_update_message, handle_sync_message
 
-from jupyter_huddle.collab.connection import Connection, Permissions, UserInfo
-from jupyter_huddle.collab.room import Room
+from jupyter_huddle.collab.sync.connection import Connection, Permissions, UserInfo
+from jupyter_huddle.collab.sync.room import Room
 
 from .yclient import REMOTE, parse_awareness, read_var_string, read_var_uint
 

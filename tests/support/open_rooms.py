@@ -6,11 +6,11 @@ from typing import Any
 
 import nbformat
 
-from jupyter_huddle.collab.connection import Connection, Permissions, UserInfo
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.manager import RoomManager
+from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.store import MemoryStore
+from jupyter_huddle.collab.sync.connection import Connection, Permissions, UserInfo
 
 from .memory_backend import MemoryBackend
 

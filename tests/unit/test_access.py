@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_huddle.collab.access import (
+from jupyter_huddle.collab.access.service import (
     AccessError,
     AccessService,
     BadToken,

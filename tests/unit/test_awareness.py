@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from jupyter_huddle.collab.awareness import AwarenessTable, encode_entries
-from jupyter_huddle.collab.codec import Reader
 from jupyter_huddle.collab.errors import ProtocolError
+from jupyter_huddle.collab.sync.awareness import AwarenessTable, encode_entries
+from jupyter_huddle.collab.sync.codec import Reader
 
 
 def entries(payload: bytes) -> list[tuple[int, int, object]]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pycrdt import Doc, Text, create_sync_message, create_update_message
 
-from jupyter_huddle.collab import codec
 from jupyter_huddle.collab.errors import ProtocolError
+from jupyter_huddle.collab.sync import codec
 
 
 @pytest.mark.parametrize("num", [0, 1, 127, 128, 300, 2**21, 2**53])

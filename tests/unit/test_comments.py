@@ -6,9 +6,8 @@ import nbformat
 import pytest
 from pycrdt import Array, Doc
 
-from jupyter_huddle.collab.binding import file_content, load_file
-from jupyter_huddle.collab.connection import UserInfo
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
+from jupyter_huddle.collab.files.binding import file_content, load_file
 from jupyter_huddle.collab.origins import ServerOrigin
 from jupyter_huddle.collab.review import (
     AnchorRequest,
@@ -21,6 +20,7 @@ from jupyter_huddle.collab.review import (
     utf16_to_index,
 )
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync.connection import UserInfo
 
 ANN, BOB = UserInfo("ann", "Ann"), UserInfo("bob", "Bob")
 KNOWN = {"ann": "ann", "bob": "bob"}

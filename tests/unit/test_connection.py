@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from jupyter_huddle.collab.close_codes import CloseCode
-from jupyter_huddle.collab.connection import Connection, Outbox, Permissions, UserInfo
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
-from jupyter_huddle.collab.heap import HeapTrimmer
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.room import Room
+from jupyter_huddle.collab.rooms.heap import HeapTrimmer
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync.close_codes import CloseCode
+from jupyter_huddle.collab.sync.connection import Connection, Outbox, Permissions, UserInfo
+from jupyter_huddle.collab.sync.room import Room
 from tests.support.memory_peer import MemoryPeer
 
 KB = 1024

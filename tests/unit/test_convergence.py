@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pycrdt import Array, Map, Text
 
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.manager import RoomManager
+from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.store import MemoryStore
 from tests.support.memory_backend import MemoryBackend

@@ -1,4 +1,4 @@
-"""How a personal copy is made (collab/copies.py): from the live notebook, into the
+"""How a personal copy is made (collab/access/copies.py): from the live notebook, into the
 person's folder, under a free name, within the person's quota, with the right role."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from jupyter_huddle.collab.access import AccessService, Role
-from jupyter_huddle.collab.connection import UserInfo
-from jupyter_huddle.collab.copies import CopyRefused, PersonalCopies, folder_name
+from jupyter_huddle.collab.access.copies import CopyRefused, PersonalCopies, folder_name
+from jupyter_huddle.collab.access.service import AccessService, Role
 from jupyter_huddle.collab.errors import DocumentNotFound, SaveError
-from jupyter_huddle.collab.files import FileSnapshot
+from jupyter_huddle.collab.files.backend import FileSnapshot
 from jupyter_huddle.collab.ids import DocumentRoomId, DocumentType
 from jupyter_huddle.collab.store import MemoryStore
+from jupyter_huddle.collab.sync.connection import UserInfo
 from tests.support.memory_backend import MemoryBackend
 from tests.support.open_rooms import OpenRooms, notebook, room_of
 

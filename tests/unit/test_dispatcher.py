@@ -9,10 +9,10 @@ from typing import Any
 
 import nbformat
 
-from jupyter_huddle.collab.connection import UserInfo
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.ids import DocumentRoomId
 from jupyter_huddle.collab.origins import ServerOrigin
+from jupyter_huddle.collab.sync.connection import UserInfo
 from jupyter_huddle.kernels.dispatcher import DispatcherSettings, KernelDispatcher
 from jupyter_huddle.kernels.requests import ExecutionRequest, RequestState
 from tests.support.fake_kernels import FakeKernel, FakeKernels, Signal

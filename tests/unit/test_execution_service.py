@@ -12,13 +12,13 @@ from typing import Any
 import nbformat
 import pytest
 
-from jupyter_huddle.collab.connection import UserInfo
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.errors import PermissionDenied
 from jupyter_huddle.collab.ids import DocumentRoomId
 from jupyter_huddle.collab.origins import ServerOrigin
-from jupyter_huddle.collab.room import Room
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync.connection import UserInfo
+from jupyter_huddle.collab.sync.room import Room
 from jupyter_huddle.kernels.dispatcher import DispatcherSettings
 from jupyter_huddle.kernels.errors import (
     ExecutionError,

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pycrdt import Doc, Text
 
-from jupyter_huddle.collab import full_state
 from jupyter_huddle.collab.errors import ProtocolError
-from jupyter_huddle.collab.full_state import FullState, SyncAnswer
+from jupyter_huddle.collab.sync import full_state
+from jupyter_huddle.collab.sync.full_state import FullState, SyncAnswer
 from tests.support.yclient import read_var_uint
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pycrdt import Array, Map
 
-from jupyter_huddle.collab.room import Room
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync.room import Room
 from tests.support.memory_peer import MemoryPeer
 from tests.unit.test_room import ROOM, notebook, source
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_huddle.collab.connection import UserInfo
 from jupyter_huddle.collab.ids import DocumentRoomId
+from jupyter_huddle.collab.sync.connection import UserInfo
 from jupyter_huddle.kernels import limits
 from jupyter_huddle.kernels.errors import NotebookQueueFull, PersonQueueFull
 from jupyter_huddle.kernels.limits import Pending, QueueLimits

@@ -1,12 +1,12 @@
-"""Who is disconnected when rights on a notebook change (collab/rights.py), with the real
+"""Who is disconnected when rights on a notebook change (collab/access/rights.py), with the real
 access service and room manager."""
 
 from __future__ import annotations
 
-from jupyter_huddle.collab.access import AccessService, Role
-from jupyter_huddle.collab.close_codes import CloseCode
-from jupyter_huddle.collab.rights import disconnect_on_rights_change
+from jupyter_huddle.collab.access.rights import disconnect_on_rights_change
+from jupyter_huddle.collab.access.service import AccessService, Role
 from jupyter_huddle.collab.store import MemoryStore
+from jupyter_huddle.collab.sync.close_codes import CloseCode
 from tests.support.open_rooms import OpenRooms, Person
 
 

@@ -6,13 +6,13 @@ import nbformat
 import pytest
 from pycrdt import Array, Map, Text
 
-from jupyter_huddle.collab.close_codes import CloseCode
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.errors import ProtocolError
 from jupyter_huddle.collab.ids import AwarenessRoomId, DocumentRoomId
 from jupyter_huddle.collab.origins import ServerOrigin
-from jupyter_huddle.collab.room import Room
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync.close_codes import CloseCode
+from jupyter_huddle.collab.sync.room import Room
 from tests.support.memory_peer import MemoryPeer
 from tests.support.yclient import awareness_update
 

@@ -1,4 +1,4 @@
-"""Which open rooms a save, rename or deletion touches (collab/room_files.py, room_table.py):
+"""Which open rooms a save, rename or deletion touches (collab/rooms/room_files.py, room_table.py):
 only those of the files concerned, found by file id or path, never a walk that asks about
 every room for every event."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_huddle.collab.close_codes import CloseCode
+from jupyter_huddle.collab.sync.close_codes import CloseCode
 from tests.support.memory_backend import MemoryBackend
 from tests.support.open_rooms import OpenRooms, Person
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from jupyter_huddle.collab.errors import SaveError
-from jupyter_huddle.collab.saver import SaveScheduler
+from jupyter_huddle.collab.files.saver import SaveScheduler
 
 
 class Recorder:

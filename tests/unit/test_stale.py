@@ -8,10 +8,10 @@ from typing import Any
 
 from pycrdt import Array, Doc, Map, Text
 
-from jupyter_huddle.collab.close_codes import CloseCode
-from jupyter_huddle.collab.room import Room
 from jupyter_huddle.collab.settings import CollabSettings
-from jupyter_huddle.collab.stale import StaleTabs, foreign_history
+from jupyter_huddle.collab.sync.close_codes import CloseCode
+from jupyter_huddle.collab.sync.room import Room
+from jupyter_huddle.collab.sync.stale import StaleTabs, foreign_history
 from tests.support.memory_peer import MemoryPeer
 from tests.unit.test_room import ROOM, notebook, source
 

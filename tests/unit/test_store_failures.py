@@ -13,9 +13,9 @@ import nbformat
 import pytest
 from pycrdt import Array, Doc
 
-from jupyter_huddle.collab.access import AccessService, Role
+from jupyter_huddle.collab.access.service import AccessService, Role
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.manager import RoomManager
+from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.store import (
     DocumentRecord,

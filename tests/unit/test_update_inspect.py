@@ -6,7 +6,7 @@ import pytest
 from pycrdt import Doc, Map, Text
 
 from jupyter_huddle.collab.errors import ProtocolError
-from jupyter_huddle.collab.update_inspect import (
+from jupyter_huddle.collab.sync.update_inspect import (
     MAX_INSPECTED_BYTES,
     KnownState,
     changes_document,

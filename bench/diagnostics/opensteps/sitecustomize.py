@@ -20,8 +20,8 @@ TARGETS = {
                                                            "flush"]),
     "jupyter_huddle.server.contents_backend": ("ContentsFileBackend", ["load"]),
     "jupyter_huddle.collab.documents.notebook": ("NotebookDocument", ["load", "export"]),
-    "jupyter_huddle.collab.binding": ("FileBinding", ["load"]),
-    "jupyter_huddle.collab.manager": ("RoomManager", ["_load", "session_for"]),
+    "jupyter_huddle.collab.files.binding": ("FileBinding", ["load"]),
+    "jupyter_huddle.collab.rooms.manager": ("RoomManager", ["_load", "session_for"]),
 }
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from pycrdt import Array, Assoc, Map, StickyIndex, Text
 
-from ..codec import Reader, varuint
+from ..sync.codec import Reader, varuint
 from .errors import CommentError
 
 Position = dict[str, Any]  # {"item": {"client", "clock"}, "assoc"} or {"type": ..., "assoc"}

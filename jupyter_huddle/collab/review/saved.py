@@ -2,7 +2,7 @@
 
 A file outlives the server's history, so saved threads carry offsets and the quoted text
 rather than CRDT positions: a server that opens the file without the history finds the
-ranges again from them. Whoever loads and saves files (``collab/binding.py``) puts threads
+ranges again from them. Whoever loads and saves files (``collab/files/binding.py``) puts threads
 into the file's metadata and takes them out of it with these functions.
 """
 

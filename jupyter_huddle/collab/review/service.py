@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ..access import RateLimiter, TooManyAttempts
-from ..connection import UserInfo
+from ..access.service import RateLimiter, TooManyAttempts
+from ..access.users import KnownUsers
 from ..documents.notebook import NotebookDocument
-from ..files import FileBackend
+from ..files.backend import FileBackend
 from ..ids import DocumentRoomId
-from ..room import Room
-from ..users import KnownUsers
+from ..sync.connection import UserInfo
+from ..sync.room import Room
 from .anchors import AnchorRequest
 from .errors import CommentError, TooManyActions, TooManyThreads
 from .threads import Comments, mentions

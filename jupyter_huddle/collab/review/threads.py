@@ -1,6 +1,6 @@
 """Review threads of a notebook, kept in its ``comments`` root.
 
-Only the server writes that root (``collab/guard.py`` undoes a peer's attempt), so every
+Only the server writes that root (``collab/sync/guard.py`` undoes a peer's attempt), so every
 message carries the author and time the server stamped. Where each thread points is in
 ``anchors.py``; how threads are saved in the notebook file, in ``saved.py``.
 """
@@ -15,10 +15,10 @@ from typing import Any
 
 from pycrdt import Array, Map, Text
 
-from ..connection import UserInfo
 from ..documents.notebook import NotebookDocument
 from ..documents.values import plain
 from ..origins import ServerOrigin
+from ..sync.connection import UserInfo
 from .anchors import AnchorRequest, cells_by_id, find_cell, make_anchor, resolve_anchor
 from .errors import CommentError, NotAuthor, TooLarge, UnknownThread
 from .positions import PositionCache, byte_offset, index_to_utf16, utf16_to_index

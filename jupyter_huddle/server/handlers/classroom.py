@@ -19,10 +19,10 @@ from urllib.parse import quote
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access import Capability
-from ...collab.copies import CopyRefused, PersonalCopies
+from ...collab.access.copies import CopyRefused, PersonalCopies
+from ...collab.access.service import Capability
 from ...collab.errors import DocumentNotFound, SaveError
-from ...collab.manager import RoomManager
+from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess, user_info
 from ..errors import http_status
 from .bodies import json_object

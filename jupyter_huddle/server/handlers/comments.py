@@ -24,12 +24,12 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access import Capability
-from ...collab.connection import UserInfo
+from ...collab.access.service import Capability
+from ...collab.access.users import KnownUsers
 from ...collab.errors import CollabError
 from ...collab.ids import DocumentRoomId
 from ...collab.review import AnchorRequest, CommentError, ReviewService, TooManyActions
-from ...collab.users import KnownUsers
+from ...collab.sync.connection import UserInfo
 from ..access import ServerAccess, user_info
 from ..errors import http_status
 from .bodies import json_object

@@ -23,9 +23,9 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access import Capability
-from ...collab.connection import UserInfo
+from ...collab.access.service import Capability
 from ...collab.errors import CollabError, PermissionDenied
+from ...collab.sync.connection import UserInfo
 from ...kernels.errors import QueueLimitError
 from ...kernels.service import CellRef, ExecutionError, ExecutionService
 from ..access import REFUSALS, ServerAccess, user_info

@@ -13,9 +13,9 @@ import nbformat
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access import Capability
+from ...collab.access.service import Capability
 from ...collab.errors import CollabError
-from ...collab.manager import RoomManager
+from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess
 from .ids import parse_document_id
 

@@ -18,14 +18,14 @@ from tornado import web
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ...collab.access import Capability
-from ...collab.close_codes import CloseCode, truncate_reason
-from ...collab.connection import Connection, Permissions
+from ...collab.access.service import Capability
 from ...collab.errors import CollabError, ProtocolError
 from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
-from ...collab.manager import RoomManager
-from ...collab.room import Room
+from ...collab.rooms.manager import RoomManager
 from ...collab.settings import CollabSettings
+from ...collab.sync.close_codes import CloseCode, truncate_reason
+from ...collab.sync.connection import Connection, Permissions
+from ...collab.sync.room import Room
 from .. import ws_stream
 from ..access import ServerAccess, user_info
 from ..errors import frame_close_code, open_close_code, reload_reason

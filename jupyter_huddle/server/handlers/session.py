@@ -12,9 +12,9 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access import Capability
+from ...collab.access.service import Capability
 from ...collab.ids import DocumentRoomId, document_kind
-from ...collab.manager import RoomManager
+from ...collab.rooms.manager import RoomManager
 from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
 

@@ -27,7 +27,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
 
-from ...collab.access import (
+from ...collab.access.service import (
     MAX_NAME_CHARS,
     AccessError,
     Capability,

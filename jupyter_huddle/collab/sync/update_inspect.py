@@ -21,8 +21,8 @@ from typing import Any
 
 from pycrdt import ContentAttribute, Doc, IdMap, IdSet, Snapshot, get_update
 
+from ..errors import ProtocolError
 from .codec import Reader
-from .errors import ProtocolError
 
 StateVector = dict[int, int]
 # client id -> sorted, merged list of (start clock, end clock) ranges

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .ids import DocumentType
+from ..ids import DocumentType
 
 
 @dataclass(frozen=True, slots=True)

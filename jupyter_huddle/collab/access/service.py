@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from .errors import CollabError
-from .store import AccessTable
+from ..errors import CollabError
+from ..store import AccessTable
 
 log = logging.getLogger(__name__)
 

@@ -20,20 +20,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .connection import Connection
-from .documents.base import DiskMerge, SharedDocument
-from .documents.notebook import NotebookDocument
-from .documents.schema import copy_json, split_comments, with_comments
-from .documents.text import TextDocument
-from .errors import DocumentLoadError, DocumentNotFound, SaveError
-from .files import FileBackend, FileSnapshot
+from ..documents.base import DiskMerge, SharedDocument
+from ..documents.notebook import NotebookDocument
+from ..documents.schema import copy_json, split_comments, with_comments
+from ..documents.text import TextDocument
+from ..errors import DocumentLoadError, DocumentNotFound, SaveError
+from ..ids import DocumentRoomId
+from ..origins import ServerOrigin
+from ..review import follow_outside_edit, load_saved_threads, saved_threads
+from ..settings import CollabSettings
+from ..store import DocumentRecord, StoredHistory, UpdateStore
+from ..sync.connection import Connection
+from .backend import FileBackend, FileSnapshot
 from .history import verified_state
-from .ids import DocumentRoomId
-from .origins import ServerOrigin
-from .review import follow_outside_edit, load_saved_threads, saved_threads
 from .saver import SaveScheduler
-from .settings import CollabSettings
-from .store import DocumentRecord, StoredHistory, UpdateStore
 
 log = logging.getLogger(__name__)
 

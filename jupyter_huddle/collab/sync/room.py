@@ -18,27 +18,22 @@ from typing import Any
 
 from pycrdt import Doc, TransactionEvent
 
+from ..documents.base import SharedDocument
+from ..documents.notebook import NotebookDocument
+from ..errors import ProtocolError
+from ..ids import RoomId
+from ..origins import ServerOrigin, event_origin
+from ..settings import CollabSettings
 from . import codec
 from .awareness import AwarenessTable, encode_entries
 from .close_codes import CloseCode
 from .connection import Connection
-from .documents.base import SharedDocument
-from .documents.notebook import NotebookDocument
-from .errors import ProtocolError
 from .full_state import FullState
 from .guard import ProtectedRoots, ServerState
 from .held import HeldPeers
-from .ids import RoomId
 from .locks import CellLocks
-from .origins import ServerOrigin, event_origin
-from .settings import CollabSettings
 from .stale import foreign_history, holds_content
-from .update_inspect import (
-    KnownState,
-    changes_document,
-    check_leading_count,
-    decode_state_vector,
-)
+from .update_inspect import KnownState, changes_document, check_leading_count, decode_state_vector
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
-from .access import Role
-from .close_codes import CloseCode
-from .room import Room
+from ..sync.close_codes import CloseCode
+from ..sync.room import Room
+from .service import Role
 
 
 class Roles(Protocol):

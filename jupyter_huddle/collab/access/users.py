@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .connection import UserInfo
+from ..sync.connection import UserInfo
 
 MAX_KNOWN_USERS = 10_000  # the oldest are forgotten first
 

@@ -16,21 +16,21 @@ import time
 import uuid
 from typing import Any
 
-from .binding import FileBinding, file_content
-from .codec import encode_raw
-from .connection import Connection
-from .errors import CapacityError, DocumentNotFound, SaveError, StoreError
-from .files import FileBackend
+from ..access.users import KnownUsers
+from ..errors import CapacityError, DocumentNotFound, SaveError, StoreError
+from ..files.backend import FileBackend
+from ..files.binding import FileBinding, file_content
+from ..ids import AwarenessRoomId, DocumentRoomId, RoomId
+from ..settings import CollabSettings
+from ..store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
+from ..sync.codec import encode_raw
+from ..sync.connection import Connection
+from ..sync.room import Room
+from ..sync.stale import StaleTabs
 from .heap import HeapTrimmer, libc_malloc_trim
-from .ids import AwarenessRoomId, DocumentRoomId, RoomId
-from .room import Room
 from .room_files import FileWatch, RoomFiles
 from .room_table import RoomEntry, RoomTable
-from .settings import CollabSettings
 from .shared_calls import SharedCalls
-from .stale import StaleTabs
-from .store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
-from .users import KnownUsers
 
 log = logging.getLogger(__name__)
 

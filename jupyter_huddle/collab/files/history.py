@@ -6,9 +6,9 @@ from typing import Any
 
 from pycrdt import Array, Doc, Map, Snapshot, Text
 
-from .codec import Reader
-from .documents.values import plain
-from .update_inspect import decode_state_vector, read_delete_set
+from ..documents.values import plain
+from ..sync.codec import Reader
+from ..sync.update_inspect import decode_state_vector, read_delete_set
 
 _ROOT_TYPES: tuple[type[Any], ...] = (Map, Array, Text)
 

@@ -31,11 +31,11 @@ from typing import Any
 
 from pycrdt import Doc
 
+from ..documents.base import SharedDocument
+from ..errors import CollabError
 from .close_codes import CloseCode
 from .codec import encode_raw
 from .connection import Connection
-from .documents.base import SharedDocument
-from .errors import CollabError
 from .update_inspect import StateVector
 
 log = logging.getLogger(__name__)

@@ -15,14 +15,14 @@ import time
 from dataclasses import replace
 from typing import Protocol
 
-from .binding import FileBinding
-from .close_codes import CloseCode
-from .files import FileBackend
+from ..files.backend import FileBackend
+from ..files.binding import FileBinding
+from ..ids import RoomId
+from ..settings import CollabSettings
+from ..store import ServerStore
+from ..sync.close_codes import CloseCode
 from .heap import HeapTrimmer
-from .ids import RoomId
 from .room_table import RoomEntry, RoomTable
-from .settings import CollabSettings
-from .store import ServerStore
 
 log = logging.getLogger(__name__)
 

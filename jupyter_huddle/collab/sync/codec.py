@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 # A varuint longer than this cannot describe a length or id we accept (2**63).
 _MAX_VARUINT_BYTES = 9

@@ -17,7 +17,7 @@ from typing import Any
 
 from pycrdt import Map, UndoManager
 
-from .documents.notebook import NotebookDocument
+from ..documents.notebook import NotebookDocument
 
 
 class CellLocks:

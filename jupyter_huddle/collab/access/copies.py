@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .access import Role
-from .connection import UserInfo
-from .documents.schema import split_comments
-from .errors import CollabError, DocumentNotFound, SaveError
-from .files import FileSnapshot
-from .ids import DocumentRoomId, DocumentType
+from ..documents.schema import split_comments
+from ..errors import CollabError, DocumentNotFound, SaveError
+from ..files.backend import FileSnapshot
+from ..ids import DocumentRoomId, DocumentType
+from ..sync.connection import UserInfo
+from .service import Role
 
 # The most "name (n).ipynb" tried in one folder before giving up.
 MAX_SAME_NAME = 999

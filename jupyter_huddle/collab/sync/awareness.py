@@ -17,8 +17,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import FrameTooLarge, ProtocolError
 from .codec import Reader, var_bytes, varuint
-from .errors import FrameTooLarge, ProtocolError
 
 _NULL = b"null"
 # Top-level fields of an awareness state that only the server's own entry may carry: the

@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .binding import FileBinding
-from .ids import DocumentRoomId, RoomId
-from .room import Room
+from ..files.binding import FileBinding
+from ..ids import DocumentRoomId, RoomId
+from ..sync.room import Room
 
 
 @dataclass(eq=False)

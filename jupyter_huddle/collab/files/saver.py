@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from .errors import SaveError
+from ..errors import SaveError
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from pycrdt import Doc
 
+from ..errors import ProtocolError
 from .codec import MessageType, Reader, SyncType, varuint
-from .errors import ProtocolError
 from .update_inspect import StateVector, decode_state_vector
 
 # Below this (encoded) size a document is encoded again at every version, and a peer

@@ -15,7 +15,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, UndoManager
 
-from .origins import ServerOrigin
+from ..origins import ServerOrigin
 
 _MISSING = object()
 
