@@ -9,6 +9,7 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from ..ids import DocumentType
+from .upstream import YBaseDoc
 
 
 @dataclass
@@ -25,19 +26,25 @@ class DiskMerge:
 class SharedDocument(ABC):
     """A file's content as a pycrdt document in a JupyterLab-compatible schema.
 
-    Every write the server makes passes an ``origin`` so that persistence, broadcast and
-    attribution can tell a client's change from the server's own.
+    The schema is jupyter_ydoc's: each document wraps the jupyter_ydoc document of its kind
+    (``schema``, over the same ``doc``; see upstream.py). Every write the server makes passes
+    an ``origin`` so that persistence, broadcast and attribution can tell a client's change
+    from the server's own.
     """
 
     kind: DocumentType
-    # The schema version JupyterLab's docprovider records per document kind.
-    version: str
-    # Roots only the server writes (see collab/guard.py).
+    # Roots only the server writes (see collab/sync/guard.py).
     protected_roots: tuple[str, ...] = ()
 
-    def __init__(self, doc: Doc[Any] | None = None) -> None:
-        self.doc: Doc[Any] = doc if doc is not None else Doc()
-        self.state: Map[Any] = self.doc.get("state", type=Map)
+    def __init__(self, schema: YBaseDoc) -> None:
+        self.schema = schema
+        self.doc: Doc[Any] = schema.ydoc
+        self.state: Map[Any] = schema.ystate
+
+    @property
+    def version(self) -> str:
+        """The schema version JupyterLab's docprovider records per document kind."""
+        return self.schema.version
 
     @abstractmethod
     def load(self, content: Any, origin: object) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pycrdt import Array, Doc, Map, Text
 
-from .schema import cell_digest, cell_to_ymap, notebook_digest, output_to_ymap
+from .schema import cell_digest, notebook_digest, output_to_ymap
 from .values import plain, restore_numbers
 
 # Above this many characters of changed middle, replace the middle instead of diffing it
@@ -96,12 +96,16 @@ class LiveNotebook(Protocol):
     @property
     def cells(self) -> Array[Any]: ...
 
+    def new_cell(self, cell: dict[str, Any]) -> Map[Any]:
+        """A prelim Y.Map for one nbformat cell, in the document's schema."""
+        ...
+
 
 def apply_notebook(document: LiveNotebook, target: dict[str, Any], origin: object) -> None:
     """Make the live notebook equal ``target`` (nbformat dict with unique cell ids)."""
     with document.doc.transaction(origin=origin):
         _apply_meta(document, target)
-        _apply_cells(document.cells, target.get("cells") or [])
+        _apply_cells(document, target.get("cells") or [])
 
 
 def _apply_meta(document: LiveNotebook, target: dict[str, Any]) -> None:
@@ -117,7 +121,8 @@ def _apply_meta(document: LiveNotebook, target: dict[str, Any]) -> None:
         meta["metadata"] = Map(dict(metadata))
 
 
-def _apply_cells(cells: Array[Any], target: list[dict[str, Any]]) -> None:
+def _apply_cells(document: LiveNotebook, target: list[dict[str, Any]]) -> None:
+    cells = document.cells
     target_ids = [c["id"] for c in target]
     wanted = set(target_ids)
     # 1. drop cells that are gone, repeated, or changed type (they are re-created below)
@@ -139,7 +144,7 @@ def _apply_cells(cells: Array[Any], target: list[dict[str, Any]]) -> None:
         if index < len(cells) and cells[index].get("id") == cell["id"]:
             _update_cell(cells[index], cell)
         else:
-            cells.insert(index, cell_to_ymap(cell))
+            cells.insert(index, document.new_cell(cell))
 
 
 def _drop_repeats(cells: Array[Any]) -> None:

@@ -1,7 +1,8 @@
-"""The notebook schema, as plain functions: nbformat cells into Y types, digests, cleaning.
+"""The notebook schema's plain-JSON side, as functions: cells as jupyter_ydoc's
+``create_ycell`` takes them, outputs as Y types, digests, cleaning.
 
 ``NotebookDocument`` (notebook.py) and the merge (merge.py) both build on these; nothing
-here holds a document.
+here holds a document. Which cell fields are shared types is jupyter_ydoc's (upstream.py).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import json
 from typing import Any
 from uuid import uuid4
 
-from pycrdt import Array, Map, Text
+from pycrdt import Map, Text
 
-DEFAULT_NBFORMAT = 4
-DEFAULT_NBFORMAT_MINOR = 5
+from .upstream import NBFORMAT_MAJOR_VERSION, NBFORMAT_MINOR_VERSION
+
+# What a notebook without them gets: jupyter_ydoc's defaults (4.5).
+DEFAULT_NBFORMAT = NBFORMAT_MAJOR_VERSION
+DEFAULT_NBFORMAT_MINOR = NBFORMAT_MINOR_VERSION
 # The root where review threads are kept (stock JupyterLab ignores it; only the server
 # writes it), and where the file keeps them: ``metadata.huddle.comments``.
 THREADS_ROOT = "comments"
@@ -43,24 +47,44 @@ def join_text(text: Any) -> str:
 
 
 def output_to_ymap(output: dict[str, Any]) -> Map[Any]:
+    """A prelim Y.Map for one output: jupyter_ydoc's shape (a stream's ``text`` a Y.Text,
+    the rest plain JSON), made here because the kernel writes outputs one message at a
+    time and jupyter_ydoc builds them only in bulk, deep-copying each (the private
+    ``YNotebook._create_youtputs``). tests/unit/test_documents_upstream.py checks that both
+    make the same output."""
     value = dict(output)
     if value.get("output_type") == "stream":
         value["text"] = Text(join_text(value.get("text", "")))
     return Map(value)
 
 
-def cell_to_ymap(cell: dict[str, Any]) -> Map[Any]:
-    """A prelim Y.Map for one nbformat cell (which must already carry an id)."""
+def cell_fields(cell: dict[str, Any]) -> dict[str, Any]:
+    """One nbformat cell as jupyter_ydoc's ``YNotebook.create_ycell`` takes it, with what
+    Huddle has always written besides: ``source`` joined whatever its form (also missing or
+    null), ``metadata`` a dict even when null, a code cell's ``outputs`` a list and its
+    ``execution_count`` present (null if missing) and a stream's ``text`` joined whatever
+    its form; any other cell without ``outputs`` and without empty ``attachments``
+    (jupyter_ydoc drops those for markdown and raw cells only). A cell with no
+    ``cell_type`` (jupyter_ydoc requires one) gets a null one, which ``prepare_for_save``
+    makes raw as before.
+    """
     value = {k: v for k, v in cell.items() if k not in ("source", "metadata", "outputs")}
-    value["source"] = Text(join_text(cell.get("source", "")))
-    value["metadata"] = Map(dict(cell.get("metadata") or {}))
+    value.setdefault("cell_type", None)
+    value["source"] = join_text(cell.get("source", ""))
+    value["metadata"] = dict(cell.get("metadata") or {})
     if cell.get("cell_type") == "code":
-        value["outputs"] = Array([output_to_ymap(o) for o in cell.get("outputs") or []])
+        value["outputs"] = [_output_fields(o) for o in cell.get("outputs") or []]
         value.setdefault("execution_count", None)
-        value["execution_state"] = "idle"
     elif not value.get("attachments"):
         value.pop("attachments", None)
-    return Map(value)
+    return value
+
+
+def _output_fields(output: Any) -> Any:
+    if (isinstance(output, dict) and output.get("output_type") == "stream"
+            and not isinstance(output.get("text", ""), str)):
+        return {**output, "text": join_text(output.get("text", ""))}
+    return output
 
 
 def with_unique_ids(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
