@@ -1,4 +1,4 @@
-"""Why an execution request is refused; ``status`` is the HTTP status the edge maps it to."""
+"""Why an execution request is refused (``server/errors.py`` maps each to an HTTP status)."""
 
 from __future__ import annotations
 
@@ -8,37 +8,25 @@ from ..collab.errors import CollabError
 class ExecutionError(CollabError):
     """A request that cannot be queued."""
 
-    status = 400
-
 
 class UnknownKernel(ExecutionError):
     """No such kernel."""
-
-    status = 404
 
 
 class UnknownDocument(ExecutionError):
     """The notebook cannot be opened, or the document is not a notebook."""
 
-    status = 404
-
 
 class KernelMismatch(ExecutionError):
     """The kernel is not the notebook's kernel."""
-
-    status = 409
 
 
 class StaleSource(ExecutionError):
     """A cell's source is not the one the user saw (its hash differs)."""
 
-    status = 409
-
 
 class UnknownRequest(ExecutionError):
     """No queued or running request with this id."""
-
-    status = 404
 
 
 class QueueLimitError(ExecutionError):
@@ -56,10 +44,6 @@ class QueueLimitError(ExecutionError):
 class NotebookQueueFull(QueueLimitError):
     """The notebook's queue is full, for everyone."""
 
-    status = 503
-
 
 class PersonQueueFull(QueueLimitError):
     """This person has as many cells queued as one person may; others still can."""
-
-    status = 429

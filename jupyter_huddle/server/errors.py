@@ -1,10 +1,21 @@
-"""Core errors mapped to HTTP statuses and websocket close codes, in one place."""
+"""Core errors mapped to HTTP statuses and websocket close codes: the one map.
+
+The core (``collab/``, ``kernels/``) raises errors that say what went wrong; this module
+alone says what that is in HTTP (``http_status``, ``http_error``, ``retry_after``) and in
+close codes. Handlers let core errors through; ``handlers/base.CoreErrors`` turns them into
+responses with this map.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 
+from tornado import web
+
+from ..collab.access.copies import CopyRefused
+from ..collab.access.service import AccessError, InvalidLinkRequest, TooManyAttempts
 from ..collab.errors import (
     CapacityError,
     CollabError,
@@ -15,18 +26,62 @@ from ..collab.errors import (
     PermissionDenied,
     ProtocolError,
     SaveError,
+    StoreError,
+)
+from ..collab.review.errors import (
+    CommentError,
+    NotAuthor,
+    TooLarge,
+    TooManyActions,
+    TooManyThreads,
+    UnknownThread,
 )
 from ..collab.sync import close_codes
 from ..collab.sync.close_codes import CloseCode
+from ..kernels.errors import (
+    ExecutionError,
+    KernelMismatch,
+    NotebookQueueFull,
+    PersonQueueFull,
+    StaleSource,
+    UnknownDocument,
+    UnknownKernel,
+    UnknownRequest,
+)
 
-_HTTP_STATUS: list[tuple[type[CollabError], int]] = [
+# The first class an error is an instance of decides: subclasses before their bases.
+HTTP_STATUSES: list[tuple[type[CollabError], int]] = [
+    # too much, for now: 429 with Retry-After, or 503 for everyone
+    (TooManyAttempts, 429),
+    (TooManyActions, 429),
+    (PersonQueueFull, 429),
+    (NotebookQueueFull, 503),
+    (CapacityError, 503),
+    # no such thing
     (DocumentNotFound, 404),
+    (UnknownThread, 404),
+    (UnknownKernel, 404),
+    (UnknownDocument, 404),
+    (UnknownRequest, 404),
+    (InvalidLinkRequest, 400),  # before its base, AccessError
+    # not yours to do
     (PermissionDenied, 403),
+    (AccessError, 403),
+    (NotAuthor, 403),
+    # not now, or not like this
+    (TooManyThreads, 409),
+    (KernelMismatch, 409),
+    (StaleSource, 409),
+    (CopyRefused, 409),
+    (TooLarge, 413),
     (InvalidRoomId, 400),
     (DocumentLoadError, 400),
     (ProtocolError, 400),
-    (CapacityError, 503),
+    (CommentError, 400),
+    (ExecutionError, 400),
+    # ours: the server could not do its part
     (SaveError, 500),
+    (StoreError, 500),
 ]
 
 # Close codes for errors while a room opens, before the first sync: JupyterLab shows
@@ -47,10 +102,27 @@ def frame_close_code(error: ProtocolError) -> CloseCode:
 
 
 def http_status(error: CollabError) -> int:
-    for kind, status in _HTTP_STATUS:
+    """The HTTP status of a core error (500 for one the map does not name)."""
+    for kind, status in HTTP_STATUSES:
         if isinstance(error, kind):
             return status
     return 500
+
+
+def http_error(error: CollabError) -> web.HTTPError:
+    """The core error as Tornado's HTTP error, its message kept as it is (as the log
+    message, which Jupyter's handlers show without formatting: core errors are logged by
+    ``handlers/base.CoreErrors``, never through Tornado's formatting log)."""
+    return web.HTTPError(http_status(error), str(error))
+
+
+def retry_after(error: CollabError) -> str | None:
+    """The ``Retry-After`` header for an error that says when to try again (whole seconds,
+    at least 1), or None."""
+    seconds = getattr(error, "retry_after_s", None)
+    if not isinstance(seconds, int | float):
+        return None
+    return str(max(1, math.ceil(seconds)))
 
 
 def open_close_code(error: BaseException) -> CloseCode:

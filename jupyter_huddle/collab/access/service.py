@@ -82,17 +82,19 @@ def higher(a: Role | None, b: Role | None) -> Role | None:
 
 
 class AccessError(CollabError):
-    status = 403
+    """Access is refused: a share link does not open, or not any more."""
+
+
+class InvalidLinkRequest(AccessError):
+    """A share link asked for with a role, expiry or number of uses it cannot have."""
 
 
 class BadToken(AccessError):
     """A share token that is unknown, wrong, expired, revoked or used up."""
 
-    status = 403
-
 
 class TooManyAttempts(AccessError):
-    status = 429
+    """One client tried too many bad share tokens; ``retry_after_s`` says when it may again."""
 
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(f"too many bad share links; try again in {int(retry_after_s) + 1} s")
@@ -286,11 +288,11 @@ class AccessService:
                           label: str = "") -> tuple[ShareLink, str]:
         """A new link and its token (shown once; only its hash is kept)."""
         if role == Role.OWNER:
-            raise AccessError("a share link cannot make someone an owner")
+            raise InvalidLinkRequest("a share link cannot make someone an owner")
         if expires_in_s is not None and expires_in_s <= 0:
-            raise AccessError("expires_in_s must be positive")
+            raise InvalidLinkRequest("expires_in_s must be positive")
         if max_uses is not None and max_uses < 1:
-            raise AccessError("max_uses must be at least 1")
+            raise InvalidLinkRequest("max_uses must be at least 1")
         secret = secrets.token_urlsafe(32)
         now = self.clock()
         link = ShareLink(

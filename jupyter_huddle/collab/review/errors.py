@@ -8,37 +8,25 @@ from ..errors import CollabError
 class CommentError(CollabError):
     """A review action is refused: a bad anchor, body, status or suggestion."""
 
-    status = 400
-
 
 class UnknownThread(CommentError):
     """No thread (or message) with that id."""
-
-    status = 404
 
 
 class NotAuthor(CommentError):
     """Only a message's author may change it."""
 
-    status = 403
-
 
 class TooLarge(CommentError):
     """A message longer than a message may be."""
-
-    status = 413
 
 
 class TooManyThreads(CommentError):
     """A notebook, or one person on it, holds as many threads as allowed."""
 
-    status = 409
-
 
 class TooManyActions(CommentError):
     """One person writes faster than ``ReviewLimits.actions_per_minute``."""
-
-    status = 429
 
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(f"too many review actions; try again in {int(retry_after_s) + 1} s")

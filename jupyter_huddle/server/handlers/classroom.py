@@ -19,17 +19,16 @@ from urllib.parse import quote
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access.copies import CopyRefused, PersonalCopies
+from ...collab.access.copies import PersonalCopies
 from ...collab.access.service import Capability
-from ...collab.errors import DocumentNotFound, SaveError
 from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess, user_info
-from ..errors import http_status
+from .base import CoreErrors
 from .bodies import json_object
 from .ids import parse_document_id
 
 
-class ClassroomHandler(APIHandler):
+class ClassroomHandler(CoreErrors, APIHandler):
     """The classroom routes' shared set-up."""
 
     def initialize(self, access: ServerAccess, manager: RoomManager,
@@ -71,11 +70,7 @@ class CopyHandler(ClassroomHandler):
         if not self.access.may_copy(self.current_user):
             raise web.HTTPError(403, "people who came through a share link cannot make copies "
                                 "on this server (its owner can allow it: guest_copies)")
-        try:
-            copy = await self.copies.make(room_id, user_info(self.current_user))
-        except (DocumentNotFound, CopyRefused, SaveError) as err:
-            status = 409 if isinstance(err, CopyRefused) else http_status(err)
-            raise web.HTTPError(status, str(err)) from err
+        copy = await self.copies.make(room_id, user_info(self.current_user))
         self.set_status(201)
         self.finish({"path": copy.path, "document_id": copy.document_id,
                      "url": f"{self.base_url}huddle/notebooks/{quote(copy.path)}"})

@@ -26,12 +26,11 @@ from tornado import web
 
 from ...collab.access.service import Capability
 from ...collab.access.users import KnownUsers
-from ...collab.errors import CollabError
 from ...collab.ids import DocumentRoomId
-from ...collab.review import AnchorRequest, CommentError, ReviewService, TooManyActions
+from ...collab.review import AnchorRequest, ReviewService
 from ...collab.sync.connection import UserInfo
 from ..access import ServerAccess, user_info
-from ..errors import http_status
+from .base import CoreErrors
 from .bodies import json_object
 from .ids import parse_document_id
 
@@ -51,7 +50,9 @@ def routes(review: ReviewService, access: ServerAccess
     ]
 
 
-class ReviewHandler(APIHandler):
+class ReviewHandler(CoreErrors, APIHandler):
+    """The review routes' shared set-up: the notebook, who acts, and their rights."""
+
     auth_resource = "contents"
 
     def initialize(self, review: ReviewService, access: ServerAccess) -> None:
@@ -70,19 +71,6 @@ class ReviewHandler(APIHandler):
 
     def document(self, document_id: str) -> DocumentRoomId:
         return parse_document_id(document_id)
-
-    retry_after_s: float | None = None
-
-    def fail(self, err: CollabError) -> web.HTTPError:
-        if isinstance(err, TooManyActions):
-            self.retry_after_s = err.retry_after_s  # send_error clears headers first
-        status = err.status if isinstance(err, CommentError) else http_status(err)
-        return web.HTTPError(status, str(err))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self.retry_after_s is not None:
-            self.set_header("Retry-After", str(int(self.retry_after_s) + 1))
-        super().write_error(status_code, **kwargs)
 
 
 def parse_anchor(raw: Any) -> AnchorRequest:
@@ -106,10 +94,7 @@ class ThreadsHandler(ReviewHandler):
     async def get(self, document_id: str) -> None:
         room_id = self.document(document_id)
         self.require(Capability.READ, room_id)
-        try:
-            listing = await self.review.threads(room_id, self.user_info)
-        except CollabError as err:
-            raise self.fail(err) from err
+        listing = await self.review.threads(room_id, self.user_info)
         self.finish(listing)
 
     @web.authenticated
@@ -121,11 +106,8 @@ class ThreadsHandler(ReviewHandler):
         suggestion = body.get("suggestion")
         if suggestion is not None and not isinstance(suggestion, str):
             raise web.HTTPError(400, "suggestion must be the replacement text")
-        try:
-            thread = await self.review.create(room_id, self.user_info, anchor,
-                                              body.get("body"), suggestion)
-        except CollabError as err:
-            raise self.fail(err) from err
+        thread = await self.review.create(room_id, self.user_info, anchor,
+                                          body.get("body"), suggestion)
         self.set_status(201)
         self.finish(thread)
 
@@ -135,11 +117,8 @@ class MessagesHandler(ReviewHandler):
     async def post(self, document_id: str, thread_id: str) -> None:
         room_id = self.document(document_id)
         self.require(Capability.COMMENT, room_id)
-        try:
-            message = await self.review.reply(room_id, self.user_info, thread_id,
-                                              self.body().get("body"))
-        except CollabError as err:
-            raise self.fail(err) from err
+        message = await self.review.reply(room_id, self.user_info, thread_id,
+                                          self.body().get("body"))
         self.set_status(201)
         self.finish(message)
 
@@ -149,21 +128,15 @@ class MessageHandler(ReviewHandler):
     async def patch(self, document_id: str, thread_id: str, message_id: str) -> None:
         room_id = self.document(document_id)
         self.require(Capability.COMMENT, room_id)
-        try:
-            thread = await self.review.edit(room_id, self.user_info, thread_id, message_id,
-                                            self.body().get("body"))
-        except CollabError as err:
-            raise self.fail(err) from err
+        thread = await self.review.edit(room_id, self.user_info, thread_id, message_id,
+                                        self.body().get("body"))
         self.finish(thread)
 
     @web.authenticated
     async def delete(self, document_id: str, thread_id: str, message_id: str) -> None:
         room_id = self.document(document_id)
         self.require(Capability.COMMENT, room_id)
-        try:
-            await self.review.delete(room_id, self.user_info, thread_id, message_id)
-        except CollabError as err:
-            raise self.fail(err) from err
+        await self.review.delete(room_id, self.user_info, thread_id, message_id)
         self.set_status(204)
         self.finish()
 
@@ -173,30 +146,27 @@ class ThreadActionHandler(ReviewHandler):
     async def post(self, document_id: str, thread_id: str, action: str) -> None:
         room_id = self.document(document_id)
         user = self.user_info
-        try:
-            if action == "read":
-                self.require(Capability.READ, room_id)
-                await self.review.mark_read(room_id, user, thread_id)
-                self.set_status(204)
-                self.finish()
-                return
-            # accepting a suggestion edits the notebook's text
-            self.require(Capability.EDIT if action == "suggestion" else Capability.COMMENT,
-                         room_id)
-            body = self.body()
-            if action == "status":
-                status = body.get("status")
-                if status not in ("open", "resolved"):
-                    raise web.HTTPError(400, "status must be open or resolved")
-                thread = await self.review.set_status(room_id, user, thread_id, status)
-            else:
-                decision = body.get("decision")
-                if decision not in ("accept", "reject"):
-                    raise web.HTTPError(400, "decision must be accept or reject")
-                thread = await self.review.decide(room_id, user, thread_id,
-                                                  decision == "accept")
-        except CollabError as err:
-            raise self.fail(err) from err
+        if action == "read":
+            self.require(Capability.READ, room_id)
+            await self.review.mark_read(room_id, user, thread_id)
+            self.set_status(204)
+            self.finish()
+            return
+        # accepting a suggestion edits the notebook's text
+        self.require(Capability.EDIT if action == "suggestion" else Capability.COMMENT,
+                     room_id)
+        body = self.body()
+        if action == "status":
+            status = body.get("status")
+            if status not in ("open", "resolved"):
+                raise web.HTTPError(400, "status must be open or resolved")
+            thread = await self.review.set_status(room_id, user, thread_id, status)
+        else:
+            decision = body.get("decision")
+            if decision not in ("accept", "reject"):
+                raise web.HTTPError(400, "decision must be accept or reject")
+            thread = await self.review.decide(room_id, user, thread_id,
+                                              decision == "accept")
         self.finish(thread)
 
 

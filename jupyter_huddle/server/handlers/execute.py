@@ -24,22 +24,21 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ...collab.access.service import Capability
-from ...collab.errors import CollabError, PermissionDenied
+from ...collab.errors import CollabError
 from ...collab.sync.connection import UserInfo
-from ...kernels.errors import QueueLimitError
-from ...kernels.service import CellRef, ExecutionError, ExecutionService
+from ...kernels.service import CellRef, ExecutionService
 from ..access import REFUSALS, ServerAccess, user_info
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
+from .base import CoreErrors
 from .bodies import json_object
 from .ids import parse_document_id
 
 MAX_CELLS_PER_REQUEST = 5000
 
 
-class ExecutionHandler(APIHandler):
-    """The execution routes' shared set-up: who may act on which notebook or kernel, and
-    the service's errors as HTTP ones."""
+class ExecutionHandler(CoreErrors, APIHandler):
+    """The execution routes' shared set-up: who may act on which notebook or kernel."""
 
     auth_resource = "kernels"
 
@@ -82,21 +81,6 @@ class ExecutionHandler(APIHandler):
     def body(self) -> dict[str, Any]:
         return json_object(self)
 
-    retry_after_s: float | None = None
-
-    def fail(self, err: CollabError) -> web.HTTPError:
-        if isinstance(err, PermissionDenied):
-            return web.HTTPError(403, str(err))
-        if isinstance(err, QueueLimitError):
-            self.retry_after_s = err.retry_after_s  # send_error clears headers first
-        status = err.status if isinstance(err, ExecutionError) else 400
-        return web.HTTPError(status, str(err))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self.retry_after_s is not None:
-            self.set_header("Retry-After", str(int(self.retry_after_s)))
-        super().write_error(status_code, **kwargs)
-
 
 def parse_cells(body: dict[str, Any]) -> list[CellRef]:
     """The cells of an execute request: JupyterLab's one ``cell_id`` or Huddle's list.
@@ -132,11 +116,8 @@ class ExecuteHandler(ExecutionHandler):
         batch_id = body.get("batch_id")
         if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 100):
             raise web.HTTPError(400, "batch_id must be a short string")
-        try:
-            requests = await self.service.execute(kernel_id, room_id, cells, self.user_info,
-                                                  batch_id)
-        except CollabError as err:
-            raise self.fail(err) from err
+        requests = await self.service.execute(kernel_id, room_id, cells, self.user_info,
+                                              batch_id)
         self.set_status(202)
         self.finish({"batch_id": requests[0].batch_id,
                      "requests": [r.public() for r in requests]})
@@ -160,11 +141,8 @@ class RequestHandler(ExecutionHandler):
     def delete(self, request_id: str) -> None:
         file_id = self.request_document(request_id)
         self.require(Capability.EXECUTE, file_id)
-        try:
-            self.service.cancel(request_id, self.user_info,
-                                self.allowed(Capability.RESTART, file_id))
-        except CollabError as err:
-            raise self.fail(err) from err
+        self.service.cancel(request_id, self.user_info,
+                            self.allowed(Capability.RESTART, file_id))
         self.set_status(204)
         self.finish()
 
@@ -178,10 +156,7 @@ class InputHandler(ExecutionHandler):
         value = self.body().get("value")
         if not isinstance(value, str):
             raise web.HTTPError(400, "value must be a string")
-        try:
-            self.service.answer_input(request_id, self.user_info, value, may_execute=True)
-        except CollabError as err:
-            raise self.fail(err) from err
+        self.service.answer_input(request_id, self.user_info, value, may_execute=True)
         self.set_status(204)
         self.finish()
 
@@ -193,12 +168,9 @@ class KernelActionHandler(ExecutionHandler):
     async def post(self, kernel_id: str, action: str) -> None:
         await self.require_on_kernel(
             Capability.INTERRUPT if action == "interrupt" else Capability.RESTART, kernel_id)
-        try:
-            if action == "interrupt":
-                await self.service.interrupt(kernel_id, self.user_info)
-            else:
-                await self.service.restart(kernel_id, self.user_info)
-        except CollabError as err:
-            raise self.fail(err) from err
+        if action == "interrupt":
+            await self.service.interrupt(kernel_id, self.user_info)
+        else:
+            await self.service.restart(kernel_id, self.user_info)
         self.set_status(204)
         self.finish()

@@ -14,9 +14,9 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ...collab.access.service import Capability
-from ...collab.errors import CollabError
 from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess
+from .base import CoreErrors
 from .ids import parse_document_id
 
 # format -> (nbconvert exporter name or None for the notebook itself, MIME type, extension)
@@ -41,7 +41,7 @@ def convert(content: dict[str, Any], fmt: str) -> str:
     return str(body)
 
 
-class ExportHandler(APIHandler):
+class ExportHandler(CoreErrors, APIHandler):
     """``GET /api/huddle/export/{document_id}?format=...``: the live notebook, converted."""
 
     auth_resource = "contents"
@@ -57,10 +57,7 @@ class ExportHandler(APIHandler):
         fmt = self.get_query_argument("format", "ipynb")
         if fmt not in FORMATS:
             raise web.HTTPError(400, f"format must be one of {', '.join(FORMATS)}")
-        try:
-            content = await self.manager.export(room_id)
-        except CollabError as err:
-            raise web.HTTPError(404, f"cannot open {document_id}: {err}") from err
+        content = await self.manager.export(room_id)
         path = await self.manager.backend.path_for(room_id.file_id) or "notebook.ipynb"
         try:
             body = await asyncio.to_thread(convert, content, fmt)

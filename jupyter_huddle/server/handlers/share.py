@@ -29,16 +29,15 @@ from tornado import web
 
 from ...collab.access.service import (
     MAX_NAME_CHARS,
-    AccessError,
     Capability,
     Role,
     ShareLink,
-    TooManyAttempts,
 )
 from ...collab.ids import DocumentRoomId
 from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
+from .base import CoreErrors
 from .bodies import json_object
 from .ids import parse_document_id
 
@@ -67,7 +66,7 @@ def page(title: str, body: str) -> str:
     return PAGE.format(title=html.escape(title), body=body)
 
 
-class ShareLinkHandler(JupyterHandler):
+class ShareLinkHandler(CoreErrors, JupyterHandler):
     """The page a share link opens (no account needed)."""
 
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend) -> None:
@@ -78,13 +77,7 @@ class ShareLinkHandler(JupyterHandler):
         return str(self.request.remote_ip or "unknown")
 
     def check_link(self, token: str) -> ShareLink:
-        try:
-            return self.access.access.check_token(token, self.client_key())
-        except TooManyAttempts as err:
-            self.retry_after = int(err.retry_after_s) + 1  # send_error clears headers
-            raise web.HTTPError(429, str(err)) from err
-        except AccessError as err:
-            raise web.HTTPError(403, str(err)) from err
+        return self.access.access.check_token(token, self.client_key())
 
     async def notebook_url(self, link: ShareLink) -> str:
         path = await self.backend.path_for(link.file_id)
@@ -92,11 +85,8 @@ class ShareLinkHandler(JupyterHandler):
             raise web.HTTPError(404, "the shared notebook no longer exists")
         return f"{self.base_url}huddle/notebooks/{quote(path)}"
 
-    retry_after: int | None = None
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self.retry_after is not None:
-            self.set_header("Retry-After", str(self.retry_after))
+        status_code, kwargs = self.core_error_response(status_code, kwargs)
         reason = self._reason
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
@@ -128,15 +118,12 @@ pick.</p>
     async def post(self, token: str) -> None:
         link = self.check_link(token)
         url = await self.notebook_url(link)
-        try:
-            guest = await self.access.access.claim(link, self.get_body_argument("name", ""))
-        except AccessError as err:
-            raise web.HTTPError(err.status, str(err)) from err
+        guest = await self.access.access.claim(link, self.get_body_argument("name", ""))
         self.access.set_guest_cookie(self, guest.id)
         self.redirect(url)
 
 
-class AccessApiHandler(APIHandler):
+class AccessApiHandler(CoreErrors, APIHandler):
     """The access routes' shared set-up and body parsing."""
 
     def initialize(self, access: ServerAccess, backend: ContentsFileBackend,
@@ -211,12 +198,9 @@ class LinksHandler(AccessApiHandler):
             raise web.HTTPError(400, "label must be text")
         if await self.backend.path_for(room_id.file_id) is None:
             raise web.HTTPError(404, f"no notebook {document_id}")
-        try:
-            link, token = await self.access.access.create_link(
-                room_id.file_id, role, str(self.current_user.username),
-                expires_in_s=expires, max_uses=uses, label=label)
-        except AccessError as err:
-            raise web.HTTPError(400, str(err)) from err
+        link, token = await self.access.access.create_link(
+            room_id.file_id, role, str(self.current_user.username),
+            expires_in_s=expires, max_uses=uses, label=label)
         self.set_status(201)
         self.finish({"link": link.public(), "url": self.link_url(token)})
 
