@@ -28,7 +28,8 @@ from typing import Any
 from jupyter_server.auth import User
 from tornado import web
 
-from ..collab.access.service import AccessService, Capability, Role, can
+from ..collab.access.roles import Capability, Role, can
+from ..collab.access.service import AccessService
 from ..collab.sync.connection import UserInfo
 
 log = logging.getLogger(__name__)

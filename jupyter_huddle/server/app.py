@@ -15,8 +15,10 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .._version import __version__
 from ..collab.access.copies import PersonalCopies
+from ..collab.access.limiter import RateLimiter
 from ..collab.access.rights import disconnect_on_rights_change
-from ..collab.access.service import AccessService, RateLimiter, Role
+from ..collab.access.roles import Role
+from ..collab.access.service import AccessService
 from ..collab.review import ReviewService
 from ..collab.rooms.manager import RoomManager
 from ..collab.store import MemoryStore, ServerStore, SQLiteStore, UpdateStore

@@ -15,7 +15,7 @@ import re
 from tornado import web
 
 from ..collab.access.copies import CopyRefused
-from ..collab.access.service import AccessError, InvalidLinkRequest, TooManyAttempts
+from ..collab.access.errors import AccessError, InvalidLinkRequest, TooManyAttempts
 from ..collab.errors import (
     CapacityError,
     CollabError,

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_huddle.collab.access.service import (
-    AccessError,
-    AccessService,
-    BadToken,
-    Capability,
-    RateLimiter,
-    Role,
-    TooManyAttempts,
-    can,
-)
+from jupyter_huddle.collab.access.errors import AccessError, BadToken, TooManyAttempts
+from jupyter_huddle.collab.access.limiter import RateLimiter
+from jupyter_huddle.collab.access.roles import Capability, Role, can
+from jupyter_huddle.collab.access.service import AccessService
 from jupyter_huddle.collab.store import MemoryStore, SQLiteStore
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from jupyter_huddle.collab.access.copies import CopyRefused, PersonalCopies, folder_name
-from jupyter_huddle.collab.access.service import AccessService, Role
+from jupyter_huddle.collab.access.roles import Role
+from jupyter_huddle.collab.access.service import AccessService
 from jupyter_huddle.collab.errors import DocumentNotFound, SaveError
 from jupyter_huddle.collab.files.backend import FileSnapshot
 from jupyter_huddle.collab.ids import DocumentRoomId, DocumentType

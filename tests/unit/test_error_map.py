@@ -13,7 +13,7 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application, RequestHandler
 
 import jupyter_huddle
-from jupyter_huddle.collab.access.service import BadToken, InvalidLinkRequest, TooManyAttempts
+from jupyter_huddle.collab.access.errors import BadToken, InvalidLinkRequest, TooManyAttempts
 from jupyter_huddle.collab.errors import CollabError, DocumentNotFound, SaveError
 from jupyter_huddle.collab.review.errors import TooLarge, TooManyActions, UnknownThread
 from jupyter_huddle.kernels.errors import NotebookQueueFull, PersonQueueFull, StaleSource

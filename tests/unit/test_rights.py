@@ -4,7 +4,8 @@ access service and room manager."""
 from __future__ import annotations
 
 from jupyter_huddle.collab.access.rights import disconnect_on_rights_change
-from jupyter_huddle.collab.access.service import AccessService, Role
+from jupyter_huddle.collab.access.roles import Role
+from jupyter_huddle.collab.access.service import AccessService
 from jupyter_huddle.collab.store import MemoryStore
 from jupyter_huddle.collab.sync.close_codes import CloseCode
 from tests.support.open_rooms import OpenRooms, Person

@@ -13,7 +13,8 @@ import nbformat
 import pytest
 from pycrdt import Array, Doc
 
-from jupyter_huddle.collab.access.service import AccessService, Role
+from jupyter_huddle.collab.access.roles import Role
+from jupyter_huddle.collab.access.service import AccessService
 from jupyter_huddle.collab.ids import DocumentRoomId
 from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings

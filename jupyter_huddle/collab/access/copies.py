@@ -20,7 +20,7 @@ from ..errors import CollabError, DocumentNotFound, SaveError
 from ..files.backend import FileSnapshot
 from ..ids import DocumentRoomId, DocumentType
 from ..sync.connection import UserInfo
-from .service import Role
+from .roles import Role
 
 # The most "name (n).ipynb" tried in one folder before giving up.
 MAX_SAME_NAME = 999

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..sync.close_codes import CloseCode
 from ..sync.room import Room
-from .service import Role
+from .roles import Role
 
 
 class Roles(Protocol):

@@ -24,156 +24,20 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
-from typing import Any
+from dataclasses import asdict, replace
 
-from ..errors import CollabError
 from ..store import AccessTable
+from .errors import AccessError, BadToken, InvalidLinkRequest
+from .limiter import RateLimiter
+from .links import MAX_LABEL_CHARS, MAX_NAME_CHARS, Guest, ShareLink, hash_secret
+from .roles import Role, higher
 
 log = logging.getLogger(__name__)
 
 LINKS = "share_links"
 GUESTS = "guests"
 ROLES = "roles"
-MAX_NAME_CHARS = 64
-MAX_LABEL_CHARS = 200
 _DUMMY_HASH = hashlib.sha256(b"no such link").hexdigest()
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    COMMENTER = "commenter"
-    RUNNER = "runner"
-    EDITOR = "editor"
-    OWNER = "owner"
-
-
-class Capability(StrEnum):
-    READ = "read"
-    COMMENT = "comment"
-    EXECUTE = "execute"
-    INTERRUPT = "interrupt"
-    EDIT = "edit"
-    RESTART = "restart"
-    SHARE = "share"
-
-
-RANK = list(Role)  # lowest first
-CAPABILITIES: dict[Role, frozenset[Capability]] = {
-    Role.VIEWER: frozenset({Capability.READ}),
-    Role.COMMENTER: frozenset({Capability.READ, Capability.COMMENT}),
-    Role.RUNNER: frozenset({Capability.READ, Capability.COMMENT, Capability.EXECUTE,
-                            Capability.INTERRUPT}),
-    Role.EDITOR: frozenset({Capability.READ, Capability.COMMENT, Capability.EXECUTE,
-                            Capability.INTERRUPT, Capability.EDIT, Capability.RESTART}),
-    Role.OWNER: frozenset(Capability),
-}
-
-
-def can(role: Role | None, capability: Capability) -> bool:
-    return role is not None and capability in CAPABILITIES[role]
-
-
-def higher(a: Role | None, b: Role | None) -> Role | None:
-    if a is None or b is None:
-        return a or b
-    return a if RANK.index(a) >= RANK.index(b) else b
-
-
-class AccessError(CollabError):
-    """Access is refused: a share link does not open, or not any more."""
-
-
-class InvalidLinkRequest(AccessError):
-    """A share link asked for with a role, expiry or number of uses it cannot have."""
-
-
-class BadToken(AccessError):
-    """A share token that is unknown, wrong, expired, revoked or used up."""
-
-
-class TooManyAttempts(AccessError):
-    """One client tried too many bad share tokens; ``retry_after_s`` says when it may again."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many bad share links; try again in {int(retry_after_s) + 1} s")
-        self.retry_after_s = retry_after_s
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ShareLink:
-    id: str
-    file_id: str
-    role: Role
-    created_by: str
-    created: float
-    secret_hash: str
-    expires_at: float | None = None
-    max_uses: int | None = None
-    uses: int = 0
-    revoked_at: float | None = None
-    label: str = ""
-
-    def problem(self, now: float) -> str | None:
-        """Why the link cannot be used now, or None."""
-        if self.revoked_at is not None:
-            return "this share link was revoked"
-        if self.expires_at is not None and now >= self.expires_at:
-            return "this share link has expired"
-        return None
-
-    def public(self) -> dict[str, Any]:
-        value = asdict(self)
-        del value["secret_hash"]
-        return value
-
-
-@dataclass(frozen=True)
-class Guest:
-    id: str
-    name: str
-    link_id: str
-    created: float
-
-    @property
-    def username(self) -> str:
-        return f"guest-{self.id}"
-
-
-@dataclass
-class RateLimiter:
-    """At most ``max_failures`` bad attempts per client in ``window_s``; then refused until
-    the oldest failure leaves the window."""
-
-    max_failures: int = 10
-    window_s: float = 60.0
-    clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def _recent(self, client: str) -> list[float]:
-        now = self.clock()
-        recent = [t for t in self._failures.get(client, []) if now - t < self.window_s]
-        if recent:
-            self._failures[client] = recent
-        else:
-            self._failures.pop(client, None)
-        return recent
-
-    def check(self, client: str) -> None:
-        recent = self._recent(client)
-        if len(recent) >= self.max_failures:
-            raise TooManyAttempts(self.window_s - (self.clock() - recent[0]))
-
-    def failed(self, client: str) -> None:
-        self._recent(client)
-        self._failures.setdefault(client, []).append(self.clock())
-        if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest
-            del self._failures[next(iter(self._failures))]
 
 
 Listener = Callable[[str, set[str]], None]  # (file_id or "*", usernames) -> None
@@ -297,7 +161,7 @@ class AccessService:
         now = self.clock()
         link = ShareLink(
             id=secrets.token_hex(8), file_id=file_id, role=role, created_by=created_by,
-            created=now, secret_hash=_hash(secret),
+            created=now, secret_hash=hash_secret(secret),
             expires_at=None if expires_in_s is None else now + expires_in_s,
             max_uses=max_uses, label=label[:MAX_LABEL_CHARS])
         await self._save_link(link)
@@ -375,7 +239,7 @@ class AccessService:
         link = self._links.get(link_id)
         expected = link.secret_hash if link is not None else _DUMMY_HASH
         problem = "this share link is not valid"
-        if hmac.compare_digest(_hash(secret), expected) and link is not None:
+        if hmac.compare_digest(hash_secret(secret), expected) and link is not None:
             problem = link.problem(self.clock()) or ""
             if not problem:
                 return link

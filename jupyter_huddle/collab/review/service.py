@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ..access.service import RateLimiter, TooManyAttempts
+from ..access.errors import TooManyAttempts
+from ..access.limiter import RateLimiter
 from ..access.users import KnownUsers
 from ..documents.notebook import NotebookDocument
 from ..files.backend import FileBackend

@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ...collab.access.copies import PersonalCopies
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess, user_info
 from .base import CoreErrors

@@ -24,7 +24,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.access.users import KnownUsers
 from ...collab.ids import DocumentRoomId
 from ...collab.review import AnchorRequest, ReviewService

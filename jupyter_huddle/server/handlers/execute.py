@@ -23,7 +23,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.errors import CollabError
 from ...collab.sync.connection import UserInfo
 from ...kernels.service import CellRef, ExecutionService

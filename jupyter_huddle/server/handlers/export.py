@@ -13,7 +13,7 @@ import nbformat
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.rooms.manager import RoomManager
 from ..access import ServerAccess
 from .base import CoreErrors

@@ -18,7 +18,7 @@ from tornado import web
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.errors import CollabError, ProtocolError
 from ...collab.ids import DocumentRoomId, RoomId, parse_room_id
 from ...collab.rooms.manager import RoomManager

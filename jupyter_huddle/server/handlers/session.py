@@ -12,7 +12,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ...collab.access.service import Capability
+from ...collab.access.roles import Capability
 from ...collab.ids import DocumentRoomId, document_kind
 from ...collab.rooms.manager import RoomManager
 from ..access import GuestUser, ServerAccess

@@ -27,12 +27,8 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
 
-from ...collab.access.service import (
-    MAX_NAME_CHARS,
-    Capability,
-    Role,
-    ShareLink,
-)
+from ...collab.access.links import MAX_NAME_CHARS, ShareLink
+from ...collab.access.roles import Capability, Role
 from ...collab.ids import DocumentRoomId
 from ..access import GuestUser, ServerAccess
 from ..contents_backend import ContentsFileBackend

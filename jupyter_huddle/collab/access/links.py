@@ -1,0 +1,60 @@
+"""Share links and the guests who came through them, as stored."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .roles import Role
+
+MAX_NAME_CHARS = 64  # a guest's display name
+MAX_LABEL_CHARS = 200  # a link's label
+
+
+def hash_secret(secret: str) -> str:
+    """What the store keeps of a link's secret: its SHA-256."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    id: str
+    file_id: str
+    role: Role
+    created_by: str
+    created: float
+    secret_hash: str
+    expires_at: float | None = None
+    max_uses: int | None = None
+    uses: int = 0
+    revoked_at: float | None = None
+    label: str = ""
+
+
+    def problem(self, now: float) -> str | None:
+        """Why the link cannot be used now, or None."""
+        if self.revoked_at is not None:
+            return "this share link was revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "this share link has expired"
+        return None
+
+
+    def public(self) -> dict[str, Any]:
+        value = asdict(self)
+        del value["secret_hash"]
+        return value
+
+
+@dataclass(frozen=True)
+class Guest:
+    id: str
+    name: str
+    link_id: str
+    created: float
+
+
+    @property
+    def username(self) -> str:
+        return f"guest-{self.id}"
