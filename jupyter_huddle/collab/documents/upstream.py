@@ -37,6 +37,7 @@ __all__ = [
 _NEVER_AN_ORIGIN = object()
 
 _D = TypeVar("_D", bound=YBaseDoc)
+_R = TypeVar("_R", Map[Any], Text)
 
 
 def notebook_schema(doc: Doc[Any] | None = None) -> YNotebook:
@@ -60,9 +61,7 @@ def meta_root(notebook: YNotebook) -> Map[Any]:
     Raises:
         TypeError: jupyter_ydoc no longer keeps it where this reads it.
     """
-    meta = getattr(notebook, "_ymeta", None)
-    if not isinstance(meta, Map):
-        raise TypeError("jupyter_ydoc's YNotebook no longer has its meta root in _ymeta")
+    meta: Map[Any] = _private_root(notebook, "_ymeta", Map)
     return meta
 
 
@@ -72,7 +71,13 @@ def source_root(text: YUnicode) -> Text:
     Raises:
         TypeError: jupyter_ydoc no longer keeps it where this reads it.
     """
-    source = getattr(text, "_ysource", None)
-    if not isinstance(source, Text):
-        raise TypeError("jupyter_ydoc's YUnicode no longer has its source root in _ysource")
+    source: Text = _private_root(text, "_ysource", Text)
     return source
+
+
+def _private_root(document: YBaseDoc, attribute: str, kind: type[_R]) -> _R:
+    root = getattr(document, attribute, None)
+    if not isinstance(root, kind):
+        raise TypeError(f"jupyter_ydoc's {type(document).__name__} no longer has its "
+                        f"{kind.__name__} root in {attribute}")
+    return root
