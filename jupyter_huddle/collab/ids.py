@@ -43,6 +43,7 @@ class DocumentRoomId:
 
     @property
     def persisted(self) -> bool:
+        """Always True: a document's history goes to the store."""
         return True
 
 
@@ -57,6 +58,7 @@ class AwarenessRoomId:
 
     @property
     def persisted(self) -> bool:
+        """Always False: presence is never stored."""
         return False
 
 

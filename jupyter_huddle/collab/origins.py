@@ -14,6 +14,8 @@ from pycrdt import Doc, TransactionEvent
 
 
 class ServerOrigin(Enum):
+    """What on the server made a change (a client's change carries its ``Connection`` instead)."""
+
     # Content read from the file when a room opens: already on disk, so not a reason to save.
     LOAD = "load"
     # Bookkeeping after a save (``state.dirty``, ``state.hash``): not a reason to save again.
@@ -33,6 +35,7 @@ class ServerOrigin(Enum):
 
     @property
     def marks_dirty(self) -> bool:
+        """Whether changes with this origin leave the file unsaved (and so schedule a save)."""
         return self in (ServerOrigin.REPAIR, ServerOrigin.KERNEL, ServerOrigin.COMMENTS)
 
     @property

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class CollabSettings:
+    """The core's tuning, one frozen object built by the extension app; units in the names."""
+
     # Saving: after this much quiet...
     save_delay_s: float = 1.0
     # ...but never later than this after the first unsaved change.

@@ -44,6 +44,7 @@ class ContentsFileBackend:
         return self._get_file_ids()
 
     async def path_for(self, file_id: str) -> str | None:
+        """``FileBackend.path_for``, from the file id service."""
         path = self._file_ids.get_path(file_id)
         return str(path) if path is not None else None
 
@@ -56,6 +57,7 @@ class ContentsFileBackend:
         return model.get("type") in ("notebook", "file")
 
     async def fingerprint(self, path: str) -> tuple[Any, ...] | None:
+        """``FileBackend.fingerprint``: the contents model's ``(last_modified, size)``."""
         try:
             model = await _short_lived(self._contents.get(path, content=False))
         except HTTPError:
@@ -75,6 +77,12 @@ class ContentsFileBackend:
         return str(self._file_ids.index(path)), True
 
     async def load(self, path: str, kind: DocumentType) -> FileSnapshot:
+        """``FileBackend.load``, through the contents manager, with the file's hash.
+
+        Raises:
+            DocumentNotFound: the contents manager answers 404.
+            DocumentLoadError: it answers any other error.
+        """
         model_type, fmt = _FORMATS[kind]
         try:
             model = await _short_lived(
@@ -89,6 +97,11 @@ class ContentsFileBackend:
                             bool(model.get("writable", True)))
 
     async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot:
+        """``FileBackend.save``, through the contents manager; the new hash is read back.
+
+        Raises:
+            SaveError: the contents manager refused the write, or the disk failed.
+        """
         model_type, fmt = _FORMATS[kind]
         try:
             await _short_lived(

@@ -126,6 +126,7 @@ def retry_after(error: CollabError) -> str | None:
 
 
 def open_close_code(error: BaseException) -> CloseCode:
+    """The close code for an error met while opening a room (4500 for any it does not know)."""
     for kind, code in _OPEN_CLOSE_CODE:
         if isinstance(error, kind):
             return code

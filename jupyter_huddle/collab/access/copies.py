@@ -34,19 +34,24 @@ class CopyRefused(CollabError):
 class LiveNotebooks(Protocol):
     """Where the live notebook comes from (``RoomManager``)."""
 
-    async def export(self, room_id: DocumentRoomId) -> Any: ...
+    async def export(self, room_id: DocumentRoomId) -> Any:
+        """The live notebook as its file would hold it now (unsaved edits included)."""
 
 
 class CopyFiles(Protocol):
     """Files by id and path (``ContentsFileBackend``)."""
 
-    async def path_for(self, file_id: str) -> str | None: ...
+    async def path_for(self, file_id: str) -> str | None:
+        """The file's current path, or None if the id is unknown."""
 
-    async def exists(self, path: str) -> bool: ...
+    async def exists(self, path: str) -> bool:
+        """Whether a file is at ``path``."""
 
-    async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot: ...
+    async def save(self, path: str, kind: DocumentType, content: Any) -> FileSnapshot:
+        """Write ``content`` to ``path``."""
 
-    def file_id(self, path: str) -> tuple[str, bool]: ...
+    def file_id(self, path: str) -> tuple[str, bool]:
+        """The file's id, and whether it was just created."""
 
 
 class CopyFolders(Protocol):
@@ -62,9 +67,11 @@ class CopyFolders(Protocol):
 class CopyRoles(Protocol):
     """Who owns what (``AccessService``)."""
 
-    def is_owner(self, username: str) -> bool: ...
+    def is_owner(self, username: str) -> bool:
+        """Whether ``username`` owns every notebook."""
 
-    async def assign(self, file_id: str, username: str, role: Role | None) -> None: ...
+    async def assign(self, file_id: str, username: str, role: Role | None) -> None:
+        """Give ``username`` a role on one notebook (None: back to the default)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,12 +31,18 @@ class RateLimiter:
 
 
     def check(self, client: str) -> None:
+        """Refuse a client that has used up its bad attempts in the window.
+
+        Raises:
+            TooManyAttempts: it has; ``retry_after_s`` says when it may try again.
+        """
         recent = self._recent(client)
         if len(recent) >= self.max_failures:
             raise TooManyAttempts(self.window_s - (self.clock() - recent[0]))
 
 
     def failed(self, client: str) -> None:
+        """Count one bad attempt against ``client``."""
         self._recent(client)
         self._failures.setdefault(client, []).append(self.clock())
         if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest

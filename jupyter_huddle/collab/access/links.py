@@ -19,6 +19,8 @@ def hash_secret(secret: str) -> str:
 
 @dataclass(frozen=True)
 class ShareLink:
+    """A share link as stored: one notebook, one role, and only the hash of its secret."""
+
     id: str
     file_id: str
     role: Role
@@ -42,6 +44,7 @@ class ShareLink:
 
 
     def public(self) -> dict[str, Any]:
+        """The link as JSON for its owners, without its secret's hash."""
         value = asdict(self)
         del value["secret_hash"]
         return value
@@ -49,6 +52,8 @@ class ShareLink:
 
 @dataclass(frozen=True)
 class Guest:
+    """Someone who came through a share link, with the display name they picked."""
+
     id: str
     name: str
     link_id: str
@@ -57,4 +62,5 @@ class Guest:
 
     @property
     def username(self) -> str:
+        """The guest's username inside Huddle (``guest-<id>``)."""
         return f"guest-{self.id}"

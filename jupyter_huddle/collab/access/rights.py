@@ -21,13 +21,15 @@ class Roles(Protocol):
     """Where roles are looked up (``AccessService``)."""
 
     def role_of(self, username: str, file_id: str, *, guest_id: str | None = None
-                ) -> Role | None: ...
+                ) -> Role | None:
+        """The role of a member (``guest_id`` None) or a guest on a notebook; None: no access."""
 
 
 class OpenRooms(Protocol):
     """Where a notebook's open rooms are found (``RoomManager``)."""
 
-    def rooms_for_file(self, file_id: str) -> list[Room]: ...
+    def rooms_for_file(self, file_id: str) -> list[Room]:
+        """The open rooms of one file."""
 
 
 def cut_changed_peers(rooms: Iterable[Room], file_id: str, usernames: Collection[str],

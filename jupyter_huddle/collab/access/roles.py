@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
+    """A person's role on a notebook, lowest first; each may do what ``CAPABILITIES`` says."""
+
     VIEWER = "viewer"
     COMMENTER = "commenter"
     RUNNER = "runner"
@@ -14,6 +16,8 @@ class Role(StrEnum):
 
 
 class Capability(StrEnum):
+    """Something a role may do to a notebook (see ``CAPABILITIES``)."""
+
     READ = "read"
     COMMENT = "comment"
     EXECUTE = "execute"
@@ -36,10 +40,12 @@ CAPABILITIES: dict[Role, frozenset[Capability]] = {
 
 
 def can(role: Role | None, capability: Capability) -> bool:
+    """Whether ``role`` (None: no access) allows ``capability``."""
     return role is not None and capability in CAPABILITIES[role]
 
 
 def higher(a: Role | None, b: Role | None) -> Role | None:
+    """The higher of two roles, either of which may be None."""
     if a is None or b is None:
         return a or b
     return a if RANK.index(a) >= RANK.index(b) else b

@@ -44,6 +44,8 @@ Listener = Callable[[str, set[str]], None]  # (file_id or "*", usernames) -> Non
 
 
 class AccessService:
+    """Who may do what to which notebook: roles, share links, guests and grants (see module)."""
+
     def __init__(self, store: AccessTable, *, owners: set[str] | None = None,
                  member_role: Role = Role.VIEWER, limiter: RateLimiter | None = None,
                  clock: Callable[[], float] = time.time,
@@ -206,14 +208,21 @@ class AccessService:
         self._timers.clear()
 
     def links(self, file_id: str | None = None) -> list[ShareLink]:
+        """The share links, of one notebook or of all, oldest first (revoked ones included)."""
         return sorted((link for link in self._links.values()
                        if file_id is None or link.file_id == file_id),
                       key=lambda link: link.created)
 
     def link(self, link_id: str) -> ShareLink | None:
+        """The share link with this id, or None."""
         return self._links.get(link_id)
 
     async def revoke(self, link_id: str) -> ShareLink:
+        """Revoke a share link (its guests are cut off at once); return it.
+
+        Raises:
+            AccessError: there is no such link.
+        """
         link = self._links.get(link_id)
         if link is None:
             raise AccessError(f"no share link {link_id}")
@@ -271,6 +280,7 @@ class AccessService:
     # --- roles and grants --------------------------------------------------------------
 
     def roles(self, file_id: str) -> dict[str, Role]:
+        """The roles assigned on one notebook, by username (grants not included)."""
         return {user: role for (fid, user), role in self._roles.items() if fid == file_id}
 
     async def assign(self, file_id: str, username: str, role: Role | None) -> None:
@@ -305,5 +315,6 @@ class AccessService:
         self._notify(key[0], {key[1]})
 
     def grants(self, file_id: str) -> dict[str, tuple[Role, float]]:
+        """The grants running on one notebook: username -> (role, when it ends)."""
         return {user: grant for (fid, user), grant in list(self._grants.items())
                 if fid == file_id and self._grant(fid, user) is not None}

@@ -18,20 +18,26 @@ def handle_of(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class KnownUser:
+    """Someone the server has seen, as ``@`` mentions name them."""
+
     username: str
     display_name: str
     color: str | None
 
     @property
     def handle(self) -> str:
+        """What is typed after ``@`` to name them (from the display name, else the username)."""
         return handle_of(self.display_name) or handle_of(self.username)
 
 
 class KnownUsers:
+    """Everyone seen since the server started, most recent last, at most ``MAX_KNOWN_USERS``."""
+
     def __init__(self) -> None:
         self._users: dict[str, KnownUser] = {}
 
     def saw(self, user: UserInfo) -> None:
+        """Record (or refresh) someone who joined a room or used the review API."""
         known = KnownUser(user.username, user.display_name or user.username, user.color)
         self._users.pop(user.username, None)  # most recently seen last
         self._users[user.username] = known
@@ -39,6 +45,7 @@ class KnownUsers:
             del self._users[next(iter(self._users))]
 
     def all(self) -> list[KnownUser]:
+        """Everyone known, least recently seen first."""
         return list(self._users.values())
 
     def handles(self) -> dict[str, str]:

@@ -24,6 +24,8 @@ class FileSnapshot:
 
 
 class FileBackend(Protocol):
+    """How the core reads and writes files (the server's contents manager, or a test double)."""
+
     async def path_for(self, file_id: str) -> str | None:
         """The file's current path, or None if the id is unknown or the file is gone."""
 

@@ -41,6 +41,7 @@ Notify = Callable[[dict[str, Any]], None]
 
 
 def new_document(room_id: DocumentRoomId) -> SharedDocument:
+    """An empty shared document of the room's type: a notebook, or plain text."""
     return NotebookDocument() if room_id.type == "notebook" else TextDocument()
 
 
@@ -76,6 +77,8 @@ def document_content(document: SharedDocument, content: Any) -> Any:
 
 
 class FileBinding:
+    """One room's document bound to its file and its update log (see the module docstring)."""
+
     def __init__(
         self,
         room_id: DocumentRoomId,
@@ -118,6 +121,7 @@ class FileBinding:
 
     @property
     def epoch(self) -> str:
+        """Which Yjs history of the document the store holds; a rebuilt history gets a new one."""
         return self.record.epoch
 
     def content(self) -> Any:
@@ -205,6 +209,7 @@ class FileBinding:
                 and self._bytes_since_compaction * 2 >= self._state_bytes)
 
     def schedule_compaction(self) -> None:
+        """Start compacting the log in the background, unless a compaction is running already."""
         if self._compaction is None or self._compaction.done():
             self._compaction = asyncio.create_task(self._compact_while_due())
 

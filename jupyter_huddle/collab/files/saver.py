@@ -19,6 +19,11 @@ _MAX_RETRY_DELAY_S = 60.0
 
 
 class SaveScheduler:
+    """Runs ``save`` after ``quiet_s`` without changes, at most ``max_delay_s`` after the first.
+
+    One save at a time; a failed one is retried with doubling delays from ``retry_delay_s``.
+    """
+
     def __init__(
         self,
         save: Callable[[], Awaitable[None]],
@@ -46,9 +51,11 @@ class SaveScheduler:
 
     @property
     def dirty(self) -> bool:
+        """Whether there are changes since the last successful save."""
         return self._generation != self._saved_generation
 
     def mark_dirty(self) -> None:
+        """Record a change to be saved (the first since a save starts the maximum delay)."""
         now = asyncio.get_running_loop().time()
         if not self.dirty:
             self._first_unsaved = now

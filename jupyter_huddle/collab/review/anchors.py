@@ -24,6 +24,8 @@ MAX_QUOTE_CHARS = 2_000
 
 @dataclass(frozen=True)
 class AnchorRequest:
+    """Where a client asks a new thread to point: a cell, a text range in it, or an output."""
+
     cell_id: str
     kind: str = "text"  # text | cell | output
     start: int | None = None  # UTF-16 offsets into the cell's source, for "text"

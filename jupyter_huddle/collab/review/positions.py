@@ -56,6 +56,7 @@ def utf16_to_index(text: str, offset: int) -> int:
 
 
 def index_to_utf16(text: str, index: int) -> int:
+    """The UTF-16 offset (what the browser counts) of a Python index into ``text``."""
     return sum(2 if ord(c) > 0xFFFF else 1 for c in text[:index])
 
 

@@ -43,14 +43,19 @@ class Rooms(Protocol):
     while it works, and where its file is."""
 
     @property
-    def backend(self) -> FileBackend: ...
+    def backend(self) -> FileBackend:
+        """The file backend, to name a notebook's path in audit events."""
 
-    async def lease(self, room_id: DocumentRoomId) -> Room: ...
+    async def lease(self, room_id: DocumentRoomId) -> Room:
+        """Open the notebook's room (or reuse it) and keep it loaded until ``release``."""
 
-    def release(self, room_id: DocumentRoomId) -> None: ...
+    def release(self, room_id: DocumentRoomId) -> None:
+        """Let go of a room taken with ``lease``."""
 
 
 class ReviewService:
+    """Review threads of notebooks: every write rate-limited per person, bounded and audited."""
+
     def __init__(self, rooms: Rooms, users: KnownUsers, audit: Audit,
                  limits: ReviewLimits | None = None) -> None:
         self.rooms = rooms
@@ -117,6 +122,12 @@ class ReviewService:
         self.audit(event)
 
     async def threads(self, room_id: DocumentRoomId, user: UserInfo) -> dict[str, Any]:
+        """Every thread of the notebook, and the ids of those mentioning ``user`` unread.
+
+        Raises:
+            DocumentNotFound: no such notebook.
+            CommentError: the document is not a notebook.
+        """
         def listing(comments: Comments) -> dict[str, Any]:
             threads = comments.threads()
             return {"threads": threads,
@@ -126,6 +137,14 @@ class ReviewService:
 
     async def create(self, room_id: DocumentRoomId, user: UserInfo, anchor: AnchorRequest,
                      body: Any, suggestion: str | None) -> dict[str, Any]:
+        """Open a thread at ``anchor`` (with a suggested replacement, if given); return it.
+
+        Raises:
+            TooManyActions: the person writes too fast.
+            TooManyThreads: the notebook, or this person on it, holds as many threads as allowed.
+            DocumentNotFound: no such notebook.
+            CommentError: a bad anchor, body or suggestion.
+        """
         self._count_action(user)
         handles = self.users.handles()
 
@@ -140,6 +159,13 @@ class ReviewService:
 
     async def reply(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                     body: Any) -> dict[str, Any]:
+        """Add a message to a thread; return the message.
+
+        Raises:
+            TooManyActions: the person writes too fast.
+            DocumentNotFound: no such notebook.
+            CommentError: no such thread, or a bad body.
+        """
         self._count_action(user)
         handles = self.users.handles()
 
@@ -154,6 +180,13 @@ class ReviewService:
 
     async def edit(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                    message_id: str, body: Any) -> dict[str, Any]:
+        """Change the text of the user's own message; return the thread.
+
+        Raises:
+            TooManyActions: the person writes too fast.
+            DocumentNotFound: no such notebook.
+            CommentError: no such thread or message, not its author, or a bad body.
+        """
         self._count_action(user)
         thread = await self._on(room_id, user,
                                 lambda c: c.edit(thread_id, message_id, user, body))
@@ -174,6 +207,13 @@ class ReviewService:
 
     async def set_status(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                          status: str) -> dict[str, Any]:
+        """Resolve or reopen a thread (``status``: ``open`` or ``resolved``); return it.
+
+        Raises:
+            TooManyActions: the person writes too fast.
+            DocumentNotFound: no such notebook.
+            CommentError: no such thread, or another status.
+        """
         self._count_action(user)
         thread = await self._on(room_id, user, lambda c: c.set_status(thread_id, user, status))
         await self._report(room_id, "resolved" if status == "resolved" else "reopened", user,
@@ -182,6 +222,13 @@ class ReviewService:
 
     async def decide(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str,
                      accept: bool) -> dict[str, Any]:
+        """Accept or reject a thread's suggestion; return the thread.
+
+        Raises:
+            TooManyActions: the person writes too fast.
+            DocumentNotFound: no such notebook.
+            CommentError: no such thread, no open suggestion, or its text is gone.
+        """
         self._count_action(user)
         thread = await self._on(room_id, user, lambda c: c.decide(thread_id, user, accept))
         await self._report(room_id, "suggestion_accepted" if accept else "suggestion_rejected",
@@ -189,4 +236,10 @@ class ReviewService:
         return thread
 
     async def mark_read(self, room_id: DocumentRoomId, user: UserInfo, thread_id: str) -> None:
+        """Record that a person mentioned in the thread has opened it.
+
+        Raises:
+            DocumentNotFound: no such notebook.
+            UnknownThread: no such thread.
+        """
         await self._on(room_id, user, lambda c: c.mark_read(thread_id, user))

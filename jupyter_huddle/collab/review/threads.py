@@ -100,6 +100,11 @@ class Comments:
 
     def create(self, user: UserInfo, anchor: AnchorRequest, body: Any,
                known_users: Mapping[str, str], suggestion: str | None = None) -> dict[str, Any]:
+        """Open a thread (first message, mentions, optional suggestion); return it as JSON.
+
+        Raises:
+            CommentError: a bad anchor or body, or a suggestion not on a text range or too long.
+        """
         text = _check_body(body)
         stored_anchor = make_anchor(self.document, anchor, self.positions)
         if suggestion is not None and (anchor.kind != "text" or len(suggestion) > MAX_BODY_CHARS):
@@ -124,6 +129,12 @@ class Comments:
 
     def reply(self, thread_id: str, user: UserInfo, body: Any,
               known_users: Mapping[str, str]) -> dict[str, Any]:
+        """Append a message to a thread (mentions reset its readers); return the message.
+
+        Raises:
+            UnknownThread: no such thread.
+            CommentError: the body is empty or too long.
+        """
         text = _check_body(body)
         thread = self._thread(thread_id)
         message = self._message(user, text, time.time())
@@ -145,6 +156,13 @@ class Comments:
 
     def edit(self, thread_id: str, message_id: str, user: UserInfo,
              body: Any) -> dict[str, Any]:
+        """Replace the text of the user's own message; return the thread.
+
+        Raises:
+            UnknownThread: no such thread or message.
+            NotAuthor: the message is someone else's.
+            CommentError: the body is empty or too long.
+        """
         text = _check_body(body)
         thread = self._thread(thread_id)
         index = self._message_at(thread, message_id, user)
@@ -167,6 +185,12 @@ class Comments:
         return False
 
     def set_status(self, thread_id: str, user: UserInfo, status: str) -> dict[str, Any]:
+        """Resolve (recording who and when) or reopen a thread; return it.
+
+        Raises:
+            UnknownThread: no such thread.
+            CommentError: ``status`` is neither ``open`` nor ``resolved``.
+        """
         if status not in ("open", "resolved"):
             raise CommentError("status must be open or resolved")
         thread = self._thread(thread_id)
@@ -236,6 +260,7 @@ class Comments:
                     self._thread(thread_id)["anchor"] = anchor
 
     def count_threads_by(self, username: str) -> int:
+        """How many threads ``username`` started on this notebook."""
         return sum(1 for thread in self.root.values() if isinstance(thread, Map) and (
             (thread.get("author") or {}).get("username") == username))
 

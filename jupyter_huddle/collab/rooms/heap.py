@@ -79,6 +79,7 @@ class HeapTrimmer:
         self._running.add_done_callback(_log_failure)
 
     def close(self) -> None:
+        """Cancel a trim that is scheduled; one already running finishes on its own."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

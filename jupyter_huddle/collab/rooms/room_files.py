@@ -34,9 +34,11 @@ MISSING_CHECKS_BEFORE_DELETED = 2
 class FileWatch(Protocol):
     """Notifications of changes to open files (the server's filesystem watcher)."""
 
-    def watch(self, path: str) -> None: ...
+    def watch(self, path: str) -> None:
+        """Start reporting changes to the file at ``path``."""
 
-    def unwatch(self, path: str) -> None: ...
+    def unwatch(self, path: str) -> None:
+        """Stop reporting changes to the file at ``path``."""
 
 
 class RoomFiles:

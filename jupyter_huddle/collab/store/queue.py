@@ -162,6 +162,7 @@ class WriteQueue:
             del self._latest[slot]
 
     def has_log(self, key: str) -> bool:
+        """Whether an append or compaction of ``key`` is still queued."""
         return any(op.key == key and op.kind in LOG_KINDS for op in self.ops)
 
     def release_all(self) -> None:

@@ -78,6 +78,7 @@ class Restorer:
             return True
 
     async def stop(self) -> None:
+        """Cancel the pending retry and any rewrite under way, and wait for it to end."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -53,6 +53,7 @@ class ServerStore:
 
     @property
     def restore(self) -> Restore | None:
+        """Who rewrites a document's whole log after a failure (SQLite only; None otherwise)."""
         return self._active.restore if isinstance(self._active, SQLiteStore) else None
 
     @restore.setter
@@ -85,36 +86,46 @@ class ServerStore:
             self._tell(False)
 
     async def stop(self) -> None:
+        """Close the store in use."""
         await self._active.stop()
 
     # --- the store interface, delegated -----------------------------------------------------
 
     async def record(self, key: str) -> DocumentRecord | None:
+        """``UpdateLog.record``, from the store in use."""
         return await self._active.record(key)
 
     async def put_record(self, record: DocumentRecord) -> None:
+        """``UpdateLog.put_record``, to the store in use."""
         await self._active.put_record(record)
 
     async def load(self, key: str) -> StoredHistory | None:
+        """``UpdateLog.load``, from the store in use."""
         return await self._active.load(key)
 
     def append(self, key: str, update: bytes) -> None:
+        """``UpdateLog.append``, to the store in use."""
         self._active.append(key, update)
 
     async def flush(self) -> None:
+        """``UpdateLog.flush``, on the store in use."""
         await self._active.flush()
 
     async def compact(self, key: str, state: bytes) -> None:
+        """``UpdateLog.compact``, on the store in use."""
         await self._active.compact(key, state)
 
     async def delete(self, key: str) -> None:
         await self._active.delete(key)
 
     async def purge_deleted(self, older_than: float) -> int:
+        """``UpdateLog.purge_deleted``, on the store in use."""
         return await self._active.purge_deleted(older_than)
 
     async def values(self, namespace: str) -> dict[str, str]:
+        """``AccessTable.values``, from the store in use."""
         return await self._active.values(namespace)
 
     async def put_value(self, namespace: str, key: str, value: str | None) -> None:
+        """``AccessTable.put_value``, to the store in use."""
         await self._active.put_value(namespace, key, value)

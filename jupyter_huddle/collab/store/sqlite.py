@@ -131,6 +131,10 @@ class SQLiteStore:
         return db, fresh
 
     async def stop(self) -> None:
+        """Commit what is queued, stop the writer and any log rewrite, and close the database.
+
+        Writes that could not be committed by then are logged as lost.
+        """
         if self._writer is not None:
             await self.flush()
             self._writer.cancel()
@@ -162,6 +166,7 @@ class SQLiteStore:
 
     @property
     def restore(self) -> Restore | None:
+        """Who rewrites a document's whole log from its live copy (the room manager)."""
         return self.restorer.hook
 
     @restore.setter
@@ -199,11 +204,17 @@ class SQLiteStore:
 
     @property
     def db(self) -> aiosqlite.Connection:
+        """The open connection.
+
+        Raises:
+            StoreError: the store is not open.
+        """
         if self._db is None:
             raise StoreError("the update store is not open")
         return self._db
 
     async def record(self, key: str) -> DocumentRecord | None:
+        """``UpdateLog.record``: cached, else read (None if absent or unreadable)."""
         if key in self._records:
             return self._records[key]
         try:
@@ -256,11 +267,13 @@ class SQLiteStore:
         return int(total)
 
     async def values(self, namespace: str) -> dict[str, str]:
+        """``AccessTable.values``: a copy of ``namespace``, from the cache read at start."""
         return dict(self._kv.get(namespace, {}))
 
     # --- writes (all through the writer task) ---------------------------------------------
 
     def append(self, key: str, update: bytes) -> None:
+        """``UpdateLog.append``: queue the update; a full queue marks the log incomplete."""
         self._known.add(key)
         if self._queue.put(Op("append", key, update)):
             self._wake.set()
@@ -268,6 +281,7 @@ class SQLiteStore:
             self._report()
 
     async def put_record(self, record: DocumentRecord) -> None:
+        """``UpdateLog.put_record``; held back while the database is failing."""
         self._known.add(record.key)
         self._records[record.key] = record
         if self._failing is not None:
@@ -276,6 +290,7 @@ class SQLiteStore:
         await self._submit(Op("record", record.key, record=record))
 
     async def compact(self, key: str, state: bytes) -> None:
+        """``UpdateLog.compact``; a log marked incomplete becomes complete again."""
         self._known.add(key)
         was_tainted = key in self._queue.tainted
         submitted = self._submit(Op("compact", key, state))
@@ -290,9 +305,11 @@ class SQLiteStore:
         await self._submit(Op("delete", key))
 
     async def purge_deleted(self, older_than: float) -> int:
+        """``UpdateLog.purge_deleted``, through the writer task."""
         return int(await self._submit(Op("purge", cutoff=older_than)))
 
     async def put_value(self, namespace: str, key: str, value: str | None) -> None:
+        """``AccessTable.put_value``: the cache at once, the database through the writer task."""
         if value is None:
             self._kv.get(namespace, {}).pop(key, None)
         else:

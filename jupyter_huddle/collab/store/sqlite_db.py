@@ -149,6 +149,7 @@ async def _forget(db: aiosqlite.Connection, key: str) -> None:
 
 
 async def scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row ``sql`` returns, or None."""
     async with db.execute(sql, params) as cursor:
         row = await cursor.fetchone()
     return row[0] if row else None

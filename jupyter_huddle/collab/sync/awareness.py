@@ -215,6 +215,10 @@ class AwarenessTable:
         return encode_entries(removed) if removed else None
 
     def remove_owner_entries(self, owner: Hashable) -> list[tuple[int, int, bytes]]:
+        """Forget a closed connection's entries; return their removals, not yet encoded.
+
+        Each removal is ``(client_id, clock, null state)``, for entries that were not null already.
+        """
         removed = []
         for client_id in self._owned.pop(owner, set()):
             entry = self._entries.pop(client_id)

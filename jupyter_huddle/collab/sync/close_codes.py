@@ -13,6 +13,8 @@ MAX_CLOSE_REASON_BYTES = 123
 
 
 class CloseCode(IntEnum):
+    """Websocket close codes the server sends; the 4xxx ones mirror HTTP statuses."""
+
     NORMAL = 1000
     GOING_AWAY = 1001
     PROTOCOL_ERROR = 1002

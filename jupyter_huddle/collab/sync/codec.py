@@ -17,6 +17,8 @@ _MAX_VARUINT_BYTES = 9
 
 
 class MessageType(IntEnum):
+    """The leading varuint of a frame: which kind of message follows."""
+
     SYNC = 0
     AWARENESS = 1
     RAW = 2
@@ -24,6 +26,8 @@ class MessageType(IntEnum):
 
 
 class SyncType(IntEnum):
+    """The kind of a sync message: step 1, step 2, or an incremental update."""
+
     STEP1 = 0
     STEP2 = 1
     UPDATE = 2
@@ -43,6 +47,7 @@ class Reader:
 
     @property
     def remaining(self) -> int:
+        """Bytes of the frame not read yet."""
         return len(self._data) - self._pos
 
     def read_varuint(self) -> int:
@@ -92,10 +97,12 @@ def varuint(num: int) -> bytes:
 
 
 def var_bytes(data: bytes) -> bytes:
+    """``data`` prefixed with its length as a lib0 varuint."""
     return varuint(len(data)) + data
 
 
 def var_string(text: str) -> bytes:
+    """``text`` as UTF-8, prefixed with its UTF-8 byte count (not its character count)."""
     return var_bytes(text.encode("utf-8"))
 
 
@@ -104,26 +111,36 @@ def var_string(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class SyncStep1:
+    """A peer's state vector, asking for every update it lacks."""
+
     state_vector: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class SyncStep2:
+    """The update answering a SyncStep1: everything the asker lacked."""
+
     update: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class SyncUpdate:
+    """An incremental document update."""
+
     update: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class AwarenessMessage:
+    """An awareness update, still encoded."""
+
     payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class SaveRequest:
+    """A RAW ``save`` request; the answer echoes ``request_id`` (0 for older clients)."""
+
     request_id: int
 
 
@@ -136,6 +153,8 @@ class RawMessage:
 
 @dataclass(frozen=True, slots=True)
 class UnknownMessage:
+    """A frame whose message type the server does not handle; it is ignored."""
+
     message_type: int
 
 
@@ -187,18 +206,22 @@ def _decode_sync(reader: Reader) -> Message:
 
 
 def encode_sync_step1(state_vector: bytes) -> bytes:
+    """A sync frame, step 1, carrying our ``state_vector``."""
     return bytes((MessageType.SYNC, SyncType.STEP1)) + var_bytes(state_vector)
 
 
 def encode_sync_step2(update: bytes) -> bytes:
+    """A sync frame, step 2, carrying ``update`` (the answer to a step 1)."""
     return bytes((MessageType.SYNC, SyncType.STEP2)) + var_bytes(update)
 
 
 def encode_sync_update(update: bytes) -> bytes:
+    """A sync frame carrying one incremental ``update``."""
     return bytes((MessageType.SYNC, SyncType.UPDATE)) + var_bytes(update)
 
 
 def encode_awareness(payload: bytes) -> bytes:
+    """An awareness frame carrying an encoded awareness ``payload``."""
     return bytes((MessageType.AWARENESS,)) + var_bytes(payload)
 
 

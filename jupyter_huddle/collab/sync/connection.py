@@ -96,12 +96,14 @@ class Outbox:
 
     @property
     def queued_bytes(self) -> int:
+        """Bytes queued here, not yet taken by the transport."""
         return self._bytes
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def attach_backlog(self, backlog: Backlog) -> None:
+        """Let the transport report what it holds for this peer (see ``Backlog``)."""
         self._backlog = backlog
 
     def held_bytes(self) -> int:
@@ -110,6 +112,7 @@ class Outbox:
         return self._bytes + self._flight_bytes + self._dropped
 
     def transport_idle(self) -> bool:
+        """Whether the transport has written everything it took for this peer."""
         return self._unsent() == 0
 
     def put(self, frame: bytes, shared: bool = False) -> bool:
@@ -157,6 +160,7 @@ class Outbox:
         self._ready.clear()
 
     async def wait(self) -> None:
+        """Wait until a frame is queued."""
         await self._ready.wait()
 
     def stalled_for(self, now: float) -> float:

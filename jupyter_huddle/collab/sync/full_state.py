@@ -84,11 +84,13 @@ class FullState:
         self._served: set[int] = set()
 
     def changed(self, update_bytes: int) -> None:
+        """Record a change of ``update_bytes`` to the document; the cached frames are now stale."""
         self._version += 1
         self._changed_bytes += update_bytes
 
     @property
     def cached_bytes(self) -> int:
+        """Bytes held by the cached full-state and tail frames."""
         return len(self._full or b"") + len(self._tail or b"")
 
     @property

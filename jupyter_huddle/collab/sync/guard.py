@@ -21,6 +21,8 @@ _MISSING = object()
 
 
 class ProtectedRoots:
+    """Undoes whatever a peer's update did to the server-only roots (review comments)."""
+
     message = "Comments are changed through the comments API only; that change was undone."
 
     def __init__(self, doc: Doc[Any], names: tuple[str, ...]) -> None:
@@ -71,6 +73,7 @@ class ServerState:
         self._before: dict[str, Any] = {}
 
     def before(self, peer: object) -> None:
+        """Note the guarded keys' values before this peer's update is applied."""
         state = self._state
         self._before = {key: state.get(key, _MISSING) for key in self._accept}
 

@@ -35,6 +35,11 @@ class _Held:
 
 
 class HeldPeers:
+    """Peers held apart from a room until their copy of an older history is handed on.
+
+    ``on_copy`` receives each copy (see ``CopyHandler``); ``wait_s`` bounds the wait for it.
+    """
+
     def __init__(self, on_copy: CopyHandler, wait_s: float) -> None:
         self._on_copy = on_copy
         self._wait_s = wait_s
@@ -87,6 +92,7 @@ class HeldPeers:
             held.timer.cancel()
 
     def close(self) -> None:
+        """Hand on every held peer's copy now, as far as it came (the room is closing)."""
         for peer_id in list(self._held):
             self._release(peer_id)
         self._held.clear()

@@ -21,6 +21,8 @@ from ..documents.notebook import NotebookDocument
 
 
 class CellLocks:
+    """Undoes a peer's update that breaks a cell's ``editable``/``deletable`` lock."""
+
     names = ("locked cells",)
     message = "That cell is locked by the notebook's owner; your change was undone."
 
@@ -50,6 +52,7 @@ class CellLocks:
                 return
 
     def locked(self) -> dict[str, _Lock]:
+        """The locked cells, by cell id; recomputed after cells or their metadata changed."""
         if self._locked is None:
             self._locked = {}
             for index, cell in enumerate(self.document.cells):

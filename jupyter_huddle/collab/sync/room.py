@@ -135,6 +135,7 @@ class Room:
         self._change_listeners.append(listener)
 
     def remove_change_listener(self, listener: ChangeListener) -> None:
+        """Stop calling a listener added with ``add_change_listener`` (no-op if it is not there)."""
         if listener in self._change_listeners:
             self._change_listeners.remove(listener)
 
@@ -242,6 +243,7 @@ class Room:
                 peer.send(frame)
 
     def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
+        """Send ``frame`` to every peer except ``exclude``."""
         for peer in list(self.peers.values()):
             if peer is not exclude:
                 peer.send(frame)
@@ -260,6 +262,7 @@ class Room:
 
     @property
     def server_state(self) -> dict[str, Any]:
+        """A copy of the server-owned presence fields published with ``set_server_state``."""
         return dict(self._server_state)
 
     # --- messages -------------------------------------------------------------------------

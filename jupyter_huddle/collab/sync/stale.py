@@ -116,6 +116,7 @@ class StaleTabs:
         return refusal.recovery_path, refusal.digest != digest
 
     def remember(self, key: TabKey, digest: str, path: str) -> None:
+        """Record the copy's ``digest`` and the recovery ``path`` kept for this tab."""
         refusal = self._tabs.get(key)
         if refusal is None:
             refusal = self._tabs[key] = _Refusal(0.0)

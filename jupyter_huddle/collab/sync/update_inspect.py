@@ -55,6 +55,11 @@ def check_leading_count(payload: bytes, what: str) -> None:
 
 
 def read_state_vector(reader: Reader) -> StateVector:
+    """Read a state vector (client id -> clock) at the reader's position.
+
+    Raises:
+        ProtocolError: the data is truncated or a varuint is over-long.
+    """
     count = reader.read_varuint()
     vector: StateVector = {}
     for _ in range(count):
@@ -64,6 +69,11 @@ def read_state_vector(reader: Reader) -> StateVector:
 
 
 def decode_state_vector(data: bytes) -> StateVector:
+    """Decode an encoded state vector into client id -> clock.
+
+    Raises:
+        ProtocolError: the data is truncated or a varuint is over-long.
+    """
     return read_state_vector(Reader(data))
 
 
@@ -106,17 +116,20 @@ class KnownState:
         self._deletes: IdSet | None = None
 
     def invalidate(self) -> None:
+        """Forget the cached state vector and delete set (the document changed)."""
         self._state = None
         self._deletes = None
 
     @property
     def state(self) -> bytes:
+        """The document's encoded state vector, read once per version."""
         if self._state is None:
             self._state = self._doc.get_state()
         return self._state
 
     @property
     def deletes(self) -> IdSet:
+        """The document's delete set, read once per version."""
         if self._deletes is None:
             # A snapshot is the delete set followed by the state vector; decode reads the first.
             self._deletes = IdSet.decode(Snapshot.from_doc(self._doc).encode())

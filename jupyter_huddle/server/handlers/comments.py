@@ -39,6 +39,7 @@ _ID = r"[0-9a-f]{32}"
 
 def routes(review: ReviewService, access: ServerAccess
            ) -> list[tuple[str, type[APIHandler], dict[str, Any]]]:
+    """The review routes, each with its handler and ``initialize`` arguments."""
     base = r"/api/huddle/comments/([^/]+)"
     args = {"review": review, "access": access}
     return [
@@ -60,20 +61,33 @@ class ReviewHandler(CoreErrors, APIHandler):
         self.access = access
 
     def require(self, capability: Capability, room_id: DocumentRoomId) -> None:
+        """Refuse the request unless the user has ``capability`` on the notebook.
+
+        Raises:
+            web.HTTPError: 403, saying what the user may not do.
+        """
         self.access.require(self, capability, room_id.file_id)
 
     @property
     def user_info(self) -> UserInfo:
+        """Who is acting, as the core sees them."""
         return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 otherwise)."""
         return json_object(self)
 
     def document(self, document_id: str) -> DocumentRoomId:
+        """The notebook's room id from the URL (400 if it is not a notebook's)."""
         return parse_document_id(document_id)
 
 
 def parse_anchor(raw: Any) -> AnchorRequest:
+    """A new thread's anchor from the request body.
+
+    Raises:
+        web.HTTPError: 400 without a cell id, with an unknown kind, or a bad offset.
+    """
     if not isinstance(raw, dict) or not isinstance(raw.get("cell_id"), str):
         raise web.HTTPError(400, "anchor must be an object with a cell_id")
     kind = raw.get("kind", "text")
@@ -90,6 +104,8 @@ def parse_anchor(raw: Any) -> AnchorRequest:
 
 
 class ThreadsHandler(ReviewHandler):
+    """``GET|POST /api/huddle/comments/{document_id}``: list the threads, or open one."""
+
     @web.authenticated
     async def get(self, document_id: str) -> None:
         room_id = self.document(document_id)
@@ -113,6 +129,8 @@ class ThreadsHandler(ReviewHandler):
 
 
 class MessagesHandler(ReviewHandler):
+    """``POST /api/huddle/comments/{document_id}/{thread_id}/messages``: reply to a thread."""
+
     @web.authenticated
     async def post(self, document_id: str, thread_id: str) -> None:
         room_id = self.document(document_id)
@@ -124,6 +142,8 @@ class MessagesHandler(ReviewHandler):
 
 
 class MessageHandler(ReviewHandler):
+    """``PATCH|DELETE .../{thread_id}/messages/{message_id}``: edit or delete your message."""
+
     @web.authenticated
     async def patch(self, document_id: str, thread_id: str, message_id: str) -> None:
         room_id = self.document(document_id)
@@ -142,6 +162,8 @@ class MessageHandler(ReviewHandler):
 
 
 class ThreadActionHandler(ReviewHandler):
+    """``POST .../{thread_id}/status|suggestion|read``: resolve, decide, or mark read."""
+
     @web.authenticated
     async def post(self, document_id: str, thread_id: str, action: str) -> None:
         room_id = self.document(document_id)
@@ -171,6 +193,8 @@ class ThreadActionHandler(ReviewHandler):
 
 
 class UsersHandler(APIHandler):
+    """``GET /api/huddle/users``: who can be @mentioned (owners only)."""
+
     auth_resource = "contents"
 
     def initialize(self, users: KnownUsers, access: ServerAccess) -> None:

@@ -50,9 +50,15 @@ class ExecutionHandler(CoreErrors, APIHandler):
         self.backend = backend
 
     def require(self, capability: Capability, file_id: str | None) -> None:
+        """Refuse the request unless the user has ``capability`` (on the notebook, if given).
+
+        Raises:
+            web.HTTPError: 403, saying what the user may not do.
+        """
         self.access.require(self, capability, file_id)
 
     def allowed(self, capability: Capability, file_id: str | None) -> bool:
+        """Whether the user has ``capability`` (on the notebook ``file_id``, if given)."""
         return self.access.allowed(self, capability, file_id)
 
     def request_document(self, request_id: str) -> str | None:
@@ -76,9 +82,11 @@ class ExecutionHandler(CoreErrors, APIHandler):
 
     @property
     def user_info(self) -> UserInfo:
+        """Who is acting, as the core sees them."""
         return user_info(self.current_user)
 
     def body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 otherwise)."""
         return json_object(self)
 
 

@@ -70,12 +70,24 @@ class ShareLinkHandler(CoreErrors, JupyterHandler):
         self.backend = backend
 
     def client_key(self) -> str:
+        """Whom bad tokens are counted against: the client's address."""
         return str(self.request.remote_ip or "unknown")
 
     def check_link(self, token: str) -> ShareLink:
+        """The link ``token`` opens.
+
+        Raises:
+            TooManyAttempts: this client sent too many bad tokens lately.
+            BadToken: the token is wrong, or its link revoked or expired.
+        """
         return self.access.access.check_token(token, self.client_key())
 
     async def notebook_url(self, link: ShareLink) -> str:
+        """Where the link's notebook opens in Huddle's notebook view.
+
+        Raises:
+            web.HTTPError: 404 when the notebook no longer exists.
+        """
         path = await self.backend.path_for(link.file_id)
         if path is None:
             raise web.HTTPError(404, "the shared notebook no longer exists")
@@ -129,13 +141,20 @@ class AccessApiHandler(CoreErrors, APIHandler):
         self.kernels = kernels
 
     def document(self, document_id: str) -> DocumentRoomId:
+        """The notebook's room id from the URL (400 if it is not a notebook's)."""
         return parse_document_id(document_id)
 
     def body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 otherwise)."""
         return json_object(self)
 
     @staticmethod
     def parse_role(raw: Any, *, optional: bool = False) -> Role | None:
+        """A role from a request body; None for a missing one when ``optional``.
+
+        Raises:
+            web.HTTPError: 400 for anything that is not a role's name.
+        """
         if raw is None and optional:
             return None
         try:
@@ -145,6 +164,7 @@ class AccessApiHandler(CoreErrors, APIHandler):
             raise web.HTTPError(400, f"role must be one of {roles}") from None
 
     def link_url(self, token: str) -> str:
+        """The full URL a share link's ``token`` opens on this server."""
         return f"{self.request.protocol}://{self.request.host}{self.base_url}huddle/s/{token}"
 
 
