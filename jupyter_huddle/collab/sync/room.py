@@ -30,10 +30,9 @@ from .close_codes import CloseCode
 from .connection import Connection
 from .full_state import FullState
 from .guard import ProtectedRoots, ServerState
-from .held import HeldPeers
 from .locks import CellLocks
-from .stale import foreign_history, holds_content
-from .update_inspect import KnownState, changes_document, check_leading_count, decode_state_vector
+from .update_inspect import KnownState, changes_document, check_leading_count
+from .vetting import HistoryVetting
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ ChangeListener = Callable[[bytes, object], None]
 ReleaseListener = Callable[[int], None]
 # Keeps the copy of a peer whose history is not the room's, then closes that peer.
 StaleCopyHandler = Callable[[Connection, bytes | None, bool], Coroutine[Any, Any, None]]
-# How long a held peer's copy is waited for (it answers our state vector at once).
-STALE_COPY_WAIT_S = 5.0
 Guard = ProtectedRoots | ServerState | CellLocks  # checks a peer's update once applied
 
 
@@ -93,14 +90,10 @@ class Room:
         self._known = KnownState(self.doc)
         self._full_state = FullState(self.doc)
         self.on_release: ReleaseListener | None = None
-        # Peers whose first state vector was checked against the room's history, and
-        # peers held apart because theirs is another history (see ``stale``).
-        self._vetted: set[int] = set()
-        # Peers whose state vector shares nothing with this history: their SyncStep1 is
-        # answered once their first update shows what their copy holds (peer id -> the
-        # state vector, and the timer that answers it anyway).
-        self._unanswered: dict[int, tuple[bytes, asyncio.TimerHandle]] = {}
-        self._stale = HeldPeers(self._stale_copy, STALE_COPY_WAIT_S)
+        # Peers whose copy may be another history of the document (see ``vetting``).
+        self._vetting = HistoryVetting(document, self._known, self._stale_copy,
+                                       leave=self.leave, apply=self._apply_peer_update,
+                                       answer=self._answer_sync)
         self.stale_handler: StaleCopyHandler | None = None
         self._subscription = self.doc.observe(self._on_transaction)
         # Presence changes waiting for the next batch (large rooms): client id -> entry.
@@ -121,7 +114,7 @@ class Room:
         if self._presence_flush is not None:
             self._presence_flush.cancel()
         self.doc.unobserve(self._subscription)
-        self._stale.close()
+        self._vetting.close()
         for peer in list(self.peers.values()):
             peer.close(CloseCode.GOING_AWAY, "room closed")
         self.peers.clear()
@@ -160,12 +153,12 @@ class Room:
         names an older epoch, or, ``by_session`` False, its state vector shares nothing
         with this history): its copy is asked for and kept apart (``stale_handler``),
         never merged."""
-        self._stale.hold(peer, self._known.state, by_session)
+        self._vetting.hold(peer, by_session)
 
     @property
     def busy(self) -> bool:
         """Someone is here: a peer, or a socket held apart while its copy is kept."""
-        return bool(self.peers) or bool(self._stale)
+        return bool(self.peers) or bool(self._vetting.held)
 
     def _stale_copy(self, peer: Connection, copy: bytes | None, by_session: bool) -> None:
         if self.stale_handler is None or not self._running:
@@ -176,11 +169,7 @@ class Room:
     def leave(self, peer: Connection) -> None:
         """Remove a peer and tell the others its presence is gone; the last one out takes
         the cached full state with it."""
-        self._vetted.discard(peer.id)
-        unanswered = self._unanswered.pop(peer.id, None)
-        if unanswered is not None:
-            unanswered[1].cancel()
-        self._stale.forget(peer)
+        self._vetting.forget(peer)
         if self.peers.pop(peer.id, None) is None:
             return
         self._relay_presence(self.awareness.remove_owner_entries(peer.id), None, None)
@@ -274,16 +263,16 @@ class Room:
             ProtocolError: the frame is malformed; the caller closes this peer only.
         """
         message = codec.decode_message(frame)
-        if peer in self._stale:
-            self._stale.handle(peer, message)
+        if self._vetting.holds(peer):
+            self._vetting.handle_held(peer, message)
             return
         match message:
             case codec.SyncStep1(state_vector):
-                if self._vet(peer, state_vector):
+                if self._vetting.first_sync(peer, state_vector):
                     self._answer_sync(peer, state_vector)
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
-                if peer.id in self._unanswered:
-                    self._settle(peer, update)
+                if self._vetting.waiting(peer):
+                    self._vetting.settle(peer, update)
                 else:
                     self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
@@ -294,43 +283,6 @@ class Room:
                 self._spawn(self._answer_save(peer, request_id))
             case _:
                 log.debug("room %s ignores %r from %r", self.id, message, peer)
-
-    def _vet(self, peer: Connection, state_vector: bytes) -> bool:
-        """A peer's first state vector: if it shares nothing with this history while
-        holding something, its copy may be another history of the document. Its answer
-        then waits for its first update (``_settle``): False."""
-        if self.document is None or peer.id in self._vetted:
-            return True
-        self._vetted.add(peer.id)
-        check_leading_count(state_vector, "state vector")
-        if not foreign_history(decode_state_vector(state_vector),
-                               decode_state_vector(self._known.state)):
-            return True
-        timer = asyncio.get_running_loop().call_later(
-            STALE_COPY_WAIT_S, self._settle, peer, None)
-        self._unanswered[peer.id] = (state_vector, timer)
-        return False
-
-    def _settle(self, peer: Connection, update: bytes | None) -> None:
-        """The first update of a peer whose copy shares nothing with this history. If it
-        brings content of the document's own (cells, text), the copy is another history:
-        the peer leaves for ``hold_stale``, and nothing of it is merged. Otherwise (a
-        client that set up its metadata before its first sync) it is merged, and the peer
-        answered, as any other."""
-        pending = self._unanswered.pop(peer.id, None)
-        if pending is None or peer.closed:
-            return
-        state_vector, timer = pending
-        timer.cancel()
-        if update is not None and self.document is not None and holds_content(
-                update, self.document):
-            log.warning("room %s holds %r apart: its copy is another history", self.id, peer)
-            self.leave(peer)
-            self._stale.hold(peer, self._known.state, by_session=False, copy=update)
-            return
-        if update is not None:
-            self._apply_peer_update(peer, update)
-        self._answer_sync(peer, state_vector)
 
     def _answer_sync(self, peer: Connection, state_vector: bytes) -> None:
         """SyncStep2: the shared full state for a peer that lacks most of the document, a
