@@ -284,7 +284,7 @@ class Users:
 
         def body(request: Any) -> str | None:
             try:
-                return request.post_data  # type: ignore[no-any-return]
+                return request.post_data
             except UnicodeDecodeError:  # a binary body
                 return "<binary>"
 

@@ -965,7 +965,7 @@ def test_dark_theme_keyboard_access_and_widget_fallback(huddle: ServerProcess,
     assert all(names), names
     # Tab goes through them all, each with a visible focus ring, to the Download menu.
     bob.page.locator(".hd-logo").focus()
-    reached = []
+    reached: list[list[str]] = []
     while not reached or reached[-1][1] != "Download the notebook as":
         assert len(reached) < 40, reached
         bob.page.keyboard.press("Tab")

@@ -115,8 +115,9 @@ class RawPeer:
     def is_closed(self) -> bool:
         return self._reader is not None and self._reader.done()
 
-    async def send(self, frame: bytes | str) -> bool:
-        """Send a frame; False if the server already closed the socket."""
+    async def send(self, frame: bytes | str | Iterable[bytes]) -> bool:
+        """Send a frame (an iterable: one message in fragments); False if the server already
+        closed the socket."""
         try:
             await self.ws.send(frame)
         except websockets.ConnectionClosed:
@@ -194,6 +195,8 @@ async def assert_room_healthy(huddle: Any, path: str, a: YClient, b: YClient,
                               kept: Iterable[str] = ()) -> str:
     """Both honest clients still sync edits both ways, nothing in ``kept`` was lost, and a
     newcomer receives the same content from the server."""
+    assert a.ws is not None
+    assert b.ws is not None
     assert not a.ws.close_code, (a.close_code, a.close_reason)
     assert not b.ws.close_code, (b.close_code, b.close_reason)
     converged = await exchange(a, b)

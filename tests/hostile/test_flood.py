@@ -69,7 +69,11 @@ async def test_update_flood_while_honest_clients_edit(huddle, write_notebook):
                 # Each honest edit reaches the other honest client within the deadline,
                 # flood or not.
                 other = room.b if i % 2 else room.a
-                await other.wait_for(lambda m=m, o=other: m in text_of(o), CONVERGE_S)
+
+                def arrived(m: str = m, o: YClient = other) -> bool:
+                    return m in text_of(o)
+
+                await other.wait_for(arrived, CONVERGE_S)
             return made
 
         async with asyncio.timeout(CONVERGE_S):
@@ -100,9 +104,11 @@ async def test_awareness_flood(huddle, write_notebook):
                 assert await flooder.send(frame)
             converged = await room.healthy()
             for client in (room.a, room.b):
-                await client.wait_for(
-                    lambda c=client: (c.awareness.get(flood_id) or {}).get("n") == FLOOD,
-                    CONVERGE_S)
+
+                def flooded(c: YClient = client) -> bool:
+                    return (c.awareness.get(flood_id) or {}).get("n") == FLOOD
+
+                await client.wait_for(flooded, CONVERGE_S)
         assert flooder.ws.close_code is None
         assert room.kept[0] in converged
         await flooder.aclose()

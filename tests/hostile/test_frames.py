@@ -139,15 +139,26 @@ async def test_malformed_frames_on_one_socket_after_valid_traffic(huddle, write_
             async with huddle.open(room.path) as peer:
                 edit = marker()
                 append(peer, edit)
-                await room.a.wait_for(lambda e=edit: e in text_of(room.a), DEADLINE)
+
+                def edit_arrived(e: str = edit) -> bool:
+                    return e in text_of(room.a)
+
+                await room.a.wait_for(edit_arrived, DEADLINE)
                 room.kept.append(edit)
-                pid = peer.doc.client_id
+                pid: int = peer.doc.client_id
+
+                def present(p: int = pid) -> bool:
+                    return p in room.b.awareness
+
+                def gone(p: int = pid) -> bool:
+                    return p not in room.b.awareness
+
                 await peer.send(awareness_update(pid, 1, {"user": {"name": "soon gone"}}))
-                await room.b.wait_for(lambda p=pid: p in room.b.awareness, DEADLINE)
+                await room.b.wait_for(present, DEADLINE)
                 await peer.send(BAD_FRAMES[name])
                 code, reason = await peer.wait_closed()
                 assert code in PROTOCOL_CLOSE, (name, code, reason)
-                await room.b.wait_for(lambda p=pid: p not in room.b.awareness, DEADLINE)
+                await room.b.wait_for(gone, DEADLINE)
             await room.healthy()
 
 
@@ -180,9 +191,13 @@ async def test_ignored_frames_keep_the_connection_syncing(huddle, write_notebook
             await odd.send(frame)
             probe = marker()
             append(odd, probe)
+
+            def probe_arrived(p: str = probe) -> bool:
+                return p in text_of(room.a)
+
             # The edit sent after the odd frame arrives: the frame was read and ignored.
             try:
-                await room.a.wait_for(lambda p=probe: p in text_of(room.a), DEADLINE)
+                await room.a.wait_for(probe_arrived, DEADLINE)
             except TimeoutError:
                 raise AssertionError(f"{name}: connection stopped syncing "
                                      f"(close {odd.close_code} {odd.close_reason})") from None

@@ -131,9 +131,12 @@ async def test_slow_reader_is_cut_off_and_released(huddle, write_notebook):
                 sent += 1
                 state = {"user": {"name": "A"}, "n": sent, "pad": pad}
                 await room.a.send(awareness_update(a_id, sent, state))
+
+                def caught_up(n: int = sent) -> bool:
+                    return (room.b.awareness.get(a_id) or {}).get("n") == n
+
                 # Paced by an honest reader, so only the slow one falls behind.
-                await room.b.wait_for(
-                    lambda n=sent: (room.b.awareness.get(a_id) or {}).get("n") == n)
+                await room.b.wait_for(caught_up)
                 # What the server holds for the slow peer: its queue, plus the batch
                 # Tornado is still trying to write.
                 tornado_buffer = len(stream._write_buffer or b"")
@@ -180,8 +183,11 @@ async def test_slow_reader_that_never_reads_again_is_dropped(huddle, write_noteb
             while not conn.closed:
                 sent += 1
                 await room.a.send(awareness_update(a_id, sent, {"n": sent, "pad": pad}))
-                await room.b.wait_for(
-                    lambda n=sent: (room.b.awareness.get(a_id) or {}).get("n") == n)
+
+                def caught_up(n: int = sent) -> bool:
+                    return (room.b.awareness.get(a_id) or {}).get("n") == n
+
+                await room.b.wait_for(caught_up)
         await eventually(lambda: conn.id not in room.server_room.peers, timeout=15,
                          what="the server to drop the silent peer")
         await room.healthy()

@@ -7,6 +7,7 @@ import json
 import pytest
 import websockets
 from pycrdt import Map
+from websockets.typing import Origin
 
 from tests.support.yclient import room_url
 
@@ -94,11 +95,11 @@ async def test_cross_origin_websocket_with_cookie_is_refused(huddle, write_noteb
     assert "username-" in cookies
     url = room_url(huddle.ws_url, room, session, None)
     with pytest.raises(websockets.InvalidStatus) as info:
-        await websockets.connect(url, origin="http://evil.example",
+        await websockets.connect(url, origin=Origin("http://evil.example"),
                                  additional_headers={"Cookie": cookies})
     assert info.value.response.status_code == 403
     assert len(huddle.extension.rooms) == 0
-    same_origin = f"http://127.0.0.1:{huddle.port}"
+    same_origin = Origin(f"http://127.0.0.1:{huddle.port}")
     async with websockets.connect(url, origin=same_origin,
                                   additional_headers={"Cookie": cookies}) as ws:
         assert b"server_presence" in await ws.recv()  # which presence entry is the server's

@@ -268,7 +268,7 @@ async def test_a_suggestion_accepted_while_the_range_is_edited_converges(huddle,
         assert thread["suggestion"]["state"] == "open"
         await a.wait_for(lambda: thread["id"] in root_threads(a.doc))
         # a edits inside the range without having seen the acceptance (a fork of its doc)
-        fork = Doc()
+        fork: Doc[Any] = Doc()
         fork.apply_update(a.doc.get_update())
         fork_cells = fork.get("cells", type=type(a.cells))
         fork_cells[0]["source"].insert(len(b"result = compute("), "all_")
@@ -393,7 +393,8 @@ async def test_an_outside_edit_keeps_threads_and_degrades_lost_anchors(huddle,
 
         async def settled() -> Any:
             listed = await threads(huddle, room)
-            lost_anchor = next((t["anchor"] for t in listed if t["id"] == lost["id"]), {})
+            lost_anchor: dict[str, Any] = next(
+                (t["anchor"] for t in listed if t["id"] == lost["id"]), {})
             return listed if lost_anchor.get("kind") == "cell" else None
 
         listed = await eventually(settled, what="the outside edit to be merged")

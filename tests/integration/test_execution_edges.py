@@ -553,8 +553,8 @@ async def test_cell_moved_while_running_outputs_follow_the_id(huddle, write_note
         with mover.doc.transaction():
             cell = mover.cells[0].to_py()
             del mover.cells[0]
-            outs = Array([Map({**o, "text": Text(o["text"])} if o.get("output_type") == "stream"
-                              else Map(o)) for o in cell.pop("outputs")])
+            outs = Array([Map({**o, "text": Text(o["text"])}) if o.get("output_type") == "stream"
+                          else Map(o) for o in cell.pop("outputs")])
             clone = Map({**cell, "source": Text(cell["source"]),
                          "metadata": Map(cell["metadata"]), "outputs": outs})
             mover.cells.insert(2, clone)
@@ -935,8 +935,10 @@ async def test_input_only_its_user_answers_until_the_grace_period(huddle, write_
 
         await watcher.wait_for(lambda: prompt() is not None, timeout=20)
         # everyone sees whose input is awaited
-        assert prompt()["requested_by"]["username"] == alice_name
-        assert prompt()["input"] == {"prompt": "first? ", "password": False}
+        asking = prompt()
+        assert asking is not None
+        assert asking["requested_by"]["username"] == alice_name
+        assert asking["input"] == {"prompt": "first? ", "password": False}
         asked = time.monotonic()
         refused = await bob.request("POST", f"api/huddle/requests/{request_id}/input",
                                     {"value": "bob's"})

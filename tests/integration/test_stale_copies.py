@@ -97,6 +97,7 @@ async def test_a_foreign_copy_with_a_new_session_is_refused_kept_and_never_merge
     await stale.connect()
     code, reason = await stale.wait_closed()
     assert code == 1003, (code, reason)
+    assert reason is not None
     assert json.loads(reason)["reloadable"] is True
     assert not list(server.root.glob("nb.recovered-*"))  # nothing in it the file lacks
     # the same person's fresh tab is not held back, and sees every cell once
@@ -129,6 +130,7 @@ async def test_a_tab_open_across_the_rebuild_is_told_once_and_does_not_storm(res
     await s.reconnect()  # the old session id
     code, reason = await s.wait_closed()
     assert code == 1003, (code, reason)
+    assert reason is not None
     assert json.loads(reason)["reason"] == "unknown_session"
     # at once again: refused before the upgrade, so the browser backs off (no new prompt)
     with pytest.raises(websockets.InvalidStatus) as refused:

@@ -27,7 +27,7 @@ import pytest
 
 try:
     import httpx
-    from httpx_ws import WebSocketDisconnect, aconnect_ws
+    from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
     from jupyter_ydoc import YNotebook
     from pycrdt import Doc, Provider
     from pycrdt.websocket.websocket import HttpxWebsocket
@@ -115,10 +115,12 @@ async def pycrdt_peer(url: str, headers: dict[str, str] | None = None
     subscription = peer.doc.observe(peer.on_change)
     path = url.split("?", 1)[0]
     try:
-        # trust_env off: a proxy in the environment must not sit between the peer and us
+        # trust_env off: a proxy in the environment must not sit between the peer and us.
+        # session_class is httpx-ws's default, named so that mypy can bind its type variable.
         async with (
             httpx.AsyncClient(trust_env=False) as client,
-            aconnect_ws(url, client, headers=headers or {}) as websocket,
+            aconnect_ws(url, client, headers=headers or {},
+                        session_class=AsyncWebSocketSession) as websocket,
             Provider(peer.doc, TappedChannel(websocket, path, peer.on_frame,
                                              peer.on_close)) as provider,
         ):

@@ -16,6 +16,7 @@ import base64
 import os
 import socket
 import struct
+from collections.abc import Sized
 from typing import Any
 from urllib.parse import quote
 
@@ -119,13 +120,14 @@ def unsent(conn: Any) -> int:
     return int(stream._total_write_index - stream._total_write_done_index)
 
 
-def large_buffers(conn: Any) -> list[object]:
+def large_buffers(conn: Any) -> list[Sized]:
     """The large bytes objects held for a peer: its queue, and Tornado's write buffer."""
-    held: list[object] = [f for f in conn.outbox._frames if len(f) > 1024 * 1024]
+    held: list[Sized] = [f for f in conn.outbox._frames if len(f) > 1024 * 1024]
     stream = getattr(handler_of(conn).ws_connection, "stream", None)
     buffers = getattr(getattr(stream, "_write_buffer", None), "_buffers", ())
     for _large, data in buffers:
         source = data.obj if isinstance(data, memoryview) else data
+        assert isinstance(source, Sized)  # bytes or bytearray, under a memoryview or not
         if len(source) > 1024 * 1024:
             held.append(source)
     return held

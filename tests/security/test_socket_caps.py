@@ -73,7 +73,8 @@ async def test_the_cap_per_identity_is_server_wide(huddle, write_notebook):
     cookie, as a browser connects)."""
     for name in ("one.ipynb", "two.ipynb"):
         write_notebook(name, ["b = 2"])
-    rooms = [await huddle.room_id(name) for name in ("one.ipynb", "two.ipynb")]
+    rooms: list[tuple[str, str]] = [await huddle.room_id(name)
+                                    for name in ("one.ipynb", "two.ipynb")]
     cookies = "; ".join(f"{k}={v}" for k, v in huddle.cookies.items())
     assert cookies, "the server set no login cookie"
     first = [await cookie_socket(huddle, *rooms[0], cookies) for _ in range(PER_USER - 1)]

@@ -124,7 +124,9 @@ async def test_everything_survives_a_restart_in_sqlite(tmp_path):
     await reloaded.ready()
     try:
         assert reloaded.check_token(token, "ip").label == "class A"
-        assert reloaded.link(link.id).uses == 1
+        reloaded_link = reloaded.link(link.id)
+        assert reloaded_link is not None
+        assert reloaded_link.uses == 1
         assert reloaded.role_of(guest.username, "nb", guest_id=guest.id) == Role.EDITOR
         assert reloaded.role_of("assistant", "nb") == Role.RUNNER
     finally:
@@ -144,6 +146,8 @@ async def test_concurrent_claims_cannot_exceed_the_use_limit(tmp_path):
                                          for i in range(10)), return_exceptions=True)
         assert sum(not isinstance(r, BaseException) for r in results) == 1
         assert all(isinstance(r, BadToken) for r in results if isinstance(r, BaseException))
-        assert access.link(link.id).uses == 1
+        claimed = access.link(link.id)
+        assert claimed is not None
+        assert claimed.uses == 1
     finally:
         await store.stop()

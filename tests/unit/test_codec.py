@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pycrdt import Doc, Text, create_sync_message, create_update_message
 
@@ -20,7 +22,7 @@ def test_var_string_prefixes_utf8_byte_length():
 
 
 def test_decodes_what_pycrdt_encodes():
-    doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get("t", type=Text).insert(0, "x")
     step1 = codec.decode_message(create_sync_message(doc))
     assert step1 == codec.SyncStep1(doc.get_state())

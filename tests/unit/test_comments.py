@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nbformat
 import pytest
 from pycrdt import Array, Doc
@@ -140,7 +142,7 @@ def test_accepting_a_suggestion_is_one_edit_that_converges_with_a_concurrent_one
     thread = comments.create(ANN, AnchorRequest("c0", "text", 8, 13), "use sum", KNOWN,
                              suggestion="sum([a, b])")
     # a collaborator edits the same line concurrently (on a replica)
-    replica = Doc()
+    replica: Doc[Any] = Doc()
     replica.apply_update(doc.doc.get_update())
     replica_text = replica.get("cells", type=Array)[0]["source"]
     replica_text.insert(0, "# ")

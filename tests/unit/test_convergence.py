@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycrdt import Array, Map, Text
 
+from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.ids import DocumentRoomId
 from jupyter_huddle.collab.rooms.manager import RoomManager
 from jupyter_huddle.collab.settings import CollabSettings
@@ -56,6 +57,7 @@ def new_cell(cell_id: str, cell_type: str, source: str = "") -> Map[Any]:
 def copy_cell(ycell: Map[Any], cell_type: str | None = None) -> Map[Any]:
     """How JupyterLab moves or retypes a cell: a new shared cell with the same id."""
     cell = ycell.to_py()
+    assert cell is not None  # an integrated map
     return new_cell(cell["id"], cell_type or cell["cell_type"], cell.get("source", ""))
 
 
@@ -146,6 +148,7 @@ async def run_scenario(actions: list[tuple[Any, ...]]) -> None:
         elif kind == "restart":
             for client in clients:
                 if client.peer is not None:
+                    assert client.peer.room is not None
                     manager.leave(client.peer.room, client.peer.conn)
                     client.peer.detach()
             await manager.close_all()
@@ -173,7 +176,9 @@ async def run_scenario(actions: list[tuple[Any, ...]]) -> None:
         deliver()
     room = manager.get(ROOM)
     assert room is not None
+    assert isinstance(room.document, NotebookDocument)
     server_cells = room.document.cells.to_py()
+    assert server_cells is not None  # an integrated array
     for client in clients:
         assert client.cells.to_py() == server_cells, client.name
     ids = [c["id"] for c in server_cells]

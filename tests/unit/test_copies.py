@@ -11,6 +11,7 @@ import pytest
 from jupyter_huddle.collab.access.copies import CopyRefused, PersonalCopies, folder_name
 from jupyter_huddle.collab.access.roles import Role
 from jupyter_huddle.collab.access.service import AccessService
+from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.errors import DocumentNotFound, SaveError
 from jupyter_huddle.collab.files.backend import FileSnapshot
 from jupyter_huddle.collab.ids import DocumentRoomId, DocumentType
@@ -73,7 +74,7 @@ async def test_a_copy_is_the_live_notebook_in_the_persons_folder_and_theirs_to_e
     async with OpenRooms({"f1": "lessons/intro.ipynb"}, backend=backend) as rooms:
         s = await setup(rooms, backend)
         room = await rooms.manager.lease(room_of("f1"))  # someone is in it, typing
-        assert room.document is not None
+        assert isinstance(room.document, NotebookDocument)
         room.document.cells[0]["source"].insert(0, "unsaved ")
 
         copy = await s.copies.make(room_of("f1"), ADA)

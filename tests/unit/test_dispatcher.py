@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import nbformat
+import pytest
 
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.ids import DocumentRoomId
@@ -159,8 +160,9 @@ async def test_input_is_asked_then_answered() -> None:
         asking = request("c0", "input:Name? ")
         setup.submit(asking)
         await setup.hooks.signal.wait_for(lambda: asking.pending_input is not None)
-        assert asking.pending_input.prompt == "Name? "  # type: ignore[union-attr]
-        assert asking.pending_input.password is False  # type: ignore[union-attr]
+        assert asking.pending_input is not None
+        assert asking.pending_input.prompt == "Name? "
+        assert asking.pending_input.password is False
         assert ("c0", RequestState.RUNNING) in setup.hooks.changes  # the prompt was published
         setup.dispatcher.send_input("Ada")
         await setup.hooks.finished(asking)
@@ -203,7 +205,8 @@ async def test_a_dead_kernel_aborts_the_run_and_the_queue() -> None:
         assert [setup.doc.cells[i]["execution_state"] for i in (0, 1)] == ["idle", "idle"]
 
 
-async def test_a_cell_that_cannot_be_sent_is_aborted_and_left_idle() -> None:
+async def test_a_cell_that_cannot_be_sent_is_aborted_and_left_idle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel's channel raising on send ends that run (its cell idle, not 'running'
     forever) and the queue goes on."""
     async with started() as setup:
@@ -218,10 +221,10 @@ async def test_a_cell_that_cannot_be_sent_is_aborted_and_left_idle() -> None:
                     raise RuntimeError("socket closed")
                 return sent(code, listener)
 
-            channel.execute = execute
+            monkeypatch.setattr(channel, "execute", execute)
             return channel
 
-        setup.hooks.connect = connect  # type: ignore[method-assign]
+        monkeypatch.setattr(setup.hooks, "connect", connect)
         first, second = request("c0", "unsendable"), request("c1", "print('after')")
         setup.submit(first, second)
         await setup.hooks.finished(first, second)

@@ -14,7 +14,7 @@ from jupyter_huddle.collab.origins import ServerOrigin
 LOAD = ServerOrigin.LOAD
 
 
-def sample_notebook() -> dict:
+def sample_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3"},
         "nbgrader": {"grade": True, "points": 2, "ratio": 1.0},

@@ -125,8 +125,8 @@ def test_cells_have_the_shared_types_huddle_writes_into() -> None:
 
 
 def test_kernel_outputs_are_made_as_jupyter_ydoc_makes_them() -> None:
-    cell = {"id": "a", "cell_type": "code", "source": "", "metadata": {},
-            "execution_count": None, "outputs": copy.deepcopy(OUTPUTS)}
+    cell: dict[str, Any] = {"id": "a", "cell_type": "code", "source": "", "metadata": {},
+                            "execution_count": None, "outputs": copy.deepcopy(OUTPUTS)}
     theirs = typed(integrated(YNotebook().create_ycell(cell)))[1]["outputs"]
     ours = typed(integrated(Map({"o": Array([output_to_ymap(o) for o in OUTPUTS])})))
     assert ours[1]["o"] == theirs

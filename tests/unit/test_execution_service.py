@@ -81,14 +81,18 @@ class Env:
         await self.signal.wait_for(lambda: all(r.state.finished for r in requests),
                                    what=f"{[r.cell_id for r in requests]} to finish")
 
+    def document(self) -> NotebookDocument:
+        assert isinstance(self.room.document, NotebookDocument)
+        return self.room.document
+
     def cell(self, index: int) -> Any:
-        return self.room.document.cells[index]  # type: ignore[union-attr]
+        return self.document().cells[index]
 
     def text(self, index: int) -> str:
         return "".join(o.get("text", "") for o in self.cell(index)["outputs"].to_py())
 
     def states(self) -> list[str]:
-        return [c.get("execution_state") for c in self.room.document.cells]  # type: ignore
+        return [c.get("execution_state") for c in self.document().cells]
 
     def queue(self) -> list[tuple[str, str, str]]:
         return [(q["cell_id"], q["state"], q["requested_by"]["username"])
@@ -246,7 +250,8 @@ async def test_cancel_a_queued_request() -> None:
         assert env.states() == ["running", "idle", "idle"]
         with pytest.raises(UnknownRequest):  # finished: no longer a request to act on
             env.service.cancel(mine.id, ADA, may_cancel_others=False)
-        env.kernel.current.finish()  # type: ignore[union-attr]
+        assert env.kernel.current is not None
+        env.kernel.current.finish()
         await env.finished(running)
         assert env.kernel.codes == ["hold"]
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pycrdt import Doc, Text
 
@@ -10,7 +12,7 @@ from tests.support.yclient import read_var_uint
 
 
 def text_doc(size: int) -> Doc:
-    doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get("t", type=Text).insert(0, "x" * size)
     return doc
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import nbformat
 import pytest
@@ -17,7 +18,7 @@ FILE = ServerOrigin.LOAD
 
 
 def text_doc(value: str) -> tuple[Doc, Text]:
-    doc = Doc()
+    doc: Doc[Any] = Doc()
     text = doc.get("t", type=Text)
     text += value
     return doc, text

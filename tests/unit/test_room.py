@@ -41,6 +41,7 @@ async def test_peers_converge_and_updates_are_not_echoed():
         source(b, 0).insert(len(str(source(b, 0)).encode()), "!")
         a.pump()
         assert str(source(a, 0)) == str(source(b, 0)) == "éx = 1!"
+        assert isinstance(room.document, NotebookDocument)
         assert str(room.document.cells[0]["source"]) == "éx = 1!"
 
 
@@ -53,6 +54,7 @@ async def test_read_only_peer_syncs_but_cannot_edit():
         assert reader.raw == []  # its SyncStep2 changed nothing, so no refusal
         source(reader, 0).insert(0, "evil")
         writer.pump()
+        assert isinstance(room.document, NotebookDocument)
         assert str(room.document.cells[0]["source"]) == ""
         reader.pump()
         assert reader.raw[-1]["reason"] == "read_only"
@@ -64,6 +66,7 @@ async def test_deleting_every_cell_leaves_one():
         cells = peer.doc.get("cells", type=Array)
         cells.clear()
         peer.pump()
+        assert isinstance(room.document, NotebookDocument)
         assert len(room.document.cells) == 1
         assert len(cells) == 1
 

@@ -62,7 +62,9 @@ async def test_group_commit_batches_bursts(tmp_path):
         store.append("k", b"%d" % i)
     await store.flush()
     assert store.commits - commits_before <= 3
-    assert len((await store.load("k")).updates) == 2000
+    history = await store.load("k")
+    assert history is not None
+    assert len(history.updates) == 2000
     await store.stop()
 
 
@@ -75,7 +77,9 @@ async def test_survives_reopen(tmp_path):
     await store.stop()
     again = SQLiteStore(path)
     await again.start()
-    assert (await again.load("k")).updates == [b"data"]
+    history = await again.load("k")
+    assert history is not None
+    assert history.updates == [b"data"]
     await again.stop()
 
 
@@ -94,7 +98,9 @@ async def test_broken_store_is_moved_aside_and_replaced(tmp_path, caplog, damage
     await store.start()
     assert await store.load("anything") is None
     await store.put_record(DocumentRecord("k", "e"))
-    assert (await store.record("k")).epoch == "e"
+    record = await store.record("k")
+    assert record is not None
+    assert record.epoch == "e"
     await store.stop()
     assert any(p.name.startswith("s.db.broken-") for p in tmp_path.iterdir())
     assert str(path) in caplog.text
@@ -122,5 +128,7 @@ async def test_concurrent_appends_from_many_documents(tmp_path):
     await asyncio.gather(*(writer(n) for n in range(100)))
     await store.flush()
     for n in range(100):
-        assert len((await store.load(f"d{n}")).updates) == 50
+        history = await store.load(f"d{n}")
+        assert history is not None
+        assert len(history.updates) == 50
     await store.stop()

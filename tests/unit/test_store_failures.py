@@ -24,6 +24,7 @@ from jupyter_huddle.collab.store import (
     ServerStore,
     SQLiteStore,
     StoredHistory,
+    sqlite_db,
 )
 from jupyter_huddle.collab.store import sqlite as sqlite_module
 from jupyter_huddle.collab.store.queue import Op, WriteQueue
@@ -42,7 +43,7 @@ class DiskFull:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.failing = False
-        real = sqlite_module.apply
+        real = sqlite_db.apply  # what sqlite_module imports, and calls by this name
 
         async def apply(db: Any, op: Op, now: float) -> Any:
             if self.failing:
@@ -153,8 +154,12 @@ async def test_nothing_waits_and_memory_stays_bounded_while_the_disk_is_full(
         await store.flush()
     assert not store.durable
     assert store.queued_bytes <= BOUND + OVERSHOOT + 1000  # + one compaction, record, value
-    assert (await store.load("a")).complete is False  # its log lost writes
-    assert (await store.record("c")).saved_hash == "h499"  # what was written reads back
+    history = await store.load("a")
+    assert history is not None
+    assert history.complete is False  # its log lost writes
+    record = await store.record("c")
+    assert record is not None
+    assert record.saved_hash == "h499"  # what was written reads back
     assert await store.values("links") == {"l1": "v499"}
     await store.stop()
 
@@ -210,6 +215,7 @@ async def test_once_writes_work_again_incomplete_logs_are_restored_then_durable(
     again = SQLiteStore(path)  # what a restart finds
     await again.start()
     history = await again.load("open")
+    assert history is not None
     assert history.updates == [b"LIVE STATE"]
     assert history.record.saved_hash == "saved meanwhile"
     assert await again.load("closed") is None  # nobody had it open: it loads from its file
@@ -240,6 +246,7 @@ async def test_a_removed_database_is_noticed_and_rebuilt(tmp_path, monkeypatch):
     await again.start()
     assert await again.values("share_links") == {"l1": "link"}
     history = await again.load("open")
+    assert history is not None
     assert history.updates == [b"LIVE STATE"]
     assert history.record.saved_hash == "live"
     await again.stop()

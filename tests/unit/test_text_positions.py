@@ -3,6 +3,8 @@ not ASCII (where pycrdt's StickyIndex alone is off; see collab/review/positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Assoc, Doc, Text
@@ -35,7 +37,7 @@ edits = st.lists(st.tuples(st.sampled_from(["insert", "delete"]), st.integers(0,
 def test_positions_follow_their_character_through_edits_by_three_clients(initial, edits,
                                                                           pick):
     fresh = iter(ALPHABET)
-    docs = [Doc(client_id=i + 1) for i in range(3)]
+    docs: list[Doc[Any]] = [Doc(client_id=i + 1) for i in range(3)]
     texts = [d.get("t", type=Text) for d in docs]
     texts[0] += "".join(next(fresh) for _ in range(initial))
     for d in docs[1:]:
@@ -84,7 +86,7 @@ def test_positions_follow_their_character_through_edits_by_three_clients(initial
 
 
 def test_a_deleted_character_resolves_to_where_it_was():
-    doc = Doc(client_id=1)
+    doc: Doc[Any] = Doc(client_id=1)
     text = doc.get("t", type=Text)
     text += "é😀ab"
     position = TextPositions(text).position(3, Assoc.AFTER)  # at "a"
@@ -93,7 +95,7 @@ def test_a_deleted_character_resolves_to_where_it_was():
 
 
 def test_a_position_from_another_document_is_refused_not_a_crash():
-    doc = Doc(client_id=1)
+    doc: Doc[Any] = Doc(client_id=1)
     text = doc.get("t", type=Text)
     text += "héllo"
     other = {"item": {"client": 99, "clock": 5}, "assoc": 0}

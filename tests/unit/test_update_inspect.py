@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Map, Text
@@ -14,13 +15,13 @@ from jupyter_huddle.collab.sync.update_inspect import (
 
 
 def replica(doc: Doc) -> Doc:
-    copy = Doc()
+    copy: Doc[Any] = Doc()
     copy.apply_update(doc.get_update())
     return copy
 
 
 def test_a_replica_with_nothing_new_changes_nothing_even_with_deletions():
-    server = Doc()
+    server: Doc[Any] = Doc()
     text = server.get("t", type=Text)
     text += "hello world"
     del text[0:6]
@@ -31,7 +32,7 @@ def test_a_replica_with_nothing_new_changes_nothing_even_with_deletions():
 
 
 def test_new_inserts_are_changes():
-    server = Doc()
+    server: Doc[Any] = Doc()
     server.get("t", type=Text).insert(0, "a")
     client = replica(server)
     client.get("t", type=Text).insert(1, "b")
@@ -39,7 +40,7 @@ def test_new_inserts_are_changes():
 
 
 def test_a_delete_only_update_is_a_change():
-    server = Doc()
+    server: Doc[Any] = Doc()
     server.get("t", type=Text).insert(0, "abc")
     client = replica(server)
     before = client.get_state()
@@ -49,7 +50,7 @@ def test_a_delete_only_update_is_a_change():
 
 
 def test_map_changes_are_changes():
-    server = Doc()
+    server: Doc[Any] = Doc()
     server.get("m", type=Map)["k"] = 1
     client = replica(server)
     client.get("m", type=Map)["k"] = 2
@@ -59,9 +60,9 @@ def test_map_changes_are_changes():
 def test_an_edit_on_top_of_a_refused_edit_is_a_change_not_a_protocol_error():
     # A read-only peer's first edit is refused; its next one builds on it, so the server
     # sees items whose dependencies it never got. That is a change to refuse, not garbage.
-    server = Doc()
+    server: Doc[Any] = Doc()
     server.get("t", type=Text).insert(0, "base")
-    client = Doc()
+    client: Doc[Any] = Doc()
     client.apply_update(server.get_update())
     text = client.get("t", type=Text)
     text.insert(0, "first ")
@@ -89,7 +90,7 @@ def _delete_only(client: int, ranges: list[tuple[int, int]]) -> bytes:
 
 def _fragmented(ranges: int) -> tuple[Doc, int]:
     """A text of 2*ranges characters with every odd one deleted on its own."""
-    doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get("t", type=Text).insert(0, "ab" * ranges)
     doc.apply_update(_delete_only(doc.client_id, [(2 * i + 1, 1) for i in range(ranges)]))
     return doc, doc.client_id
@@ -128,7 +129,7 @@ def test_an_update_over_the_budget_is_judged_without_comparing():
 
 
 def test_the_known_state_follows_pure_deletions_once_invalidated():
-    server = Doc()
+    server: Doc[Any] = Doc()
     text = server.get("t", type=Text)
     text += "hello"
     known = KnownState(server)
