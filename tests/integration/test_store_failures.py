@@ -16,10 +16,10 @@ from typing import Any
 
 import nbformat
 import pytest
-from pycrdt import Array, Doc
 
 from jupyter_huddle.collab.store import SQLiteStore
 from jupyter_huddle.collab.store import sqlite as sqlite_store
+from tests.support.restartable import stored_sources
 from tests.support.yclient import YClient
 
 BASE_CONFIG = {"save_delay_s": 0.1, "max_save_delay_s": 0.5, "room_cleanup_delay_s": 0.5,
@@ -82,19 +82,6 @@ def break_store(folder: Path) -> None:
     writing to the old file (it is gone) nor create a new one."""
     shutil.rmtree(folder)
     folder.write_text("in the way")
-
-
-def stored_sources(path: Path, room: str) -> list[str]:
-    con = sqlite3.connect(path)
-    try:
-        rows = con.execute("SELECT data FROM updates WHERE doc_key = ? ORDER BY seq",
-                           (room,)).fetchall()
-    finally:
-        con.close()
-    doc: Doc = Doc()
-    for (data,) in rows:
-        doc.apply_update(data)
-    return [str(cell["source"]) for cell in doc.get("cells", type=Array)]
 
 
 def stored_values(path: Path, namespace: str) -> int:

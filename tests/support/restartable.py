@@ -54,17 +54,23 @@ class Restartable:
 
     def stored_sources(self, room: str) -> list[str]:
         """Replay what the store has committed for ``room`` (read-only, like a crash sees)."""
-        con = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT data FROM updates WHERE doc_key = ? ORDER BY seq",
-                               (room,)).fetchall()
-        finally:
-            con.close()
-        doc: Doc = Doc()
-        for (data,) in rows:
-            doc.apply_update(data)
-        return [str(c["source"]) for c in doc.get("cells", type=Array)]
+        return stored_sources(self.store_path, room)
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+
+
+def stored_sources(store_path: Path | str, room: str) -> list[str]:
+    """The cell sources a store file's committed log replays to, for ``room`` (opened
+    read-only, as a crash would leave it)."""
+    con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT data FROM updates WHERE doc_key = ? ORDER BY seq",
+                           (room,)).fetchall()
+    finally:
+        con.close()
+    doc: Doc = Doc()
+    for (data,) in rows:
+        doc.apply_update(data)
+    return [str(c["source"]) for c in doc.get("cells", type=Array)]

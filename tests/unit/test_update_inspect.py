@@ -7,6 +7,7 @@ import pytest
 from pycrdt import Doc, Map, Text
 
 from jupyter_huddle.collab.errors import ProtocolError
+from jupyter_huddle.collab.sync.codec import varuint
 from jupyter_huddle.collab.sync.update_inspect import (
     MAX_INSPECTED_BYTES,
     KnownState,
@@ -74,18 +75,9 @@ def test_an_edit_on_top_of_a_refused_edit_is_a_change_not_a_protocol_error():
 
 # --- cost and budget ---------------------------------------------------------------------
 
-def _varuint(num: int) -> bytes:
-    out = bytearray()
-    while num > 0x7F:
-        out.append(0x80 | (num & 0x7F))
-        num >>= 7
-    out.append(num)
-    return bytes(out)
-
-
 def _delete_only(client: int, ranges: list[tuple[int, int]]) -> bytes:
-    body = b"".join(_varuint(clock) + _varuint(length) for clock, length in ranges)
-    return b"\x00\x01" + _varuint(client) + _varuint(len(ranges)) + body
+    body = b"".join(varuint(clock) + varuint(length) for clock, length in ranges)
+    return b"\x00\x01" + varuint(client) + varuint(len(ranges)) + body
 
 
 def _fragmented(ranges: int) -> tuple[Doc, int]:
