@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import nbformat
 import pytest
@@ -12,7 +13,7 @@ from jupyter_huddle.collab.ids import AwarenessRoomId, DocumentRoomId
 from jupyter_huddle.collab.origins import ServerOrigin
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.sync.close_codes import CloseCode
-from jupyter_huddle.collab.sync.room import Room
+from jupyter_huddle.collab.sync.room import DocumentKeeper, Room
 from tests.support.memory_peer import MemoryPeer
 from tests.support.yclient import awareness_update
 
@@ -106,14 +107,17 @@ async def test_slow_peer_is_cut_off_with_1013():
 
 
 async def test_save_requests_are_answered_after_the_handler():
-    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
-        done = asyncio.Event()
+    done = asyncio.Event()
 
-        async def save() -> str:
-            done.set()
-            return "success"
+    async def save() -> str:
+        done.set()
+        return "success"
 
-        room.save_handler = save
+    async def keep(peer: Any, copy: bytes | None, by_session: bool) -> None:
+        raise AssertionError("no copy is stale here")
+
+    keeper = DocumentKeeper(persist=lambda update, origin: None, save=save, keep_stale_copy=keep)
+    async with Room(ROOM, notebook("x"), CollabSettings(), keeper) as room:
         peer = MemoryPeer(room).join()
         room.handle(peer.conn, b"\x02\x04save\x05")
         async with asyncio.timeout(2):

@@ -10,7 +10,7 @@ from pycrdt import Array, Doc, Map, Text
 
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.sync.close_codes import CloseCode
-from jupyter_huddle.collab.sync.room import Room
+from jupyter_huddle.collab.sync.room import DocumentKeeper, Room
 from jupyter_huddle.collab.sync.stale import StaleTabs, foreign_history
 from tests.support.memory_peer import MemoryPeer
 from tests.unit.test_room import ROOM, notebook, source
@@ -28,15 +28,18 @@ def test_foreign_means_content_and_nothing_in_common():
 
 
 async def test_a_copy_from_another_history_is_kept_apart_never_merged():
-    async with Room(ROOM, notebook("a", "b", "c"), CollabSettings()) as room:
-        kept: list[tuple[int, bytes | None]] = []
+    kept: list[tuple[int, bytes | None]] = []
 
-        async def keep(peer: Any, copy: bytes | None, by_session: bool) -> None:
-            assert not by_session  # its session was current: its copy told it apart
-            kept.append((peer.id, copy))
-            peer.close(CloseCode.RELOAD, "reload")
+    async def keep(peer: Any, copy: bytes | None, by_session: bool) -> None:
+        assert not by_session  # its session was current: its copy told it apart
+        kept.append((peer.id, copy))
+        peer.close(CloseCode.RELOAD, "reload")
 
-        room.stale_handler = keep
+    async def save() -> str:
+        return "failed"
+
+    keeper = DocumentKeeper(persist=lambda update, origin: None, save=save, keep_stale_copy=keep)
+    async with Room(ROOM, notebook("a", "b", "c"), CollabSettings(), keeper) as room:
         honest = MemoryPeer(room, "honest").join()
         # the same notebook loaded into another history (a lost store rebuilt from the file)
         stale_doc: Doc = Doc()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -23,9 +22,8 @@ from ..files.binding import FileBinding, file_content
 from ..ids import AwarenessRoomId, DocumentRoomId, RoomId
 from ..settings import CollabSettings
 from ..store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
-from ..sync.codec import encode_raw
 from ..sync.connection import Connection
-from ..sync.room import Room
+from ..sync.room import DocumentKeeper, Room
 from ..sync.stale import StaleTabs
 from .heap import HeapTrimmer, libc_malloc_trim
 from .room_files import FileWatch, RoomFiles
@@ -271,15 +269,17 @@ class RoomManager(RoomFiles):
         epoch = record.epoch if record is not None and record.deleted_at is None else new_epoch()
         binding = FileBinding(room_id, self.backend, self.store, path, self.settings, epoch)
         await binding.load(new_epoch)
-        room = await Room(room_id, binding.document, self.settings).__aenter__()
+        # The binding keeps the room's document: every change goes to its log and save
+        # schedule first, save requests to its saver, stale copies to a recovery file.
+        keeper = DocumentKeeper(
+            persist=binding.on_change, save=binding.save_request,
+            keep_stale_copy=lambda peer, copy, by_session: self.stale.keep(
+                peer, str(room_id), copy, binding.save_stale_copy, by_session=by_session))
+        room = await Room(room_id, binding.document, self.settings, keeper).__aenter__()
+        binding.notify = room.announce  # the binding tells the room's peers of outside changes
         room.on_release = self.heap.released
         if not self.store.durable:
             room.set_server_state(history_durable=False)
-        room.stale_handler = lambda peer, copy, by_session: self.stale.keep(
-            peer, str(room_id), copy, binding.save_stale_copy, by_session=by_session)
-        room.add_change_listener(binding.on_change)
-        room.save_handler = binding.save_request
-        binding.notify = lambda message: room.broadcast(encode_raw(json.dumps(message)))
         entry = RoomEntry(room, binding, binding.epoch)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
         self._follow_file(entry, binding)

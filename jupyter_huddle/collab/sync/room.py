@@ -14,6 +14,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Doc, TransactionEvent
@@ -45,6 +46,23 @@ StaleCopyHandler = Callable[[Connection, bytes | None, bool], Coroutine[Any, Any
 Guard = ProtectedRoots | ServerState | CellLocks  # checks a peer's update once applied
 
 
+@dataclass(frozen=True)
+class DocumentKeeper:
+    """What a room asks of whoever keeps its document (``files.binding.FileBinding``),
+    given when the room is made so the persistence flow is visible in one place.
+
+    ``persist`` gets every applied change before anyone else hears of it (the update log
+    and the save schedule); ``save`` answers a peer's save request (``"success"`` once the
+    file is on disk, else ``"failed"``); ``keep_stale_copy`` keeps the copy of a peer held
+    apart as another history (see ``vetting``) and closes that peer. The keeper speaks to
+    the room's peers through ``Room.announce``.
+    """
+
+    persist: ChangeListener
+    save: SaveHandler
+    keep_stale_copy: StaleCopyHandler
+
+
 class Room:
     """Peers around one document. Use as an async context manager (it owns its tasks).
 
@@ -58,6 +76,7 @@ class Room:
         room_id: RoomId,
         document: SharedDocument | None,
         settings: CollabSettings,
+        keeper: DocumentKeeper | None = None,
     ) -> None:
         self.id = room_id
         self.document = document
@@ -68,7 +87,9 @@ class Room:
         self.peers: dict[int, Connection] = {}
         self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection,
                                         settings.max_awareness_state_bytes)
-        self.save_handler: SaveHandler | None = None
+        # None: nobody keeps this document (presence-only rooms, tests): saves fail, stale
+        # copies are refused without being kept.
+        self.keeper = keeper
         # The server's own presence in the room (kernel status, run queue): one awareness
         # client id of its own, written only here.
         self._server_client_id = random.getrandbits(31)
@@ -94,7 +115,6 @@ class Room:
         self._vetting = HistoryVetting(document, self._known, self._stale_copy,
                                        leave=self.leave, apply=self._apply_peer_update,
                                        answer=self._answer_sync)
-        self.stale_handler: StaleCopyHandler | None = None
         self._subscription = self.doc.observe(self._on_transaction)
         # Presence changes waiting for the next batch (large rooms): client id -> entry.
         # client id -> (clock, state, whether read-only peers get it too)
@@ -151,7 +171,7 @@ class Room:
     def hold_stale(self, peer: Connection, by_session: bool = True) -> None:
         """Hold a peer whose copy belongs to another history of the document (its session
         names an older epoch, or, ``by_session`` False, its state vector shares nothing
-        with this history): its copy is asked for and kept apart (``stale_handler``),
+        with this history): its copy is asked for and kept apart (``keeper.keep_stale_copy``),
         never merged."""
         self._vetting.hold(peer, by_session)
 
@@ -161,10 +181,10 @@ class Room:
         return bool(self.peers) or bool(self._vetting.held)
 
     def _stale_copy(self, peer: Connection, copy: bytes | None, by_session: bool) -> None:
-        if self.stale_handler is None or not self._running:
+        if self.keeper is None or not self._running:
             peer.close(CloseCode.RELOAD, "")
             return
-        self._spawn(self.stale_handler(peer, copy, by_session))
+        self._spawn(self.keeper.keep_stale_copy(peer, copy, by_session))
 
     def leave(self, peer: Connection) -> None:
         """Remove a peer and tell the others its presence is gone; the last one out takes
@@ -236,6 +256,10 @@ class Room:
         for peer in list(self.peers.values()):
             if peer is not exclude:
                 peer.send(frame)
+
+    def announce(self, message: dict[str, Any]) -> None:
+        """Send a RAW JSON message from the server to every peer (e.g. ``file_changed``)."""
+        self.broadcast(_raw_json(**message))
 
     def set_server_state(self, **fields: Any) -> None:
         """Publish server-owned presence fields to every peer (and to later joiners)."""
@@ -344,8 +368,7 @@ class Room:
         peer.send(_raw_json(type="error", reason=reason, message=refused[0].message))
         self.broadcast(codec.encode_sync_update(self.doc.get_update(before)))
         for held_update, origin in held:
-            for listener in self._change_listeners:
-                listener(held_update, origin)
+            self._tell(held_update, origin)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update
@@ -363,14 +386,20 @@ class Room:
         frame = codec.encode_sync_update(update)
         exclude = origin if isinstance(origin, Connection) else None
         self.broadcast(frame, exclude=exclude)
+        self._tell(update, origin)
+
+    def _tell(self, update: bytes, origin: object) -> None:
+        """An applied change: the keeper persists it first, then the other listeners."""
+        if self.keeper is not None:
+            self.keeper.persist(update, origin)
         for listener in self._change_listeners:
             listener(update, origin)
 
     async def _answer_save(self, peer: Connection, request_id: int) -> None:
-        if self.save_handler is None or not peer.permissions.write:
+        if self.keeper is None or not peer.permissions.write:
             status = "failed"
         else:
-            status = await self.save_handler()
+            status = await self.keeper.save()
         peer.send(_raw_json(type="save", responseTo=request_id, status=status))
 
     # --- background -----------------------------------------------------------------------
