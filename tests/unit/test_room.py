@@ -165,13 +165,13 @@ async def test_peers_cannot_write_the_comments_root():
 def watch_presence_batches(room: Room) -> asyncio.Event:
     """An event set each time the room sends a batch of presence (cleared by the test)."""
     flushed = asyncio.Event()
-    original = room._flush_presence
+    original = room.presence._send_batch
 
     def flush() -> None:
         original()
         flushed.set()
 
-    room._flush_presence = flush  # type: ignore[method-assign]
+    room.presence._send_batch = flush  # type: ignore[method-assign]
     return flushed
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +25,12 @@ from ..ids import RoomId
 from ..origins import ServerOrigin, event_origin
 from ..settings import CollabSettings
 from . import codec
-from .awareness import AwarenessTable, encode_entries
 from .close_codes import CloseCode
 from .connection import Connection
 from .full_state import FullState
 from .guard import ProtectedRoots, ServerState
 from .locks import CellLocks
+from .presence import PresenceRelay
 from .update_inspect import KnownState, changes_document, check_leading_count
 from .vetting import HistoryVetting
 
@@ -85,17 +84,13 @@ class Room:
         self.doc: Doc[Any] = document.doc if document is not None else Doc()
         self.settings = settings
         self.peers: dict[int, Connection] = {}
-        self.awareness = AwarenessTable(settings.max_awareness_ids_per_connection,
-                                        settings.max_awareness_state_bytes)
+        # Peers' presence, relayed, and the server's own entry (see ``presence``).
+        self.presence = PresenceRelay(self.peers, settings,
+                                      lambda frame, exclude: self.broadcast(frame, exclude))
+        self.awareness = self.presence.table
         # None: nobody keeps this document (presence-only rooms, tests): saves fail, stale
         # copies are refused without being kept.
         self.keeper = keeper
-        # The server's own presence in the room (kernel status, run queue): one awareness
-        # client id of its own, written only here.
-        self._server_client_id = random.getrandbits(31)
-        self.awareness.reserve_for_server(self._server_client_id)
-        self._server_clock = 0
-        self._server_state: dict[str, Any] = {}
         self._change_listeners: list[ChangeListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         roots = document.protected_roots if document is not None else ()
@@ -116,10 +111,6 @@ class Room:
                                        leave=self.leave, apply=self._apply_peer_update,
                                        answer=self._answer_sync)
         self._subscription = self.doc.observe(self._on_transaction)
-        # Presence changes waiting for the next batch (large rooms): client id -> entry.
-        # client id -> (clock, state, whether read-only peers get it too)
-        self._presence_batch: dict[int, tuple[int, bytes, bool]] = {}
-        self._presence_flush: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Room {self.id} peers={len(self.peers)}>"
@@ -131,8 +122,7 @@ class Room:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._running = False
-        if self._presence_flush is not None:
-            self._presence_flush.cancel()
+        self.presence.close()
         self.doc.unobserve(self._subscription)
         self._vetting.close()
         for peer in list(self.peers.values()):
@@ -161,10 +151,9 @@ class Room:
             self._guard.track(peer)
         # Which presence entry is the server's: clients read the run queue, kernel status
         # and presenter from that entry only, never from a state that merely claims to be it.
-        peer.send(_raw_json(type="server_presence", client_id=self._server_client_id))
+        peer.send(_raw_json(type="server_presence", client_id=self.presence.server_client_id))
         peer.send(codec.encode_sync_step1(self._known.state))
-        presence = self.awareness.snapshot(None if peer.permissions.write or not self._large()
-                                           else self._is_writer)
+        presence = self.presence.snapshot_for(peer)
         if presence is not None:
             peer.send(codec.encode_awareness(presence))
 
@@ -192,7 +181,7 @@ class Room:
         self._vetting.forget(peer)
         if self.peers.pop(peer.id, None) is None:
             return
-        self._relay_presence(self.awareness.remove_owner_entries(peer.id), None, None)
+        self.presence.remove_peer(peer.id)
         released = peer.outbox.held_bytes() + self._full_state.left(peer.id)
         if not self.peers:
             released += self._full_state.drop()
@@ -210,47 +199,6 @@ class Room:
         if self.on_release is not None and nbytes > 0:
             self.on_release(nbytes)
 
-    def _is_writer(self, owner: object) -> bool:
-        peer = self.peers.get(owner) if isinstance(owner, int) else None
-        return peer is not None and peer.permissions.write
-
-    def _large(self) -> bool:
-        return len(self.peers) > self.settings.awareness_batch_above_peers
-
-    def _relay_presence(self, entries: list[tuple[int, int, bytes]], sender: Connection | None,
-                        as_sent: bytes | None) -> None:
-        """Send accepted presence changes on: at once in a small room (a cursor must move
-        now), in the next batch in a large one. In a large room, read-only peers (a class
-        watching) get the presence of those who may edit, and departures, but not each
-        other's cursors: that traffic would grow with the square of the class."""
-        if not entries:
-            return
-        if not self._large():
-            frame = as_sent if as_sent is not None else encode_entries(entries)
-            self.broadcast(codec.encode_awareness(frame), exclude=sender)
-            return
-        to_all = sender is None or sender.permissions.write
-        for client_id, clock, state in entries:
-            self._presence_batch[client_id] = (clock, state, to_all)
-        if self._presence_flush is None:
-            self._presence_flush = asyncio.get_running_loop().call_later(
-                self.settings.awareness_batch_ms / 1000, self._flush_presence)
-
-    def _flush_presence(self) -> None:
-        self._presence_flush = None
-        batch, self._presence_batch = self._presence_batch, {}
-        if not batch:
-            return
-        everything = codec.encode_awareness(encode_entries(
-            [(cid, clock, state) for cid, (clock, state, _) in batch.items()]))
-        shared = [(cid, clock, state) for cid, (clock, state, to_all) in batch.items() if to_all]
-        for_readers = (codec.encode_awareness(encode_entries(shared)) if len(shared) < len(batch)
-                       else everything) if shared else None
-        for peer in list(self.peers.values()):
-            frame = everything if peer.permissions.write else for_readers
-            if frame is not None:
-                peer.send(frame)
-
     def broadcast(self, frame: bytes, exclude: Connection | None = None) -> None:
         """Send ``frame`` to every peer except ``exclude``."""
         for peer in list(self.peers.values()):
@@ -263,20 +211,12 @@ class Room:
 
     def set_server_state(self, **fields: Any) -> None:
         """Publish server-owned presence fields to every peer (and to later joiners)."""
-        changed = {k: v for k, v in fields.items() if self._server_state.get(k) != v}
-        if not changed:
-            return
-        self._server_state.update(changed)
-        self._server_clock += 1
-        state = json.dumps({"huddle": self._server_state}, separators=(",", ":")).encode()
-        payload = self.awareness.set_server_entry(self._server_client_id, self._server_clock,
-                                                  state)
-        self.broadcast(codec.encode_awareness(payload))
+        self.presence.set_server_state(**fields)
 
     @property
     def server_state(self) -> dict[str, Any]:
         """A copy of the server-owned presence fields published with ``set_server_state``."""
-        return dict(self._server_state)
+        return self.presence.server_state
 
     # --- messages -------------------------------------------------------------------------
 
@@ -300,9 +240,7 @@ class Room:
                 else:
                     self._apply_peer_update(peer, update)
             case codec.AwarenessMessage(payload):
-                entries, unchanged = self.awareness.apply_entries(
-                    payload, peer.id, peer.user.username, peer.presence)
-                self._relay_presence(entries, peer, payload if unchanged else None)
+                self.presence.apply(peer, payload)
             case codec.SaveRequest(request_id):
                 self._spawn(self._answer_save(peer, request_id))
             case _:
