@@ -43,14 +43,14 @@ class DiskFull:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.failing = False
-        real = sqlite_db.apply  # what sqlite_module imports, and calls by this name
+        real = sqlite_db.apply  # what commit_batch calls, by this name, for each operation
 
         async def apply(db: Any, op: Op, now: float) -> Any:
             if self.failing:
                 raise sqlite3.OperationalError("database or disk is full")
             return await real(db, op, now)
 
-        monkeypatch.setattr(sqlite_module, "apply", apply)
+        monkeypatch.setattr(sqlite_db, "apply", apply)
         monkeypatch.setattr(sqlite_module, "_MAX_RETRY_DELAY_S", 0.05)
 
 

@@ -35,10 +35,12 @@ from .queue import DOCUMENT_KINDS, LOG_KINDS, Op, WriteQueue
 from .restore import Restore, Restorer
 from .sqlite_db import (
     BrokenStore,
-    apply,
+    commit_batch,
     file_identity,
     move_aside,
     open_database,
+    read_record,
+    read_updates,
     read_values,
     scalar,
 )
@@ -218,17 +220,10 @@ class SQLiteStore:
         if key in self._records:
             return self._records[key]
         try:
-            async with self.db.execute(
-                "SELECT epoch, saved_hash, path, saved_digest, deleted_at FROM documents "
-                "WHERE doc_key = ?", (key,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            return await read_record(self.db, key)
         except _FAILURES as err:
             self._unreadable(key, err)
             return None
-        if row is None:
-            return None
-        return DocumentRecord(key, row[0], row[1], row[2], row[3], row[4])
 
     async def load(self, key: str) -> StoredHistory | None:
         """The stored history; ``complete`` False when the log lost writes, or has writes
@@ -240,10 +235,7 @@ class SQLiteStore:
         if key in self._queue.tainted or self._has_log(key):
             return StoredHistory(record, [], complete=False)
         try:
-            async with self.db.execute(
-                "SELECT data FROM updates WHERE doc_key = ? ORDER BY seq", (key,)
-            ) as cursor:
-                updates = [bytes(row[0]) async for row in cursor]
+            updates = await read_updates(self.db, key)
         except _FAILURES as err:
             self._unreadable(key, err)
             return StoredHistory(record, [], complete=False)
@@ -434,17 +426,7 @@ class SQLiteStore:
         self._report()
 
     async def _commit(self, batch: list[Op]) -> list[Any]:
-        db = self.db
-        results: list[Any] = []
-        now = time.time()
-        try:
-            for op in batch:
-                results.append(await apply(db, op, now))
-            await db.commit()
-        except BaseException:
-            with contextlib.suppress(*_FAILURES):
-                await db.rollback()
-            raise
+        results = await commit_batch(self.db, batch)
         if file_identity(self.path) != self._file:
             raise StoreError(f"{self.path} was removed or replaced")
         self.commits += 1

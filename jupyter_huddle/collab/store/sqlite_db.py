@@ -1,16 +1,19 @@
-"""The SQLite database file behind ``SQLiteStore``: schema, opening, and the SQL of each
-queued operation."""
+"""The SQLite database file behind ``SQLiteStore``: schema, opening, the SQL of each
+queued operation, of each read, and of committing a batch."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from .base import DocumentRecord
 from .queue import Op
 
 log = logging.getLogger(__name__)
@@ -153,3 +156,41 @@ async def scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = (
     async with db.execute(sql, params) as cursor:
         row = await cursor.fetchone()
     return row[0] if row else None
+
+
+async def read_record(db: aiosqlite.Connection, key: str) -> DocumentRecord | None:
+    """A document's record as committed (None if there is none)."""
+    async with db.execute(
+        "SELECT epoch, saved_hash, path, saved_digest, deleted_at FROM documents "
+        "WHERE doc_key = ?", (key,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else DocumentRecord(key, row[0], row[1], row[2], row[3], row[4])
+
+
+async def read_updates(db: aiosqlite.Connection, key: str) -> list[bytes]:
+    """A document's committed log, oldest first."""
+    async with db.execute(
+        "SELECT data FROM updates WHERE doc_key = ? ORDER BY seq", (key,)
+    ) as cursor:
+        return [bytes(row[0]) async for row in cursor]
+
+
+async def commit_batch(db: aiosqlite.Connection, batch: list[Op]) -> list[Any]:
+    """Apply a batch of operations in one transaction; each one's result, in order.
+
+    Raises:
+        sqlite3.Error, OSError, ValueError: the transaction failed (it was rolled back).
+    """
+    results: list[Any] = []
+    now = time.time()
+    try:
+        for op in batch:
+            results.append(await apply(db, op, now))
+        await db.commit()
+    except BaseException:
+        # the connection itself may be gone: then there is nothing to roll back
+        with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+            await db.rollback()
+        raise
+    return results
