@@ -28,8 +28,6 @@ class CollabSettings:
     # Every peer receives some frame at least this often (y-websocket drops sockets silent
     # for 30 s).
     keepalive_interval_s: float = 10.0
-    # Appended updates are committed to the store in groups at most this far apart.
-    store_commit_interval_ms: float = 50.0
     # Replace a document's update log by one verified state after this many updates.
     compact_after_updates: int = 1000
     # How often an open file is checked for changes made outside Huddle, when filesystem

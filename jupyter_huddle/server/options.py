@@ -333,7 +333,6 @@ class HuddleOptions(HasTraits):
             max_rooms=self.max_rooms,
             max_awareness_ids_per_connection=self.max_awareness_ids_per_connection,
             keepalive_interval_s=self.keepalive_interval_s,
-            store_commit_interval_ms=self.store_commit_interval_ms,
             compact_after_updates=self.compact_after_updates,
             file_poll_interval_s=self.file_poll_interval_s,
             deleted_retention_days=self.deleted_retention_days,
