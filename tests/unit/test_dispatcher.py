@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import nbformat
 import pytest
 
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.origins import ServerOrigin
 from jupyter_huddle.collab.sync.connection import UserInfo
 from jupyter_huddle.kernels.dispatcher import DispatcherSettings, KernelDispatcher
 from jupyter_huddle.kernels.requests import ExecutionRequest, RequestState
+from tests.support.documents import code_notebook
 from tests.support.fake_kernels import FakeKernel, FakeKernels, Signal
 
 ROOM = DocumentRoomId("json", "notebook", "nb")
@@ -64,14 +63,6 @@ class Hooks:
                                    what=f"{request.cell_id} to run")
 
 
-def notebook(*sources: str) -> NotebookDocument:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s, id=f"c{i}") for i, s in enumerate(sources)]
-    doc = NotebookDocument()
-    doc.load(nb, ServerOrigin.LOAD)
-    return doc
-
-
 def request(cell: str, source: str, batch: str = "b1", who: str = "ada") -> ExecutionRequest:
     return ExecutionRequest(ROOM, cell, source, UserInfo(who), KERNEL, batch)
 
@@ -84,7 +75,7 @@ class Setup:
     def __init__(self, sources: tuple[str, ...]) -> None:
         self.kernels = FakeKernels()
         self.kernel: FakeKernel = self.kernels.add(KERNEL, ROOM)
-        self.doc = notebook(*sources)
+        self.doc = code_notebook(*sources)
         self.hooks = Hooks(self.kernels, self.doc)
         self.dispatcher = KernelDispatcher(KERNEL, self.hooks, FAST)
 

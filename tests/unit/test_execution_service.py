@@ -9,13 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-import nbformat
 import pytest
 
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.errors import PermissionDenied
 from jupyter_huddle.collab.ids import DocumentRoomId
-from jupyter_huddle.collab.origins import ServerOrigin
 from jupyter_huddle.collab.settings import CollabSettings
 from jupyter_huddle.collab.sync.connection import UserInfo
 from jupyter_huddle.collab.sync.room import Room
@@ -32,6 +30,7 @@ from jupyter_huddle.kernels.errors import (
 from jupyter_huddle.kernels.limits import QueueLimits
 from jupyter_huddle.kernels.requests import ExecutionRequest, RequestState, source_hash
 from jupyter_huddle.kernels.service import CellRef, ExecutionService, ExecutionSettings
+from tests.support.documents import code_notebook
 from tests.support.fake_kernels import FakeKernels, FakeRooms, Signal
 
 ROOM = DocumentRoomId("json", "notebook", "nb")
@@ -106,19 +105,11 @@ class Env:
         return state
 
 
-def notebook(*sources: str) -> NotebookDocument:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s, id=f"c{i}") for i, s in enumerate(sources)]
-    doc = NotebookDocument()
-    doc.load(nb, ServerOrigin.LOAD)
-    return doc
-
-
 @asynccontextmanager
 async def serving(*sources: str, **settings: Any) -> AsyncIterator[Env]:
     """A service over one open notebook of these cells, closed afterwards."""
     env = Env(replace(SETTINGS, **settings))
-    async with WatchedRoom(ROOM, notebook(*sources), env.signal) as room:
+    async with WatchedRoom(ROOM, code_notebook(*sources), env.signal) as room:
         env.room = env.rooms.add(room)
         try:
             yield env
