@@ -9,7 +9,9 @@ from typing import Any
 from pycrdt import Array, Doc, Map, Text
 
 from jupyter_huddle.collab.settings import CollabSettings
+from jupyter_huddle.collab.sync import codec
 from jupyter_huddle.collab.sync.close_codes import CloseCode
+from jupyter_huddle.collab.sync.held import HeldPeers
 from jupyter_huddle.collab.sync.room import DocumentKeeper, Room
 from jupyter_huddle.collab.sync.stale import StaleTabs, foreign_history
 from tests.support.memory_peer import MemoryPeer
@@ -92,3 +94,39 @@ def test_refused_tabs_are_held_back_then_let_through():
     for n in range(5):  # bounded: the oldest are forgotten
         tabs.refused(("bob", "r", str(n)))
     assert len(tabs) == 2
+
+
+async def test_a_held_peer_that_never_answers_cannot_grow_its_copy_past_the_bound():
+    """A held peer that sends updates but never its SyncStep2 has its copy taken once it
+    has handed in ``max_bytes``; what it sends after that is not kept."""
+    taken: list[bytes | None] = []
+    held = HeldPeers(lambda peer, copy, by_session: taken.append(copy), wait_s=60,
+                     max_bytes=250)  # about two and a half of the updates below
+
+    class Peer:
+        id = 1
+
+        def send(self, frame: bytes, shared: bool = False) -> None:
+            pass
+
+    peer: Any = Peer()
+    held.hold(peer, b"\x00", by_session=True)
+    doc: Doc = Doc()
+    text = doc.get("t", type=Text)
+    updates = []
+    for _ in range(4):
+        before = doc.get_state()
+        text += "x" * 90
+        updates.append(doc.get_update(before))
+    for update in updates[:2]:
+        held.handle(peer, codec.SyncUpdate(update))
+    assert taken == [], "under the bound: still waiting for its copy"
+    held.handle(peer, codec.SyncUpdate(updates[2]))
+    assert len(taken) == 1, "past the bound: the copy is taken as it stands"
+    held.handle(peer, codec.SyncUpdate(updates[3]))
+    assert len(taken) == 1
+    copy: Doc = Doc()
+    assert taken[0] is not None
+    copy.apply_update(taken[0])
+    assert str(copy.get("t", type=Text)) == "x" * 270
+    held.close()

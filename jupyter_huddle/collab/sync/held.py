@@ -30,6 +30,7 @@ class _Held:
     timer: asyncio.TimerHandle
     by_session: bool
     updates: list[bytes] = field(default_factory=list)
+    held_bytes: int = 0
     # Its copy was handed on: until its socket closes, whatever it sends is ignored.
     released: bool = False
 
@@ -40,9 +41,12 @@ class HeldPeers:
     ``on_copy`` receives each copy (see ``CopyHandler``); ``wait_s`` bounds the wait for it.
     """
 
-    def __init__(self, on_copy: CopyHandler, wait_s: float) -> None:
+    def __init__(self, on_copy: CopyHandler, wait_s: float, max_bytes: int) -> None:
         self._on_copy = on_copy
         self._wait_s = wait_s
+        # What one held peer may hand in before its copy is taken as it stands: a client
+        # that never answers with its copy cannot fill memory with updates meanwhile.
+        self._max_bytes = max_bytes
         self._held: dict[int, _Held] = {}
 
     def __contains__(self, peer: Connection) -> bool:
@@ -80,7 +84,8 @@ class HeldPeers:
                 pass
             case codec.SyncStep2(update) | codec.SyncUpdate(update):
                 held.updates.append(update)
-                if isinstance(message, codec.SyncStep2):
+                held.held_bytes += len(update)
+                if isinstance(message, codec.SyncStep2) or held.held_bytes >= self._max_bytes:
                     self._release(peer.id)  # its answer to our state vector: the copy
             case _:
                 pass

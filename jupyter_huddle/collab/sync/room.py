@@ -108,6 +108,7 @@ class Room:
         self.on_release: ReleaseListener | None = None
         # Peers whose copy may be another history of the document (see ``vetting``).
         self._vetting = HistoryVetting(document, self._known, self._stale_copy,
+                                       max_copy_bytes=settings.max_peer_queue_bytes,
                                        leave=self.leave, apply=self._apply_peer_update,
                                        answer=self._answer_sync)
         self._subscription = self.doc.observe(self._on_transaction)

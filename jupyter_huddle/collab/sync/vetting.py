@@ -36,7 +36,8 @@ class HistoryVetting:
     """
 
     def __init__(self, document: SharedDocument | None, known: KnownState,
-                 on_copy: CopyHandler, *, leave: Callable[[Connection], None],
+                 on_copy: CopyHandler, *, max_copy_bytes: int,
+                 leave: Callable[[Connection], None],
                  apply: Callable[[Connection, bytes], None],
                  answer: Callable[[Connection, bytes], None]) -> None:
         self._document = document
@@ -44,7 +45,7 @@ class HistoryVetting:
         self._leave = leave
         self._apply = apply
         self._answer = answer
-        self.held = HeldPeers(on_copy, STALE_COPY_WAIT_S)
+        self.held = HeldPeers(on_copy, STALE_COPY_WAIT_S, max_copy_bytes)
         # Peers whose first state vector was checked.
         self._vetted: set[int] = set()
         # Peers whose state vector shares nothing with this history: their SyncStep1 is
