@@ -54,6 +54,9 @@ from urllib.parse import quote
 
 import nbformat
 
+from jupyter_huddle.collab.sync.codec import varuint
+from jupyter_huddle.collab.sync.update_inspect import decode_state_vector
+
 from . import fixtures, wsclient
 from .classroom import CookieConnection, Guest, claim_guests, peak_rss_bytes
 from .proto import Peer, open_peer, put_session, wait_synced
@@ -74,15 +77,6 @@ RANGES = 30_000
 
 def _log(msg: str) -> None:
     print(msg, flush=True)
-
-
-def varuint(num: int) -> bytes:
-    out = bytearray()
-    while num > 0x7F:
-        out.append(0x80 | (num & 0x7F))
-        num >>= 7
-    out.append(num)
-    return bytes(out)
 
 
 def sync(sub: int, payload: bytes) -> bytes:
@@ -216,7 +210,7 @@ def frame_kinds(client: int, first: int) -> list[tuple[str, bytes, bool]]:
 async def measure_frames(server: Server, args: argparse.Namespace, side: str
                          ) -> dict[str, Any]:
     owner, _ = await owner_peer(server, "fragmented.ipynb")
-    first = dict(_sv_items(owner.doc.get_state())).get(owner.doc.client_id, 0)
+    first = decode_state_vector(owner.doc.get_state()).get(owner.doc.client_id, 0)
     owner.send(owner.edit(lambda: owner.source(0).insert(0, "ab" * RANGES)))
     owner.send(sync(2, delete_only(owner.doc.client_id,
                                    [(first + 2 * i + 1, 1) for i in range(RANGES)])))
@@ -237,25 +231,6 @@ async def measure_frames(server: Server, args: argparse.Namespace, side: str
     assert prober.conn is not None
     await prober.conn.close()
     return {"costs_ms": costs, "skipped": skipped, "notices": prober.notices}
-
-
-def _sv_items(state: bytes) -> list[tuple[int, int]]:
-    pos, items = 0, []
-
-    def read() -> int:
-        nonlocal pos
-        result = shift = 0
-        while True:
-            byte = state[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return result
-            shift += 7
-
-    for _ in range(read()):
-        items.append((read(), read()))
-    return items
 
 
 # --- lurkers ---------------------------------------------------------------------------------
