@@ -7,6 +7,7 @@ and attribution decide from the origin.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -44,6 +45,18 @@ class ServerOrigin(Enum):
         return self is not ServerOrigin.STORE
 
 
+@dataclass(frozen=True, slots=True)
+class PersonOrigin:
+    """A change the server makes on someone's behalf through the API (a restore from the
+    version history): attributed to them, saved like their edits. ``token`` is unique per
+    action, so an undo can take back exactly that one."""
+
+    username: str
+    display_name: str
+    action: str
+    token: str
+
+
 def event_origin(doc: Doc[Any], event: TransactionEvent) -> object:
     """The origin object of the transaction that produced ``event``.
 
@@ -55,3 +68,12 @@ def event_origin(doc: Doc[Any], event: TransactionEvent) -> object:
     if origin_hash is None:
         return None
     return doc._origins.get(origin_hash)
+
+
+def deep_event_origin(event: Any) -> object:
+    """The origin object of the transaction behind a deep-observer event (a cell's text or
+    outputs changed): there pycrdt hands the object itself."""
+    try:
+        return event.transaction.origin
+    except Exception:  # a transaction already gone: nobody to attribute it to
+        return None

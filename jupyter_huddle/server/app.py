@@ -19,6 +19,7 @@ from ..collab.access.limiter import RateLimiter
 from ..collab.access.rights import disconnect_on_rights_change
 from ..collab.access.roles import Role
 from ..collab.access.service import AccessService
+from ..collab.history import HistoryService
 from ..collab.review import ReviewService
 from ..collab.rooms.manager import RoomManager
 from ..collab.store import MemoryStore, ServerStore, SQLiteStore, UpdateStore
@@ -39,6 +40,7 @@ from .handlers.execute import (
     RequestHandler,
 )
 from .handlers.export import ExportHandler
+from .handlers.history import routes as history_routes
 from .handlers.home import STATIC_DIR, HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
@@ -116,7 +118,8 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         )
         # One store object for rooms, bindings and access alike (it falls back inside).
         self.store = ServerStore(self.make_store())
-        self.rooms = RoomManager(self.collab_settings(), self.backend, self.store)
+        self.rooms = RoomManager(self.collab_settings(), self.backend, self.store,
+                                 self.history_settings())
         root_dir = getattr(self.server.contents_manager, "root_dir", None)
         # Notifications need files on a local disk; other contents managers are polled.
         self.file_watcher = FileWatcher(root_dir, self.rooms.file_changed) if (
@@ -132,6 +135,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
         self.server.event_logger.register_event_schema(COMMENTS_SCHEMA_PATH)
         self.review = ReviewService(self.rooms, self.rooms.users, self._emit_comment_event,
                                     self.review_limits())
+        self.history = HistoryService(self.rooms, self.store, self.rooms.history_settings)
 
     def _build_access(self) -> None:
         self.access = AccessService(
@@ -235,6 +239,7 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
              execution),
             *comment_routes(self.review, access),
+            *history_routes(self.history, access),
             *share_routes(access, self.backend, self.kernels, self.copies_dir,
                           self.max_copy_kernels),
             *classroom_routes(access, self.rooms, self.copies),

@@ -28,6 +28,14 @@ from ..collab.errors import (
     SaveError,
     StoreError,
 )
+from ..collab.history.errors import (
+    HistoryError,
+    HistoryUnavailable,
+    NotRestorer,
+    TooManyHistoryActions,
+    TooManyVersions,
+    UnknownVersion,
+)
 from ..collab.review.errors import (
     CommentError,
     NotAuthor,
@@ -54,12 +62,15 @@ HTTP_STATUSES: list[tuple[type[CollabError], int]] = [
     # too much, for now: 429 with Retry-After, or 503 for everyone
     (TooManyAttempts, 429),
     (TooManyActions, 429),
+    (TooManyHistoryActions, 429),
+    (HistoryUnavailable, 503),
     (PersonQueueFull, 429),
     (NotebookQueueFull, 503),
     (CapacityError, 503),
     # no such thing
     (DocumentNotFound, 404),
     (UnknownThread, 404),
+    (UnknownVersion, 404),
     (UnknownKernel, 404),
     (UnknownDocument, 404),
     (UnknownRequest, 404),
@@ -68,8 +79,10 @@ HTTP_STATUSES: list[tuple[type[CollabError], int]] = [
     (PermissionDenied, 403),
     (AccessError, 403),
     (NotAuthor, 403),
+    (NotRestorer, 403),
     # not now, or not like this
     (TooManyThreads, 409),
+    (TooManyVersions, 409),
     (KernelMismatch, 409),
     (StaleSource, 409),
     (CopyRefused, 409),
@@ -78,6 +91,7 @@ HTTP_STATUSES: list[tuple[type[CollabError], int]] = [
     (DocumentLoadError, 400),
     (ProtocolError, 400),
     (CommentError, 400),
+    (HistoryError, 400),
     (ExecutionError, 400),
     # ours: the server could not do its part
     (SaveError, 500),

@@ -32,6 +32,13 @@ from .handlers.execute import (
     RequestHandler,
 )
 from .handlers.export import ExportHandler
+from .handlers.history import (
+    HistoryViewHandler,
+    RestoreHandler,
+    UndoHandler,
+    VersionHandler,
+    VersionsHandler,
+)
 from .handlers.home import HomeHandler
 from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
@@ -64,6 +71,12 @@ GUEST_ROUTES: Mapping[type, frozenset[str]] = {
     MessagesHandler: frozenset({"POST"}),
     MessageHandler: frozenset({"PATCH", "DELETE"}),
     ThreadActionHandler: frozenset({"POST"}),
+    # version history of their notebook, by role (reading: read; naming, restoring: edit)
+    VersionsHandler: _READ | {"POST"},
+    VersionHandler: _READ | {"PATCH"},
+    RestoreHandler: frozenset({"POST"}),
+    UndoHandler: frozenset({"POST"}),
+    HistoryViewHandler: _READ | {"POST"},
     # personal copies (when HuddleApp.guest_copies allows them)
     CopyHandler: frozenset({"POST"}),
 }

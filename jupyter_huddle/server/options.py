@@ -13,6 +13,7 @@ from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int, List, Unicode, validate
 
+from ..collab.history import HistorySettings
 from ..collab.review import ReviewLimits
 from ..collab.settings import CollabSettings
 from ..kernels.dispatcher import DispatcherSettings
@@ -276,6 +277,51 @@ class HuddleOptions(HasTraits):
         help="Bad share-link tokens one client may try per minute before it is refused "
         "(429) for the rest of that minute.",
     )
+    history_enabled = Bool(
+        True, config=True,
+        help="Record notebooks' version history (browse, diff, blame, restore; see "
+        "docs/HISTORY.md). Off: no versions are recorded and the history API answers 404.",
+    )
+    version_interval_s = Float(
+        300.0, config=True,
+        help="A save with changes records a version at most this often while people edit "
+        "(default 300 s; the last changes are recorded this long after the previous version "
+        "at the latest). Versions are also recorded before restores, before outside changes "
+        "are merged, when a notebook closes, and when named.",
+    )
+    keep_all_versions_days = Float(
+        1.0, config=True,
+        help="Keep every version this many days (default 1); older ones are thinned to "
+        "the newest of each hour.",
+    )
+    keep_hourly_versions_days = Float(
+        7.0, config=True,
+        help="Keep the newest version of each hour this many days (default 7); older ones "
+        "are thinned to the newest of each day.",
+    )
+    keep_daily_versions_days = Float(
+        90.0, config=True,
+        help="Keep the newest version of each day this many days (default 90); older "
+        "versions are deleted, except named ones, which stay until their name is removed.",
+    )
+    max_named_versions = Int(
+        200, config=True,
+        help="Named versions one notebook may hold (default 200); more are refused (409).",
+    )
+    max_undoable_restores = Int(
+        8, config=True,
+        help="Restores one open notebook keeps undoable at once (default 8; each watches "
+        "the document's changes while it is kept).",
+    )
+    restore_undo_window_s = Float(
+        3600.0, config=True,
+        help="How long a restore can be undone (default 3600 s).",
+    )
+    history_actions_per_minute = Int(
+        30, config=True,
+        help="Names, restores and undos one person may make per minute (default 30); more "
+        "are refused with 429 and Retry-After.",
+    )
     disable_rtc = Bool(
         False, config=True,
         help="Tell JupyterLab not to use real-time collaboration (page config disableRTC).",
@@ -284,7 +330,8 @@ class HuddleOptions(HasTraits):
     @validate("save_delay_s", "max_save_delay_s", "save_retry_delay_s", "keepalive_interval_s",
               "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
               "kernel_watchdog_interval_s", "awareness_batch_ms", "peer_stall_timeout_s",
-              "stale_tab_retry_s")
+              "stale_tab_retry_s", "version_interval_s", "restore_undo_window_s",
+              "keep_all_versions_days", "keep_hourly_versions_days", "keep_daily_versions_days")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -314,7 +361,8 @@ class HuddleOptions(HasTraits):
               "max_stale_tabs",
               "max_threads_per_person", "comment_actions_per_minute", "max_copies_per_person",
               "max_queued_cells_per_notebook", "max_queued_cells_per_person",
-              "max_recent_runs_per_notebook")
+              "max_recent_runs_per_notebook", "max_named_versions", "max_undoable_restores",
+              "history_actions_per_minute")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -364,6 +412,23 @@ class HuddleOptions(HasTraits):
             # execution held for them soon after.
             sweep_interval_s=min(max(self.room_cleanup_delay_s, 0.1), 10.0),
             record_attribution=self.record_attribution,
+        )
+
+    def history_settings(self) -> HistorySettings:
+        """When versions are recorded and how long they are kept."""
+        day = 86400.0
+        keep_all = self.keep_all_versions_days * day
+        keep_hourly = max(self.keep_hourly_versions_days * day, keep_all)
+        return HistorySettings(
+            enabled=self.history_enabled,
+            version_interval_s=self.version_interval_s,
+            keep_all_s=keep_all,
+            keep_hourly_s=keep_hourly,
+            keep_daily_s=max(self.keep_daily_versions_days * day, keep_hourly),
+            max_named_versions=self.max_named_versions,
+            max_undoable_restores=self.max_undoable_restores,
+            undo_window_s=self.restore_undo_window_s,
+            actions_per_minute=self.history_actions_per_minute,
         )
 
     def review_limits(self) -> ReviewLimits:

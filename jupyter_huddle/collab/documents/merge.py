@@ -147,6 +147,27 @@ def _apply_cells(document: LiveNotebook, target: list[dict[str, Any]]) -> None:
             cells.insert(index, document.new_cell(cell))
 
 
+def apply_cell(document: LiveNotebook, cell: dict[str, Any], after: list[str],
+               origin: object) -> int:
+    """Make one live cell equal ``cell`` (nbformat dict with an id), or put it back if it
+    is gone: after the last of ``after`` (the ids that preceded it, nearest last) still in
+    the notebook, else first. Returns its index."""
+    with document.doc.transaction(origin=origin):
+        cells = document.cells
+        ids = [cells[i].get("id") for i in range(len(cells))]
+        if cell["id"] in ids:
+            index = ids.index(cell["id"])
+            if cells[index].get("cell_type") == cell.get("cell_type"):
+                _update_cell(cells[index], cell)
+                return index
+            del cells[index]  # another type is another cell: re-created in place
+            ids.pop(index)
+        else:
+            index = next((ids.index(i) + 1 for i in reversed(after) if i in ids), 0)
+        cells.insert(index, document.new_cell(cell))
+        return index
+
+
 def _drop_repeats(cells: Array[Any]) -> None:
     seen: set[str] = set()
     index = 0

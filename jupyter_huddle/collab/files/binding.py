@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from ..documents.base import DiskMerge, SharedDocument
 from ..documents.notebook import NotebookDocument
@@ -26,7 +26,7 @@ from ..documents.schema import copy_json, split_comments, with_comments
 from ..documents.text import TextDocument
 from ..errors import DocumentLoadError, DocumentNotFound, SaveError
 from ..ids import DocumentRoomId
-from ..origins import ServerOrigin
+from ..origins import PersonOrigin, ServerOrigin
 from ..review import follow_outside_edit, load_saved_threads, saved_threads
 from ..settings import CollabSettings
 from ..store import DocumentRecord, StoredHistory, UpdateStore
@@ -38,6 +38,16 @@ from .saver import SaveScheduler
 log = logging.getLogger(__name__)
 
 Notify = Callable[[dict[str, Any]], None]
+
+
+class VersionHooks(Protocol):
+    """What the binding tells the document's version history (``history.HistoryRecorder``)."""
+
+    def saved(self) -> None:
+        """The file was written with changes."""
+
+    async def before_outside_change(self) -> None:
+        """The file changed outside Huddle and is about to be merged into the document."""
 
 
 def new_document(room_id: DocumentRoomId) -> SharedDocument:
@@ -118,6 +128,8 @@ class FileBinding:
         # the logging it saves, however large the document).
         self._state_bytes = 0
         self._compaction: asyncio.Task[bool] | None = None
+        # The document's version history, once its room is open (notebooks only).
+        self.history: VersionHooks | None = None
 
     @property
     def epoch(self) -> str:
@@ -199,7 +211,7 @@ class FileBinding:
         self._bytes_since_compaction += len(update)
         if self._compaction_due():
             self.schedule_compaction()
-        if isinstance(origin, Connection) or (
+        if isinstance(origin, Connection | PersonOrigin) or (
             isinstance(origin, ServerOrigin) and origin.marks_dirty
         ):
             self.saver.mark_dirty()
@@ -279,6 +291,8 @@ class FileBinding:
             self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=digest)
             await self.store.put_record(self.record)
         self.document.set_state(ServerOrigin.SAVE_STATE, dirty=False, hash=snapshot.hash)
+        if self.history is not None:
+            self.history.saved()
 
     # --- the file changing outside Huddle ---------------------------------------------------
 
@@ -301,6 +315,8 @@ class FileBinding:
             if snapshot.hash == self.record.saved_hash:
                 return True  # touched, not changed
             log.info("%s changed outside Huddle: merging it into the live document", self.path)
+            if self.history is not None:
+                await self.history.before_outside_change()
             await self._merge_disk(snapshot)
             await self.store.put_record(self.record)
         self.document.set_state(ServerOrigin.SAVE_STATE, hash=snapshot.hash,

@@ -16,9 +16,11 @@ import uuid
 from typing import Any
 
 from ..access.users import KnownUsers
+from ..documents.notebook import NotebookDocument
 from ..errors import CapacityError, DocumentNotFound, SaveError, StoreError
 from ..files.backend import FileBackend
 from ..files.binding import FileBinding, file_content
+from ..history import HistoryRecorder, HistorySettings
 from ..ids import AwarenessRoomId, DocumentRoomId, RoomId
 from ..settings import CollabSettings
 from ..store import DocumentRecord, MemoryStore, ServerStore, UpdateStore
@@ -42,8 +44,10 @@ class RoomManager(RoomFiles):
     """Owns every room; use as an async context manager around the server's lifetime."""
 
     def __init__(self, settings: CollabSettings, backend: FileBackend,
-                 store: UpdateStore | None = None) -> None:
+                 store: UpdateStore | None = None,
+                 history: HistorySettings | None = None) -> None:
         self.settings = settings
+        self.history_settings = history or HistorySettings()
         self.backend = backend
         # One store object for everything (rooms, bindings, access): never replaced.
         self.store = store if isinstance(store, ServerStore) else ServerStore(
@@ -95,6 +99,12 @@ class RoomManager(RoomFiles):
         """The room if it is open."""
         entry = self._entries.get(room_id)
         return entry.room if entry else None
+
+    def history(self, room_id: DocumentRoomId) -> HistoryRecorder | None:
+        """The version history of an open notebook's room (None: not open, not a
+        notebook, or history is off)."""
+        entry = self._entries.get(room_id)
+        return entry.history if entry is not None else None
 
     def rooms_for_file(self, file_id: str) -> list[Room]:
         """The open rooms of one file (its notebook room, its text room), found by id."""
@@ -281,10 +291,29 @@ class RoomManager(RoomFiles):
         if not self.store.durable:
             room.set_server_state(history_durable=False)
         entry = RoomEntry(room, binding, binding.epoch)
+        entry.history = await self._start_history(room, binding)
         entry.tasks.append(asyncio.create_task(binding.saver.run()))
         self._follow_file(entry, binding)
         log.info("opened %s (%s)", room_id, path)
         return entry
+
+    async def _start_history(self, room: Room, binding: FileBinding) -> HistoryRecorder | None:
+        """Watch a notebook's changes and record its versions (collab.history)."""
+        if not self.history_settings.enabled or not isinstance(binding.document,
+                                                               NotebookDocument):
+            return None
+        recorder = HistoryRecorder(binding.key, binding.document, self.store,
+                                   self.history_settings, announce=room.announce,
+                                   mark_dirty=binding.saver.mark_dirty)
+        try:
+            await recorder.start()
+        except StoreError as err:
+            log.error("the version history of %s cannot be read (%s): it is not recorded "
+                      "while the room is open", binding.path, err)
+            await recorder.close()
+            return None
+        binding.history = recorder
+        return recorder
 
     async def _make_space(self) -> None:
         """Evict the longest-idle room if the server is full.
@@ -340,6 +369,8 @@ class RoomManager(RoomFiles):
         self._unwatch(entry)
         for task in entry.tasks:
             task.cancel()
+        if entry.history is not None:
+            await entry.history.close()
         if entry.binding is not None:
             try:
                 await entry.binding.close()

@@ -102,6 +102,8 @@ class RoomFiles:
         for task in entry.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        if entry.history is not None:
+            await entry.history.close()
         await self.store.put_record(replace(binding.record, deleted_at=time.time()))
         for peer in list(entry.room.peers.values()):
             peer.close(CloseCode.GONE, f"the file was deleted: {binding.path}")

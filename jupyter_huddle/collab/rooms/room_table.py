@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..files.binding import FileBinding
+from ..history import HistoryRecorder
 from ..ids import DocumentRoomId, RoomId
 from ..sync.room import Room
 
@@ -35,6 +36,8 @@ class RoomEntry:
     # tab): the room is not evicted while leased.
     leases: int = 0
     idle_since: float | None = None
+    # The notebook's version history while the room is open.
+    history: HistoryRecorder | None = None
 
 
 class RoomTable:

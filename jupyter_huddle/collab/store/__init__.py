@@ -9,10 +9,13 @@ from __future__ import annotations
 from .base import (
     AccessTable,
     DocumentRecord,
+    NewVersion,
     StoredHistory,
     StoreLifetime,
     UpdateLog,
     UpdateStore,
+    VersionRow,
+    VersionTable,
 )
 from .memory import MemoryStore
 from .server_store import ServerStore
@@ -22,10 +25,13 @@ __all__ = [
     "AccessTable",
     "DocumentRecord",
     "MemoryStore",
+    "NewVersion",
     "SQLiteStore",
     "ServerStore",
     "StoreLifetime",
     "StoredHistory",
     "UpdateLog",
     "UpdateStore",
+    "VersionRow",
+    "VersionTable",
 ]

@@ -7,6 +7,7 @@ everything appended so far is durable.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,6 +93,61 @@ class AccessTable(Protocol):
         """Set (or, with None, remove) one value; committed before returning."""
 
 
-class UpdateStore(StoreLifetime, UpdateLog, AccessTable, Protocol):
-    """What a store implements: its lifetime, the update log and the access tables, in one
-    database (one file to back up, one transaction order)."""
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """One recorded version of a document, without its content."""
+
+    key: str
+    # Sortable: the time in milliseconds (hex) and a random tail.
+    id: str
+    created_at: float
+    # auto | named | opened | before-restore | restore | before-outside | closed | seen | undo
+    kind: str
+    # Named versions are kept until their name is removed; the rest are thinned by age.
+    name: str | None
+    # JSON: who contributed since the previous version, a summary of what changed, a label.
+    info: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A version to store: its row, its manifest, and the blobs it refers to."""
+
+    row: VersionRow
+    # What the version holds: the notebook's parts by content hash (collab.history.content).
+    manifest: bytes
+    # Every blob hash the manifest refers to (a blob is kept while any version refers to it).
+    refs: frozenset[str]
+    # The blobs that may not be stored yet (stored unless a blob with that hash already is).
+    blobs: dict[str, bytes]
+
+
+class VersionTable(Protocol):
+    """Recorded versions of documents (collab.history): rows, manifests and shared blobs."""
+
+    async def add_version(self, version: NewVersion) -> None:
+        """Store a version (committed before returning).
+
+        Raises:
+            StoreError: it could not be kept (the store is failing and its queue is full).
+        """
+
+    async def versions(self, key: str) -> list[VersionRow]:
+        """Every version of ``key``, oldest first (retention bounds how many)."""
+
+    async def manifest(self, key: str, version_id: str) -> bytes | None:
+        """A version's manifest; None if there is no such version of ``key``."""
+
+    async def blobs(self, hashes: Collection[str]) -> dict[str, bytes]:
+        """The stored blobs among ``hashes``."""
+
+    async def name_version(self, key: str, version_id: str, name: str | None) -> bool:
+        """Name a version (None removes the name); False if there is no such version."""
+
+    async def delete_versions(self, key: str, version_ids: Collection[str]) -> None:
+        """Forget versions, and the blobs no remaining version refers to."""
+
+
+class UpdateStore(StoreLifetime, UpdateLog, AccessTable, VersionTable, Protocol):
+    """What a store implements: its lifetime, the update log, the access tables and the
+    versions, in one database (one file to back up, one transaction order)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ _OVERHEAD_BYTES = 128
 class Op:
     """One write waiting for the database, and the future its caller awaits."""
 
-    kind: str  # append | record | compact | delete | purge | flush | value
+    kind: str  # append | record | compact | delete | purge | flush | value | write
     key: str = ""
     data: bytes = b""
     record: DocumentRecord | None = None
@@ -44,6 +45,10 @@ class Op:
     merged: list[Op] = field(default_factory=list)
     # Bytes this operation holds in the queue's count (0: not counted).
     counted: int = 0
+    # ``write``: runs its own SQL in the writer's transaction (a version), with the bytes
+    # it carries counted like a log entry's.
+    write: Callable[[Any], Awaitable[Any]] | None = None
+    payload_bytes: int = 0
 
     @property
     def size(self) -> int:
@@ -52,7 +57,8 @@ class Op:
         texts = [self.key, self.namespace, self.value]
         if record is not None:
             texts += [record.epoch, record.saved_hash, record.path, record.saved_digest]
-        return _OVERHEAD_BYTES + len(self.data) + sum(len(t.encode()) for t in texts if t)
+        text_bytes = sum(len(t.encode()) for t in texts if t)
+        return _OVERHEAD_BYTES + len(self.data) + self.payload_bytes + text_bytes
 
     def finish(self, result: Any) -> None:
         """Committed: whoever awaits it (or what was folded into it) goes on."""
@@ -90,6 +96,9 @@ class WriteQueue:
             return False
         if op.kind in ("compact", "delete"):
             self._drop(op.key, LOG_KINDS)  # superseded: the state (or nothing) replaces them
+        if op.kind == "write" and self.bytes >= self.max_bytes:
+            op.release()  # a version is refused (its caller reports it), nothing tainted
+            return False
         if op.kind in LOG_KINDS and self.bytes >= self.max_bytes:
             self.taint(op.key)
             op.release()

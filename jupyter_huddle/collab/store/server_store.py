@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from ..errors import StoreError
-from .base import DocumentRecord, StoredHistory, UpdateStore
+from .base import DocumentRecord, NewVersion, StoredHistory, UpdateStore, VersionRow
 from .memory import MemoryStore
 from .restore import Restore
 from .sqlite import SQLiteStore
@@ -116,6 +116,7 @@ class ServerStore:
         await self._active.compact(key, state)
 
     async def delete(self, key: str) -> None:
+        """``UpdateLog.delete``, on the store in use."""
         await self._active.delete(key)
 
     async def purge_deleted(self, older_than: float) -> int:
@@ -129,3 +130,27 @@ class ServerStore:
     async def put_value(self, namespace: str, key: str, value: str | None) -> None:
         """``AccessTable.put_value``, to the store in use."""
         await self._active.put_value(namespace, key, value)
+
+    async def add_version(self, version: NewVersion) -> None:
+        """``VersionTable.add_version``, to the store in use."""
+        await self._active.add_version(version)
+
+    async def versions(self, key: str) -> list[VersionRow]:
+        """``VersionTable.versions``, from the store in use."""
+        return await self._active.versions(key)
+
+    async def manifest(self, key: str, version_id: str) -> bytes | None:
+        """``VersionTable.manifest``, from the store in use."""
+        return await self._active.manifest(key, version_id)
+
+    async def blobs(self, hashes: Collection[str]) -> dict[str, bytes]:
+        """``VersionTable.blobs``, from the store in use."""
+        return await self._active.blobs(hashes)
+
+    async def name_version(self, key: str, version_id: str, name: str | None) -> bool:
+        """``VersionTable.name_version``, on the store in use."""
+        return await self._active.name_version(key, version_id, name)
+
+    async def delete_versions(self, key: str, version_ids: Collection[str]) -> None:
+        """``VersionTable.delete_versions``, on the store in use."""
+        await self._active.delete_versions(key, version_ids)

@@ -23,14 +23,14 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from ..errors import StoreError
-from .base import DocumentRecord, StoredHistory
+from .base import DocumentRecord, NewVersion, StoredHistory, VersionRow
 from .queue import DOCUMENT_KINDS, LOG_KINDS, Op, WriteQueue
 from .restore import Restore, Restorer
 from .sqlite_db import (
@@ -43,6 +43,14 @@ from .sqlite_db import (
     read_updates,
     read_values,
     scalar,
+)
+from .sqlite_versions import (
+    forget_versions,
+    insert_version,
+    read_blobs,
+    read_manifest,
+    read_versions,
+    rename_version,
 )
 
 log = logging.getLogger(__name__)
@@ -307,6 +315,67 @@ class SQLiteStore:
         else:
             self._kv.setdefault(namespace, {})[key] = value
         await self._submit(Op("value", key, namespace=namespace, value=value))
+
+    # --- versions (collab.history) ---------------------------------------------------------
+
+    async def add_version(self, version: NewVersion) -> None:
+        """``VersionTable.add_version``, through the writer task.
+
+        Raises:
+            StoreError: the queue is full (the database is failing or far behind).
+        """
+        size = len(version.manifest) + sum(len(b) for b in version.blobs.values())
+        await self._write(lambda db: insert_version(db, version), size)
+
+    async def name_version(self, key: str, version_id: str, name: str | None) -> bool:
+        """``VersionTable.name_version``, through the writer task."""
+        return bool(await self._write(lambda db: rename_version(db, key, version_id, name)))
+
+    async def delete_versions(self, key: str, version_ids: Collection[str]) -> None:
+        """``VersionTable.delete_versions``, through the writer task."""
+        ids = list(version_ids)
+        await self._write(lambda db: forget_versions(db, key, ids), 64 * len(ids))
+
+    async def _write(self, write: Callable[[Any], Awaitable[Any]], size: int = 0) -> Any:
+        """Run ``write`` in the writer's transaction; its result once committed.
+
+        Raises:
+            StoreError: the database is failing, or the queue is full.
+        """
+        if self._failing is not None:
+            raise StoreError(f"the store is failing ({self._failing}); try again later")
+        if self._writer is None or self._writer.done():
+            raise StoreError("the update store is not open")
+        op = Op("write", write=write, payload_bytes=size)
+        op.done = asyncio.get_running_loop().create_future()
+        if not self._queue.put(op):
+            raise StoreError("the store's write queue is full; try again later")
+        self._wake.set()
+        self._urgent.set()
+        # If the database starts failing meanwhile, the write stays queued for the retries
+        # and this returns (None) when the queue is released.
+        return await op.done
+
+    async def versions(self, key: str) -> list[VersionRow]:
+        """``VersionTable.versions``: committed versions, oldest first."""
+        rows: list[VersionRow] = await self._read(read_versions(self.db, key))
+        return rows
+
+    async def manifest(self, key: str, version_id: str) -> bytes | None:
+        """``VersionTable.manifest``."""
+        manifest: bytes | None = await self._read(read_manifest(self.db, key, version_id))
+        return manifest
+
+    async def blobs(self, hashes: Collection[str]) -> dict[str, bytes]:
+        """``VersionTable.blobs``."""
+        found: dict[str, bytes] = await self._read(read_blobs(self.db, hashes))
+        return found
+
+    async def _read(self, reading: Awaitable[Any]) -> Any:
+        try:
+            return await reading
+        except _FAILURES as err:
+            raise StoreError(f"cannot read versions from {self.path}: {err}") from err
 
     async def flush(self) -> None:
         """Wait until everything appended so far is committed; at once while the database

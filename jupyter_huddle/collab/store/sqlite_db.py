@@ -15,6 +15,7 @@ import aiosqlite
 
 from .base import DocumentRecord
 from .queue import Op
+from .sqlite_versions import forget_versions
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,27 @@ CREATE TABLE IF NOT EXISTS updates (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS updates_by_doc ON updates (doc_key, seq);
+CREATE TABLE IF NOT EXISTS versions (
+    doc_key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT,
+    info TEXT NOT NULL,
+    manifest BLOB NOT NULL,
+    PRIMARY KEY (doc_key, id)
+);
+CREATE TABLE IF NOT EXISTS version_refs (
+    doc_key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS version_refs_by_version ON version_refs (doc_key, id);
+CREATE INDEX IF NOT EXISTS version_refs_by_hash ON version_refs (hash);
+CREATE TABLE IF NOT EXISTS version_blobs (
+    hash TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kv (
     ns TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -135,6 +157,8 @@ async def apply(db: aiosqlite.Connection, op: Op, now: float) -> Any:
         else:
             await db.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
                              (op.namespace, op.key, op.value))
+    elif op.kind == "write" and op.write is not None:
+        return await op.write(db)
     elif op.kind == "purge":
         cursor = await db.execute(
             "SELECT doc_key FROM documents WHERE deleted_at IS NOT NULL AND deleted_at < ?",
@@ -149,6 +173,7 @@ async def apply(db: aiosqlite.Connection, op: Op, now: float) -> Any:
 async def _forget(db: aiosqlite.Connection, key: str) -> None:
     await db.execute("DELETE FROM updates WHERE doc_key = ?", (key,))
     await db.execute("DELETE FROM documents WHERE doc_key = ?", (key,))
+    await forget_versions(db, key, None)
 
 
 async def scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
