@@ -304,6 +304,13 @@ class HuddleOptions(HasTraits):
         help="Keep the newest version of each day this many days (default 90); older "
         "versions are deleted, except named ones, which stay until their name is removed.",
     )
+    save_history_stamp = Bool(
+        True, config=True,
+        help="Write since when a notebook has versions into its file (notebook metadata "
+        "huddle.history, one number), so a server whose store lost the history reports "
+        "it missing instead of starting it silently anew. Off: nothing of the history is "
+        "written into files.",
+    )
     max_named_versions = Int(
         200, config=True,
         help="Named versions one notebook may hold (default 200); more are refused (409).",
@@ -429,6 +436,7 @@ class HuddleOptions(HasTraits):
             max_undoable_restores=self.max_undoable_restores,
             undo_window_s=self.restore_undo_window_s,
             actions_per_minute=self.history_actions_per_minute,
+            stamp_files=self.save_history_stamp,
         )
 
     def review_limits(self) -> ReviewLimits:

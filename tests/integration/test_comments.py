@@ -352,7 +352,9 @@ async def test_threads_survive_saving_compaction_eviction_and_rename(huddle, wri
         assert list(root_threads(client.doc)) == [thread["id"]]
 
 
-@pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG, "save_comments": False}])
+# (with the history stamp off too: then nothing of Huddle's is written into the file)
+@pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG, "save_comments": False,
+                                            "save_history_stamp": False}])
 async def test_saving_threads_into_the_file_can_be_turned_off(huddle, write_notebook,
                                                               jp_root_dir):
     write_notebook("private.ipynb", ["a = 1"])

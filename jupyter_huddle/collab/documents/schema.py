@@ -143,6 +143,7 @@ def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
     cells changed since, without keeping the whole saved content."""
     cells = [c for c in nb.get("cells", []) if "id" in c]
     metadata, comments = split_comments(nb.get("metadata") or {})
+    metadata = split_history_stamp(metadata)[0]  # changes when history is thinned only
     return {
         "metadata": hashlib.sha1(canonical_json(metadata).encode(),
                                  usedforsecurity=False).hexdigest(),
@@ -157,18 +158,42 @@ def notebook_digest(nb: dict[str, Any]) -> dict[str, Any]:
 
 def split_comments(metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """(notebook metadata without saved review threads, the threads or None)."""
-    huddle = metadata.get("huddle")
-    if not isinstance(huddle, dict) or "comments" not in huddle:
-        return metadata, None
-    rest = {k: v for k, v in huddle.items() if k != "comments"}
-    plain_metadata = {k: v for k, v in metadata.items() if k != "huddle"}
-    if rest:
-        plain_metadata["huddle"] = rest
-    return plain_metadata, huddle["comments"]
+    return _split_huddle(metadata, "comments")
 
 
 def with_comments(metadata: dict[str, Any], threads: list[dict[str, Any]]) -> dict[str, Any]:
     """Notebook metadata holding these saved review threads."""
+    return _with_huddle(metadata, "comments", threads)
+
+
+def split_history_stamp(metadata: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """(notebook metadata without the version history stamp, the stamp or None)."""
+    return _split_huddle(metadata, "history")
+
+
+def with_history_stamp(metadata: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
+    """Notebook metadata holding the version history stamp (``huddle.history``): tells a
+    server whose store lost the history that there was one."""
+    return _with_huddle(metadata, "history", stamp)
+
+
+def saved_only(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Notebook metadata without what Huddle keeps in the file only (threads, stamp)."""
+    return split_history_stamp(split_comments(metadata)[0])[0]
+
+
+def _split_huddle(metadata: dict[str, Any], key: str) -> tuple[dict[str, Any], Any]:
+    huddle = metadata.get("huddle")
+    if not isinstance(huddle, dict) or key not in huddle:
+        return metadata, None
+    rest = {k: v for k, v in huddle.items() if k != key}
+    plain_metadata = {k: v for k, v in metadata.items() if k != "huddle"}
+    if rest:
+        plain_metadata["huddle"] = rest
+    return plain_metadata, huddle[key]
+
+
+def _with_huddle(metadata: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     huddle = metadata.get("huddle")
     return {**metadata, "huddle": {**(huddle if isinstance(huddle, dict) else {}),
-                                   "comments": threads}}
+                                   key: value}}

@@ -22,7 +22,14 @@ from typing import Any, Protocol
 
 from ..documents.base import DiskMerge, SharedDocument
 from ..documents.notebook import NotebookDocument
-from ..documents.schema import copy_json, split_comments, with_comments
+from ..documents.schema import (
+    copy_json,
+    saved_only,
+    split_comments,
+    split_history_stamp,
+    with_comments,
+    with_history_stamp,
+)
 from ..documents.text import TextDocument
 from ..errors import DocumentLoadError, DocumentNotFound, SaveError
 from ..ids import DocumentRoomId
@@ -49,32 +56,41 @@ class VersionHooks(Protocol):
     async def before_outside_change(self) -> None:
         """The file changed outside Huddle and is about to be merged into the document."""
 
+    def stamp(self) -> dict[str, Any] | None:
+        """What the file keeps of the history (``huddle.history``), or None."""
+
 
 def new_document(room_id: DocumentRoomId) -> SharedDocument:
     """An empty shared document of the room's type: a notebook, or plain text."""
     return NotebookDocument() if room_id.type == "notebook" else TextDocument()
 
 
-def load_file(document: SharedDocument, content: Any) -> None:
+def load_file(document: SharedDocument, content: Any) -> Any:
     """Fill an empty document from its file's content; a notebook's saved review threads
-    go to their own root, not into the shared metadata."""
+    go to their own root, not into the shared metadata. Returns the notebook's version
+    history stamp (``huddle.history``), or None."""
     if not isinstance(document, NotebookDocument):
         document.load(content, ServerOrigin.LOAD)
-        return
+        return None
     metadata, threads = split_comments(content.get("metadata") or {})
+    metadata, stamp = split_history_stamp(metadata)
     document.load({**content, "metadata": metadata}, ServerOrigin.LOAD)
     if threads is not None:
         load_saved_threads(document, copy_json(threads))
+    return stamp
 
 
-def file_content(document: SharedDocument, settings: CollabSettings) -> Any:
+def file_content(document: SharedDocument, settings: CollabSettings,
+                 stamp: dict[str, Any] | None = None) -> Any:
     """What the document's file holds now: its export and, unless ``save_comments`` is off,
-    a notebook's review threads in its metadata."""
+    a notebook's review threads in its metadata; and the history ``stamp`` if given."""
     content = document.export()
     if isinstance(document, NotebookDocument) and settings.save_comments:
         threads = saved_threads(document)
         if threads is not None:
             content["metadata"] = with_comments(content["metadata"], threads)
+    if isinstance(document, NotebookDocument) and stamp is not None:
+        content["metadata"] = with_history_stamp(content["metadata"], stamp)
     return content
 
 
@@ -83,7 +99,7 @@ def document_content(document: SharedDocument, content: Any) -> Any:
     threads): what its ``merge_disk`` and ``mark_saved`` take."""
     if not isinstance(document, NotebookDocument):
         return content
-    return {**content, "metadata": split_comments(content.get("metadata") or {})[0]}
+    return {**content, "metadata": saved_only(content.get("metadata") or {})}
 
 
 class FileBinding:
@@ -130,6 +146,8 @@ class FileBinding:
         self._compaction: asyncio.Task[bool] | None = None
         # The document's version history, once its room is open (notebooks only).
         self.history: VersionHooks | None = None
+        # The history stamp the file held when loaded (None: none, or not loaded from it).
+        self.loaded_stamp: Any = None
 
     @property
     def epoch(self) -> str:
@@ -138,7 +156,8 @@ class FileBinding:
 
     def content(self) -> Any:
         """What the file would hold if saved now (``file_content``)."""
-        return file_content(self.document, self.settings)
+        stamp = self.history.stamp() if self.history is not None else None
+        return file_content(self.document, self.settings, stamp)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -168,7 +187,7 @@ class FileBinding:
                     log.warning("%s: its stored history lost writes while the update store "
                                 "failed; loading the file under a new history", self.path)
                 self.record = DocumentRecord(self.key, new_epoch(), path=self.path)
-            load_file(self.document, snapshot.content)
+            self.loaded_stamp = load_file(self.document, snapshot.content)
             content = self.content()
             self.record = replace(self.record, saved_hash=snapshot.hash,
                                   saved_digest=self.document.digest(content))

@@ -45,17 +45,17 @@ def align(a: Snapshot, b: Snapshot) -> Alignment:
     stay = {i for m in matcher.get_matching_blocks() for i in common_a[m.a:m.a + m.size]}
     a_cells = {c.id: c for c in a.cells}
     rows: list[tuple[str, str]] = []
-    pending_deleted = [i for i in a_ids if i not in in_b]
-    # Deleted cells are shown where they were: before the first cell that followed them.
-    deleted_before: dict[str | None, list[str]] = {}
-    for index, cell_id in enumerate(a_ids):
-        if cell_id in in_b:
-            continue
-        following = next((n for n in a_ids[index + 1:] if n in stay), None)
-        deleted_before.setdefault(following, []).append(cell_id)
+    # Deleted cells are shown where they were: after the nearest cell before them that kept
+    # its place (first if there is none).
+    deleted_after: dict[str | None, list[str]] = {}
+    previous: str | None = None
+    for cell_id in a_ids:
+        if cell_id not in in_b:
+            deleted_after.setdefault(previous, []).append(cell_id)
+        elif cell_id in stay:
+            previous = cell_id
+    rows.extend((gone, "deleted") for gone in deleted_after.pop(None, []))
     for cell in b.cells:
-        for gone in deleted_before.pop(cell.id, []):
-            rows.append((gone, "deleted"))
         if cell.id not in in_a:
             rows.append((cell.id, "added"))
         elif cell.id not in stay:
@@ -64,8 +64,7 @@ def align(a: Snapshot, b: Snapshot) -> Alignment:
             old = a_cells[cell.id]
             same = old.body == cell.body and old.outputs == cell.outputs
             rows.append((cell.id, "same" if same else "changed"))
-    rows.extend((gone, "deleted") for gone in deleted_before.pop(None, []))
-    del pending_deleted
+        rows.extend((gone, "deleted") for gone in deleted_after.pop(cell.id, []))
     return Alignment(rows)
 
 

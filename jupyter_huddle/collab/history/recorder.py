@@ -63,7 +63,8 @@ class HistoryRecorder:
 
     def __init__(self, key: str, document: NotebookDocument, store: VersionTable,
                  settings: HistorySettings, announce: Announce | None = None,
-                 mark_dirty: Callable[[], None] | None = None) -> None:
+                 mark_dirty: Callable[[], None] | None = None,
+                 loaded_stamp: Any = None) -> None:
         self.key = key
         self.document = document
         self.store = store
@@ -89,6 +90,10 @@ class HistoryRecorder:
                                  settings.undo_window_s)
         # Tells the binding a change needs saving (an undo's transaction is not ours).
         self.mark_dirty = mark_dirty
+        # What the file said of its history when loaded (``stamp``), and when the oldest
+        # version we hold was recorded.
+        self.loaded_stamp = loaded_stamp
+        self.first_at: float | None = None
 
     # --- lifetime --------------------------------------------------------------------------
 
@@ -106,15 +111,31 @@ class HistoryRecorder:
             self.latest = decode_manifest(manifest) if manifest is not None else None
         for row in rows:
             self._learn_names(version_meta(row))
+        self.first_at = rows[0].created_at if rows else None
         await self._seed_blame()
         self._subscription = self.document.cells.observe_deep(self._on_events)
         if self.latest is None:
-            await self.record("opened")
+            await self.record("opened", extra=self._missing())
         elif not self.live_is_latest():
             # Changed since the latest version without us watching (a crash before the
             # version was recorded, or the file edited while the server was down).
             self.flags.add("unattributed")
             await self.record("opened")
+
+    def stamp(self) -> dict[str, Any] | None:
+        """What the file keeps of the history (``huddle.history``): since when versions
+        exist, so a server whose store lost them can say so instead of starting silently."""
+        if self.first_at is None or not self.settings.stamp_files:
+            return None
+        return {"since": round(self.first_at, 3)}
+
+    def _missing(self) -> dict[str, Any] | None:
+        """Versions the file says existed and this store does not have (a lost store)."""
+        since = self.loaded_stamp.get("since") if isinstance(self.loaded_stamp, dict) else None
+        if not isinstance(since, int | float) or isinstance(since, bool):
+            return None
+        self.flags.add("earlier-missing")
+        return {"missing_since": float(since)}
 
     async def close(self) -> None:
         """The room is closing: record what changed since the latest version, and stop."""
@@ -282,6 +303,7 @@ class HistoryRecorder:
             await self.store.add_version(
                 NewVersion(row, encode_manifest(snapshot), snapshot.refs, blobs))
             self.latest, self.latest_row = snapshot, row
+            self.first_at = self.first_at or now
             self.contributors.clear()
             self.flags.clear()
             await self._thin(now)
@@ -298,9 +320,12 @@ class HistoryRecorder:
         return self._last_id
 
     async def _thin(self, now: float) -> None:
-        doomed = expired(await self.store.versions(self.key), now, self.settings)
+        rows = await self.store.versions(self.key)
+        doomed = expired(rows, now, self.settings)
         if doomed:
             await self.store.delete_versions(self.key, doomed)
+            kept = [r for r in rows if r.id not in set(doomed)]
+            self.first_at = kept[0].created_at if kept else None
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -88,8 +88,13 @@ class HistoryService:
         the newest."""
         async def work(recorder: HistoryRecorder) -> dict[str, Any]:
             rows = await recorder.store.versions(recorder.key)
+            oldest = version_meta(rows[0]) if rows else {}
+            missing = ({"since": oldest["missing_since"], "until": oldest["created_at"]}
+                       if "missing_since" in oldest else None)
             return {"versions": [version_meta(r) for r in reversed(rows)],
                     "live_changed": not recorder.live_is_latest(),
+                    # versions the file says existed that this server's store lost
+                    "missing": missing,
                     "contributors": [{"username": u, "display_name": d}
                                      for u, d in sorted(recorder.contributors.items())]}
         return await self._with(room_id, work)

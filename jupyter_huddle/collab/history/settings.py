@@ -30,5 +30,8 @@ class HistorySettings:
     seen_checkpoint_interval_s: float = 10.0
     # Names, restores and undos one person may make per minute, server-wide.
     actions_per_minute: int = 30
+    # Write since when versions exist into the notebook file (metadata huddle.history), so
+    # a server whose store lost them reports them missing instead of starting silently.
+    stamp_files: bool = True
     # Longest version name, in characters.
     max_name_chars: int = 200

@@ -304,7 +304,8 @@ class RoomManager(RoomFiles):
             return None
         recorder = HistoryRecorder(binding.key, binding.document, self.store,
                                    self.history_settings, announce=room.announce,
-                                   mark_dirty=binding.saver.mark_dirty)
+                                   mark_dirty=binding.saver.mark_dirty,
+                                   loaded_stamp=binding.loaded_stamp)
         try:
             await recorder.start()
         except StoreError as err:
