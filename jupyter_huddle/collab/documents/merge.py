@@ -27,8 +27,8 @@ def set_text(text: Text, new: str) -> None:
     old = str(text)
     if old == new:
         return
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old[prefix:], new[prefix:])
+    prefix = common_prefix(old, new)
+    suffix = common_suffix(old[prefix:], new[prefix:])
     old_mid, new_mid = old[prefix:len(old) - suffix], new[prefix:len(new) - suffix]
     if len(old_mid) + len(new_mid) > _MAX_DIFF_CHARS:
         ops = [("replace", 0, len(old_mid), 0, len(new_mid))]
@@ -45,20 +45,31 @@ def set_text(text: Text, new: str) -> None:
             text.insert(start, new_mid[j1:j2])
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+def common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of two texts (a binary search over slice comparisons,
+    which run in C: a keystroke in a long text costs a few of them, not a loop per
+    character)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
-def _common_suffix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[-1 - i] == b[-1 - i]:
-        i += 1
-    return i
+def common_suffix(a: str, b: str) -> int:
+    """Length of the common suffix of two texts (as ``common_prefix``)."""
+    low, high = 0, min(len(a), len(b))
+    end_a, end_b = len(a), len(b)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[end_a - middle:end_a - low] == b[end_b - middle:end_b - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _utf8_len(text: str) -> int:

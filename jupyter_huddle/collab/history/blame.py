@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..documents.merge import common_prefix, common_suffix
 from .content import source_digest
 
 # Who wrote a line: "u:<username>", "disk" (changed outside Huddle), or None (unknown).
@@ -35,6 +36,8 @@ class CellLines:
 
     lines: list[str]
     marks: list[Mark] = field(default_factory=list)
+    # The text itself, to tell at once whether a change touched it.
+    text: str = ""
 
 
 def split_lines(text: str) -> list[str]:
@@ -47,16 +50,18 @@ def attribute(old: CellLines, text: str, author: AuthorKey, at: float) -> CellLi
     new = split_lines(text)
     before = old.lines
     limit = min(len(before), len(new))
-    prefix = 0
+    # Lines wholly inside the common prefix (suffix) of the two texts are unchanged: a
+    # start found in C, so a keystroke compares a line or two, not every line.
+    prefix = min(text.count("\n", 0, common_prefix(old.text, text)), limit)
     while prefix < limit and before[prefix] == new[prefix]:
         prefix += 1
-    suffix = 0
+    suffix = min(text.count("\n", len(text) - common_suffix(old.text, text)), limit - prefix)
     while (suffix < limit - prefix
            and before[len(before) - 1 - suffix] == new[len(new) - 1 - suffix]):
         suffix += 1
     middle = len(new) - prefix - suffix
     tail = old.marks[len(before) - suffix:] if suffix else []
-    return CellLines(new, old.marks[:prefix] + [(author, at)] * middle + tail)
+    return CellLines(new, old.marks[:prefix] + [(author, at)] * middle + tail, text)
 
 
 class BlameTracker:
@@ -70,7 +75,7 @@ class BlameTracker:
         lines = split_lines(text)
         if marks is None or len(marks) != len(lines):
             marks = [(None, 0.0)] * len(lines)
-        self.cells[cell_id] = CellLines(lines, list(marks))
+        self.cells[cell_id] = CellLines(lines, list(marks), text)
 
     def changed(self, cell_id: str, text: str, author: AuthorKey,
                 at: float | None = None) -> None:
@@ -78,9 +83,9 @@ class BlameTracker:
         when = time.time() if at is None else at
         current = self.cells.get(cell_id)
         if current is None:
-            self.cells[cell_id] = CellLines(split_lines(text),
-                                            [(author, when)] * len(split_lines(text)))
-        elif "\n".join(current.lines) != text:
+            lines = split_lines(text)
+            self.cells[cell_id] = CellLines(lines, [(author, when)] * len(lines), text)
+        elif current.text != text:
             self.cells[cell_id] = attribute(current, text, author, when)
 
     def keep_only(self, cell_ids: set[str]) -> None:
@@ -99,7 +104,7 @@ class BlameTracker:
     def encode(self) -> dict[str, Any]:
         """Every cell's authorship for a version's manifest: runs of equal marks, and a
         digest of the source they apply to."""
-        return {cell_id: {"s": source_digest("\n".join(cell.lines)), "r": _runs(cell.marks)}
+        return {cell_id: {"s": source_digest(cell.text), "r": _runs(cell.marks)}
                 for cell_id, cell in self.cells.items()}
 
 

@@ -86,6 +86,7 @@ class HistoryRecorder:
         # of ours).
         self._acting: str | None = None
         self._last_id = ""
+        self._ids: list[str] = []
         self.restorer = Restorer(document, settings.max_undoable_restores,
                                  settings.undo_window_s)
         # Tells the binding a change needs saving (an undo's transaction is not ours).
@@ -113,6 +114,9 @@ class HistoryRecorder:
             self._learn_names(version_meta(row))
         self.first_at = rows[0].created_at if rows else None
         await self._seed_blame()
+        # Cell ids by index, kept with the cells' order: a keystroke's event names its cell
+        # by index, and reading the id from the document costs more than the rest.
+        self._ids = [str(cell.get("id")) for cell in self.document.cells]
         self._subscription = self.document.cells.observe_deep(self._on_events)
         if self.latest is None:
             await self.record("opened", extra=self._missing())
@@ -199,29 +203,33 @@ class HistoryRecorder:
             self.flags.add("outputs")
             return
         author = self._author(origin)
-        cells = self.document.cells
-        touched: set[int] = set()
+        touched: dict[int, Any] = {}
         for event in events:
             path = list(event.path)
             if not path:
                 self._rescan(author)
                 return
-            if isinstance(path[0], int) and (len(path) == 1 or path[1] == "source"):
-                touched.add(path[0])
-        for index in touched:
-            if index < len(cells):
-                cell = cells[index]
-                self.blame.changed(str(cell.get("id")), str(cell.get("source", "")), author)
+            if len(path) == 2 and path[1] == "source" and isinstance(path[0], int):
+                touched[path[0]] = event.target  # the cell's source text itself
+            elif len(path) == 1 and isinstance(path[0], int):
+                touched[path[0]] = None  # a key of the cell replaced (its source, maybe)
+        ids = self._ids
+        for index, text in touched.items():
+            if index >= len(ids):
+                continue
+            if text is None:
+                text = self.document.cells[index].get("source", "")
+            self.blame.changed(ids[index], str(text), author)
 
     def _rescan(self, author: authorship.AuthorKey) -> None:
         """Cells were inserted, deleted or moved: look at every cell (moved cells keep
         their lines' authors; new ones are the author's)."""
-        present = set()
+        self._ids = []
         for cell in self.document.cells:
             cell_id = str(cell.get("id"))
-            present.add(cell_id)
+            self._ids.append(cell_id)
             self.blame.changed(cell_id, str(cell.get("source", "")), author)
-        self.blame.keep_only(present)
+        self.blame.keep_only(set(self._ids))
 
     def _author(self, origin: object) -> authorship.AuthorKey:
         """Who made a change with this origin (and note them as a contributor)."""
