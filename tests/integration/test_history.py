@@ -316,3 +316,73 @@ async def test_roles_read_may_browse_edit_may_restore_guests_see_only_theirs(
     editor, _, _ = await guest_in(huddle, "mine.ipynb", "editor", "Ed")
     named = await editor.json("POST", base + room, {"name": "guest's"}, expect=201)
     assert named["by"]["display_name"] == "Ed"
+
+
+@pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG, "max_named_versions": 2,
+                                            "history_actions_per_minute": 5}])
+async def test_named_versions_and_actions_are_bounded_and_bad_input_refused(
+        huddle, write_notebook):
+    write_notebook("bounds.ipynb", ["x = 1"])
+    room, _ = await huddle.room_id("bounds.ipynb")
+    for name in ("one", "two"):
+        await api(huddle, "POST", room, {"name": name}, expect=201)
+    await api(huddle, "POST", room, {"name": "three"}, expect=409)  # max_named_versions
+    # removing a name frees a place
+    first = next(v for v in await versions(huddle, room) if v["name"] == "one")
+    await api(huddle, "PATCH", f"{room}/versions/{first['id']}", {"name": None})
+    await api(huddle, "POST", room, {"name": "three"}, expect=201)
+    # five actions a minute: the sixth is refused with Retry-After
+    response = await huddle.request("POST", f"api/huddle/history/{room}", {"name": "four"})
+    assert response.code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    # paging
+    page = await api(huddle, "GET", f"{room}?limit=2")
+    assert len(page["versions"]) == 2
+    assert page["more"]
+    rest = await api(huddle, "GET", f"{room}?limit=1000&before={page['versions'][-1]['id']}")
+    assert not rest["more"]
+    assert {v["id"] for v in page["versions"]}.isdisjoint(v["id"] for v in rest["versions"])
+    for path, body in [(room, ["not", "an", "object"]), (room, {"name": 5}),
+                       (f"{room}/versions/{first['id']}/restore", {"cell_id": "../x"}),
+                       (f"{room}/versions/{first['id']}/restore", {"cell_id": 3})]:
+        response = await huddle.request("POST", f"api/huddle/history/{path}", body)
+        assert response.code in (400, 429), (path, body, response.code)
+    for query in ("?limit=0", "?limit=x", "?before=zz", "/blame?cell_id=%2E%2E",
+                  "/diff?from=live&to=nope"):
+        response = await huddle.request("GET", f"api/huddle/history/{room}{query}")
+        assert response.code == 400, (query, response.code)
+    response = await huddle.request("GET", "api/huddle/history/not-a-document-id")
+    assert response.code == 400
+
+
+async def test_history_follows_renames_and_records_before_outside_changes(
+        huddle, write_notebook, jp_root_dir):
+    write_notebook("old name.ipynb", ["x = 1"])
+    room, _ = await huddle.room_id("old name.ipynb")
+    async with as_person(huddle, "old name.ipynb") as client:
+        named = await api(huddle, "POST", room, {"name": "start"}, expect=201)
+        response = await huddle.request("PATCH", "api/contents/old%20name.ipynb",
+                                        {"path": "new name.ipynb"})
+        assert response.code == 200
+        # the file changes outside Huddle: the live notebook is recorded first
+        client.source(0).insert(5, "0")
+        await client.flush()
+        await eventually(lambda: "x = 10" in (jp_root_dir / "new name.ipynb").read_text(),
+                         timeout=10)
+        await until_version(huddle, room, 1, kind="auto")  # recorded once the save is done
+        nb = json.loads((jp_root_dir / "new name.ipynb").read_text())
+        nb["cells"][0]["source"] = "x = 99  # from git"
+        (jp_root_dir / "new name.ipynb").write_text(json.dumps(nb))
+        await client.wait_for(lambda: sources(client) == ["x = 99  # from git"])
+        # the notebook as it was before the outside change is a version (the auto one
+        # recorded after the save; a "before-outside" one only when it differs)
+        listed = await versions(huddle, room)
+    renamed_room, _ = await huddle.room_id("new name.ipynb")
+    assert renamed_room == room  # the file id, and so the history, follows the rename
+    previews = [await api(huddle, "GET", f"{room}/versions/{v['id']}") for v in listed
+                if v["kind"] in ("auto", "before-outside")]
+    assert any(p["notebook"]["cells"][0]["source"] == "x = 10" for p in previews)
+    assert named["id"] in {v["id"] for v in listed}
+    blame = await api(huddle, "GET", f"{room}/blame")
+    [[line]] = blame["cells"].values()
+    assert line["author"] == {"username": None, "display_name": "changed on disk"}

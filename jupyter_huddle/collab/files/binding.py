@@ -146,6 +146,9 @@ class FileBinding:
         self._compaction: asyncio.Task[bool] | None = None
         # The document's version history, once its room is open (notebooks only).
         self.history: VersionHooks | None = None
+        # (mtime, size) of the file right after our last save: a save first checks the file
+        # did not change since (an outside write the watcher has not seen yet).
+        self._saved_fingerprint: Any = None
         # The history stamp the file held when loaded (None: none, or not loaded from it).
         self.loaded_stamp: Any = None
 
@@ -298,6 +301,7 @@ class FileBinding:
     async def _save(self) -> None:
         await self.refresh_path()
         async with self._disk_lock:
+            await self._merge_unseen_change()
             self.document.prepare_for_save(ServerOrigin.REPAIR)
             content = self.content()
             digest = self.document.digest(content)
@@ -306,6 +310,7 @@ class FileBinding:
                 return
             self.document.check(content)
             snapshot = await self.backend.save(self.path, self.room_id.type, content)
+            self._saved_fingerprint = await self.backend.fingerprint(self.path)
             self.document.mark_saved(document_content(self.document, content))
             self.record = replace(self.record, saved_hash=snapshot.hash, saved_digest=digest)
             await self.store.put_record(self.record)
@@ -314,6 +319,25 @@ class FileBinding:
             self.history.saved()
 
     # --- the file changing outside Huddle ---------------------------------------------------
+
+    async def _merge_unseen_change(self) -> None:
+        """About to save: if the file changed since our last save and the watcher has not
+        merged it yet, merge it now, or the save would overwrite it (a stat per save; the
+        file is read only when its fingerprint moved)."""
+        if self._saved_fingerprint is None:
+            return
+        if await self.backend.fingerprint(self.path) == self._saved_fingerprint:
+            return
+        try:
+            snapshot = await self.backend.load(self.path, self.room_id.type)
+        except (DocumentNotFound, DocumentLoadError):
+            return  # gone or half-written: the watcher decides; the save goes ahead
+        if snapshot.hash != self.record.saved_hash:
+            log.info("%s changed outside Huddle just before a save: merging it first",
+                     self.path)
+            if self.history is not None:
+                await self.history.before_outside_change()
+            await self._merge_disk(snapshot)
 
     async def check_disk(self) -> bool:
         """Merge the file into the document if it changed outside Huddle.

@@ -83,15 +83,18 @@ class HistoryService:
 
     # --- browsing -------------------------------------------------------------------------
 
-    async def listing(self, room_id: DocumentRoomId) -> dict[str, Any]:
-        """Every kept version, newest first, and whether the live notebook differs from
-        the newest."""
+    async def listing(self, room_id: DocumentRoomId, before: str | None = None,
+                      limit: int = 200) -> dict[str, Any]:
+        """Kept versions, newest first, a page of ``limit`` older than ``before`` (a version
+        id) at a time; and whether the live notebook differs from the newest."""
         async def work(recorder: HistoryRecorder) -> dict[str, Any]:
             rows = await recorder.store.versions(recorder.key)
+            newer_first = [r for r in reversed(rows) if before is None or r.id < before]
             oldest = version_meta(rows[0]) if rows else {}
             missing = ({"since": oldest["missing_since"], "until": oldest["created_at"]}
                        if "missing_since" in oldest else None)
-            return {"versions": [version_meta(r) for r in reversed(rows)],
+            return {"versions": [version_meta(r) for r in newer_first[:limit]],
+                    "more": len(newer_first) > limit,
                     "live_changed": not recorder.live_is_latest(),
                     # versions the file says existed that this server's store lost
                     "missing": missing,

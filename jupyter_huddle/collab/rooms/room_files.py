@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from ..files.backend import FileBackend
 from ..files.binding import FileBinding
@@ -29,6 +30,20 @@ log = logging.getLogger(__name__)
 # A file missing at this many checks in a row is taken as deleted (a `git checkout` may
 # remove and re-create it in between two checks).
 MISSING_CHECKS_BEFORE_DELETED = 2
+
+
+# A file modified this recently is read again even if its (modification time, size) did not
+# change: filesystems stamp times at a clock tick (4-10 ms), so a same-size write right after
+# our own save could otherwise go unseen.
+RECENT_CHANGE_S = 2.0
+
+
+def _recent(fingerprint: tuple[Any, ...]) -> bool:
+    """Whether a fingerprint's modification time is within ``RECENT_CHANGE_S`` of now."""
+    stamp = fingerprint[0] if fingerprint else None
+    if isinstance(stamp, datetime):
+        return (datetime.now(UTC) - stamp).total_seconds() < RECENT_CHANGE_S
+    return False
 
 
 class FileWatch(Protocol):
@@ -66,7 +81,7 @@ class RoomFiles:
         while True:
             await asyncio.sleep(self.settings.file_poll_interval_s)
             current = await self.backend.fingerprint(binding.path)
-            if current is not None and current == last:
+            if current is not None and current == last and not _recent(current):
                 missing = 0
                 continue
             last = current
@@ -135,3 +150,12 @@ class RoomFiles:
         for entry in entries:
             if entry.binding is not None:
                 await entry.binding.refresh_path()
+                self._rewatch(entry, entry.binding)
+
+    def _rewatch(self, entry: RoomEntry, binding: FileBinding) -> None:
+        """The file moved: notifications follow it (else only polling would see changes)."""
+        if self.file_watch is None or entry.watched_path in (None, binding.path):
+            return
+        self._unwatch(entry)
+        self.file_watch.watch(binding.path)
+        entry.watched_path = binding.path

@@ -1,6 +1,7 @@
 """REST routes of version history (all logic is in ``collab.history``).
 
-- ``GET  /api/huddle/history/{document_id}``: versions, newest first.
+- ``GET  /api/huddle/history/{document_id}?before=&limit=``: versions, newest first, a
+  page at a time (``more``: older ones remain).
 - ``POST /api/huddle/history/{document_id}``: ``{name}`` records the live notebook as a
   named version (201).
 - ``GET  .../versions/{version_id}``: the version's notebook, to preview read-only.
@@ -37,6 +38,8 @@ from .ids import parse_document_id
 _VERSION = r"[0-9a-f]{18}"
 _VERSION_OR_LIVE = re.compile(rf"^(?:{_VERSION}|{LIVE})$")
 _RESTORE = r"[0-9a-f]{16}"
+# Versions listed per page at most (a day of versions every 5 minutes is 288).
+_MAX_PAGE = 1000
 # Cell ids are nbformat's: 1-64 of letters, digits, - and _.
 _CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -90,7 +93,16 @@ class VersionsHandler(HistoryHandler):
     @web.authenticated
     async def get(self, document_id: str) -> None:
         room_id = self.notebook(document_id, Capability.READ)
-        self.finish(await self.history.listing(room_id))
+        before = self.get_query_argument("before", None)
+        if before is not None and not re.match(rf"^{_VERSION}$", before):
+            raise web.HTTPError(400, "before must be a version id")
+        try:
+            limit = int(self.get_query_argument("limit", "200"))
+        except ValueError:
+            raise web.HTTPError(400, "limit must be a number") from None
+        if not 1 <= limit <= _MAX_PAGE:
+            raise web.HTTPError(400, f"limit must be between 1 and {_MAX_PAGE}")
+        self.finish(await self.history.listing(room_id, before, limit))
 
     @web.authenticated
     async def post(self, document_id: str) -> None:
