@@ -260,3 +260,32 @@ def test_a_deep_observer_sees_the_origin_object() -> None:
     with doc.transaction(origin=marker):
         document.cells[0]["source"].insert(1, "2")
     assert seen == [marker]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_purged_document_loses_its_versions_and_marks_others_keep_theirs(
+        kind: str, tmp_path: Path) -> None:
+    from jupyter_huddle.collab.store import DocumentRecord
+
+    store: Any = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+    await store.start()
+    for key in ("json:notebook:gone", "json:notebook:kept"):
+        await store.put_record(DocumentRecord(key, "e", deleted_at=1.0 if "gone" in key
+                                              else None))
+        recorder = HistoryRecorder(key, live(notebook(("a", key))), store, HistorySettings())
+        await recorder.start()
+        await recorder.close()
+        await store.put_value(f"history-seen:{key}", "ann", "{}")
+    assert await store.purge_deleted(older_than=2.0) == 1
+    assert await store.versions("json:notebook:gone") == []
+    assert len(await store.versions("json:notebook:kept")) == 1
+    if kind == "sqlite":  # values are read back from the database after a restart
+        await store.stop()
+        store = SQLiteStore(tmp_path / "s.db")
+        await store.start()
+    assert await store.values("history-seen:json:notebook:gone") == {}
+    assert await store.values("history-seen:json:notebook:kept") == {"ann": "{}"}
+    # compaction of the update log leaves versions alone
+    await store.compact("json:notebook:kept", b"\x00\x00")
+    assert len(await store.versions("json:notebook:kept")) == 1
+    await store.stop()

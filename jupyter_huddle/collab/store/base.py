@@ -76,7 +76,8 @@ class UpdateLog(Protocol):
         """
 
     async def delete(self, key: str) -> None:
-        """Forget a document: its record and its updates."""
+        """Forget a document: its record, its updates, its versions, and the access-table
+        namespaces kept for it (named ``<name>:<key>``)."""
 
     async def purge_deleted(self, older_than: float) -> int:
         """Drop documents whose file was deleted before ``older_than``; return how many."""

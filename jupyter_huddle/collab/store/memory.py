@@ -60,6 +60,8 @@ class MemoryStore:
         self.records.pop(key, None)
         self.updates.pop(key, None)
         await self.delete_versions(key, list(self.version_rows.get(key, {})))
+        for namespace in [ns for ns in self.kv if ns.endswith(f":{key}")]:
+            del self.kv[namespace]  # tables kept per document ("<name>:<document key>")
 
     async def purge_deleted(self, older_than: float) -> int:
         """``UpdateLog.purge_deleted``: drop documents deleted before ``older_than``."""

@@ -174,6 +174,9 @@ async def _forget(db: aiosqlite.Connection, key: str) -> None:
     await db.execute("DELETE FROM updates WHERE doc_key = ?", (key,))
     await db.execute("DELETE FROM documents WHERE doc_key = ?", (key,))
     await forget_versions(db, key, None)
+    # Tables kept per document ("<name>:<document key>", e.g. who last saw which version)
+    await db.execute("DELETE FROM kv WHERE length(ns) > length(?) AND "
+                     "substr(ns, -length(?) - 1) = ':' || ?", (key, key, key))
 
 
 async def scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
