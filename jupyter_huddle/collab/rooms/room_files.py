@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 MISSING_CHECKS_BEFORE_DELETED = 2
 
 
-# A file modified this recently is read again even if its (modification time, size) did not
-# change: filesystems stamp times at a clock tick (4-10 ms), so a same-size write right after
-# our own save could otherwise go unseen.
+# A file modified this recently is read again once even if its (modification time, size)
+# did not change: filesystems stamp times at a clock tick (4-10 ms), so a same-size write
+# right after our own save could otherwise go unseen.
 RECENT_CHANGE_S = 2.0
 
 
@@ -77,13 +77,16 @@ class RoomFiles:
         """Poll the file for changes made outside Huddle (filesystem notifications, when
         the server has them, call ``file_changed`` sooner)."""
         last = await self.backend.fingerprint(binding.path)
+        verified = None  # a recent fingerprint already read again once
         missing = 0
         while True:
             await asyncio.sleep(self.settings.file_poll_interval_s)
             current = await self.backend.fingerprint(binding.path)
-            if current is not None and current == last and not _recent(current):
+            if current is not None and current == last:
                 missing = 0
-                continue
+                if current == verified or not _recent(current):
+                    continue
+                verified = current  # once per fingerprint, after its clock tick passed
             last = current
             if await binding.check_disk():
                 missing = 0

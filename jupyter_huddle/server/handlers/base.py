@@ -15,7 +15,10 @@ from typing import Any
 from tornado import web
 
 from ...collab.errors import CollabError
+from ...collab.sync.connection import UserInfo
+from ..access import user_info
 from ..errors import http_error, retry_after
+from .bodies import json_object
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +53,17 @@ class CoreErrors(web.RequestHandler):
             self.set_header("Retry-After", header)
         traceback = exc_info[2] if exc_info else None
         return mapped.status_code, {**kwargs, "exc_info": (type(mapped), mapped, traceback)}
+
+
+class PersonRequest(web.RequestHandler):
+    """Who is acting and what they sent, as the core takes them (mix in before Jupyter's
+    handler class, beside ``CoreErrors``)."""
+
+    @property
+    def user_info(self) -> UserInfo:
+        """Who is acting, as the core sees them (server-stamped, never client-claimed)."""
+        return user_info(self.current_user)
+
+    def body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 otherwise)."""
+        return json_object(self)  # type: ignore[arg-type]  # mixed into an APIHandler

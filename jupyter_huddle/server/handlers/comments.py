@@ -28,10 +28,8 @@ from ...collab.access.roles import Capability
 from ...collab.access.users import KnownUsers
 from ...collab.ids import DocumentRoomId
 from ...collab.review import AnchorRequest, ReviewService
-from ...collab.sync.connection import UserInfo
-from ..access import ServerAccess, user_info
-from .base import CoreErrors
-from .bodies import json_object
+from ..access import ServerAccess
+from .base import CoreErrors, PersonRequest
 from .ids import parse_document_id
 
 _ID = r"[0-9a-f]{32}"
@@ -51,7 +49,7 @@ def routes(review: ReviewService, access: ServerAccess
     ]
 
 
-class ReviewHandler(CoreErrors, APIHandler):
+class ReviewHandler(CoreErrors, PersonRequest, APIHandler):
     """The review routes' shared set-up: the notebook, who acts, and their rights."""
 
     auth_resource = "contents"
@@ -68,14 +66,6 @@ class ReviewHandler(CoreErrors, APIHandler):
         """
         self.access.require(self, capability, room_id.file_id)
 
-    @property
-    def user_info(self) -> UserInfo:
-        """Who is acting, as the core sees them."""
-        return user_info(self.current_user)
-
-    def body(self) -> dict[str, Any]:
-        """The request body as a JSON object (400 otherwise)."""
-        return json_object(self)
 
     def document(self, document_id: str) -> DocumentRoomId:
         """The notebook's room id from the URL (400 if it is not a notebook's)."""

@@ -25,19 +25,17 @@ from tornado import web
 
 from ...collab.access.roles import Capability
 from ...collab.errors import CollabError
-from ...collab.sync.connection import UserInfo
 from ...kernels.service import CellRef, ExecutionService
-from ..access import REFUSALS, ServerAccess, user_info
+from ..access import REFUSALS, ServerAccess
 from ..contents_backend import ContentsFileBackend
 from ..kernel_access import ServerKernels
-from .base import CoreErrors
-from .bodies import json_object
+from .base import CoreErrors, PersonRequest
 from .ids import parse_document_id
 
 MAX_CELLS_PER_REQUEST = 5000
 
 
-class ExecutionHandler(CoreErrors, APIHandler):
+class ExecutionHandler(CoreErrors, PersonRequest, APIHandler):
     """The execution routes' shared set-up: who may act on which notebook or kernel."""
 
     auth_resource = "kernels"
@@ -79,15 +77,6 @@ class ExecutionHandler(CoreErrors, APIHandler):
             if file_id is not None and self.allowed(capability, file_id):
                 return
         raise web.HTTPError(403, REFUSALS[capability])
-
-    @property
-    def user_info(self) -> UserInfo:
-        """Who is acting, as the core sees them."""
-        return user_info(self.current_user)
-
-    def body(self) -> dict[str, Any]:
-        """The request body as a JSON object (400 otherwise)."""
-        return json_object(self)
 
 
 def parse_cells(body: dict[str, Any]) -> list[CellRef]:

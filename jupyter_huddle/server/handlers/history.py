@@ -29,10 +29,8 @@ from ...collab.access.roles import Capability
 from ...collab.history import HistoryService
 from ...collab.history.service import LIVE
 from ...collab.ids import DocumentRoomId
-from ...collab.sync.connection import UserInfo
-from ..access import ServerAccess, user_info
-from .base import CoreErrors
-from .bodies import json_object
+from ..access import ServerAccess
+from .base import CoreErrors, PersonRequest
 from .ids import parse_document_id
 
 _VERSION = r"[0-9a-f]{18}"
@@ -58,7 +56,7 @@ def routes(history: HistoryService, access: ServerAccess
     ]
 
 
-class HistoryHandler(CoreErrors, APIHandler):
+class HistoryHandler(CoreErrors, PersonRequest, APIHandler):
     """The history routes' shared set-up: the notebook, who acts, and their rights."""
 
     auth_resource = "contents"
@@ -76,15 +74,6 @@ class HistoryHandler(CoreErrors, APIHandler):
         room_id = parse_document_id(document_id)
         self.access.require(self, capability, room_id.file_id)
         return room_id
-
-    @property
-    def user_info(self) -> UserInfo:
-        """Who is acting, as the core sees them."""
-        return user_info(self.current_user)
-
-    def body(self) -> dict[str, Any]:
-        """The request body as a JSON object (400 otherwise)."""
-        return json_object(self)
 
 
 class VersionsHandler(HistoryHandler):
