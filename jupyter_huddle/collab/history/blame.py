@@ -131,3 +131,13 @@ def decode(entry: Any, text: str) -> list[Mark] | None:
         except (TypeError, ValueError):
             return None
     return marks
+
+
+def describe(author: AuthorKey, names: dict[str, str]) -> dict[str, Any] | None:
+    """An author as the API shows them: username and display name (None: unknown)."""
+    if author is None:
+        return None
+    if author == DISK:
+        return {"username": None, "display_name": "changed on disk"}
+    username = author[2:]
+    return {"username": username, "display_name": names.get(username) or username}

@@ -18,8 +18,8 @@ from ..errors import StoreError
 from ..ids import DocumentRoomId
 from ..store import AccessTable, VersionRow
 from ..sync.connection import UserInfo
-from .blame import DISK, BlameTracker, decode
-from .diffing import align, diff_notebooks
+from .blame import BlameTracker, decode, describe
+from .diffing import diff_notebooks
 from .errors import (
     HistoryError,
     HistoryUnavailable,
@@ -27,6 +27,7 @@ from .errors import (
     TooManyVersions,
     UnknownVersion,
 )
+from .looks import changed_cells
 from .recorder import HistoryRecorder, version_meta
 from .restoring import restore_origin
 from .settings import HistorySettings
@@ -150,23 +151,11 @@ class HistoryService:
             ids = [cell_id] if cell_id is not None else list(tracker.cells)
             if cell_id is not None and cell_id not in tracker.cells:
                 raise UnknownVersion(f"no cell {cell_id} in that notebook")
-            return {"cells": {cid: [self._line(recorder, line, author, at)
+            return {"cells": {cid: [{"text": line, "author": describe(author, recorder.names),
+                                     "at": at or None}
                                     for line, author, at in tracker.lines(cid)]
                               for cid in ids}}
         return await self._with(room_id, work)
-
-    @staticmethod
-    def _line(recorder: HistoryRecorder, text: str, author: str | None,
-              at: float) -> dict[str, Any]:
-        if author is None:
-            who: dict[str, Any] | None = None
-        elif author == DISK:
-            who = {"username": None, "display_name": "changed on disk"}
-        else:
-            username = author[2:]
-            who = {"username": username,
-                   "display_name": recorder.names.get(username) or username}
-        return {"text": text, "author": who, "at": at or None}
 
     # --- changing -------------------------------------------------------------------------
 
@@ -254,39 +243,11 @@ class HistoryService:
                 return {"since": mark, "cells": [], "deleted": 0}
             base, exact_base = found
             live, _ = recorder.live()
-            seen_at = float(mark["seen_at"])
-            # A version recorded at the look: everything different came after it. An older
-            # one (looks are recorded at most every few seconds): text written before the
-            # look was seen, which line times tell.
+            # exact: the marked version is what the person saw; else line times tell
             exact = bool(mark.get("exact")) and exact_base
-            base_cells = {c.id: c for c in base.cells}
-            live_cells = {c.id: c for c in live.cells}
-            cells = []
-            rows = align(base, live).rows
-            for cell_id, status in rows:
-                if status in ("same", "deleted"):
-                    continue
-                by = self._written_after(recorder, cell_id, seen_at)
-                old = base_cells.get(cell_id)
-                same_outputs = old is not None and old.outputs == live_cells[cell_id].outputs
-                if status in ("changed", "added") and not by and not exact and (
-                        same_outputs or old is None):
-                    continue  # its text was written before the look: seen
-                cells.append({"id": cell_id, "change": status, "by": by})
-            deleted = sum(1 for _, s in rows if s == "deleted")
-            return {"since": mark, "cells": cells, "deleted": deleted}
+            return {"since": mark, **changed_cells(base, live, recorder.blame, recorder.names,
+                                                   float(mark["seen_at"]), exact=exact)}
         return await self._with(room_id, work)
-
-    def _written_after(self, recorder: HistoryRecorder, cell_id: str,
-                       seen_at: float) -> list[dict[str, Any]]:
-        """Who wrote lines of the cell after ``seen_at``."""
-        people: dict[str, dict[str, Any]] = {}
-        for _, author, at in recorder.blame.lines(cell_id):
-            if at > seen_at:
-                who = self._line(recorder, "", author, at)["author"]
-                people[str(who.get("username") if who else None)] = who or {
-                    "username": None, "display_name": "unknown"}
-        return list(people.values())
 
     async def _base(self, recorder: HistoryRecorder, mark: dict[str, Any]
                     ) -> tuple[Any, bool] | None:
