@@ -22,6 +22,11 @@ const PATTERNS = {
   message: /^[0-9a-f]{32}$/,
   // Share links (`secrets.token_hex(8)`).
   link: /^[0-9a-f]{16}$/,
+  // Version history: versions (18 hex digits, sortable by time) and undoable restores.
+  version: /^[0-9a-f]{18}$/,
+  restore: /^[0-9a-f]{16}$/,
+  // nbformat's cell ids (they go into a query string: `.../blame?cell_id=`).
+  cell: /^[A-Za-z0-9_-]{1,64}$/,
 } as const;
 
 export type IdKind = keyof typeof PATTERNS;
@@ -32,6 +37,9 @@ export type DocumentId = Id<'document'>;
 export type ThreadId = Id<'thread'>;
 export type MessageId = Id<'message'>;
 export type LinkId = Id<'link'>;
+export type VersionId = Id<'version'>;
+export type RestoreId = Id<'restore'>;
+export type CellId = Id<'cell'>;
 export type AnyId = { [K in IdKind]: Id<K> }[IdKind];
 
 /** An id (or path) that is not what the server issues: nothing is sent with it. */

@@ -31,10 +31,11 @@ export type ApiRoute =
   | 'api/me' | 'api/sessions' | 'api/contents' | 'api/collaboration/session' | 'api/kernels'
   | 'api/huddle/access' | 'api/huddle/links' | 'api/huddle/grants' | 'api/huddle/present'
   | 'api/huddle/copies' | 'api/huddle/kernel' | 'api/huddle/kernels' | 'api/huddle/requests'
-  | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users';
+  | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users' | 'api/huddle/history';
 
 /** The fixed words that follow an id in a route (`.../execute`, `.../messages`). */
-export type RouteWord = 'execute' | 'interrupt' | 'restart' | 'input' | 'messages' | 'status' | 'suggestion' | 'read';
+export type RouteWord = 'execute' | 'interrupt' | 'restart' | 'input' | 'messages' | 'status' | 'suggestion' | 'read'
+  | 'versions' | 'restore' | 'restores' | 'undo' | 'diff' | 'blame' | 'changes' | 'seen';
 
 export type UrlPart = AnyId | RouteWord | FilePath;
 
@@ -65,8 +66,9 @@ export class HttpClient {
     return readCookie(globalThis.document?.cookie ?? '', '_xsrf') ?? this.xsrfFallback;
   }
 
-  /** Sends `body` as JSON to `url` (from `apiUrl`); the parsed reply, or null for 204. */
-  async request<T>(method: Method, url: string, body?: unknown): Promise<T> {
+  /** Sends `body` as JSON to `url` (from `apiUrl`); the parsed reply, or null for 204.
+   * `keepalive`: the request outlives the page (sent from `pagehide`). */
+  async request<T>(method: Method, url: string, body?: unknown, options: { keepalive?: boolean } = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET') headers['X-XSRFToken'] = this.xsrf();
@@ -76,6 +78,7 @@ export class HttpClient {
       credentials: 'same-origin',
       cache: 'no-store',
       body: body === undefined ? null : JSON.stringify(body),
+      keepalive: options.keepalive === true,
     });
     if (!response.ok) throw new ApiError(response.status, await errorMessage(response));
     if (response.status === 204) return null as T;

@@ -1,7 +1,8 @@
 /** Jupyter RAW messages (y-websocket message type 2): a UTF-8 JSON string the server sends
  * about saves, refused edits (read-only, locked cells), changes made to the file outside
- * Huddle, a stale copy kept in a recovery file, and which awareness client is its own
- * (`server_presence`, on every join). */
+ * Huddle, a stale copy kept in a recovery file, which awareness client is its own
+ * (`server_presence`, on every join), and each version of the notebook it records
+ * (`history`). */
 
 import * as encoding from 'lib0/encoding';
 
@@ -31,6 +32,8 @@ export type RawNotice =
   // This page's copy is from another history of the document: not merged, kept in a file
   // next to it (a close follows).
   | { type: 'stale_copy'; keptIn: string }
+  // A version of the notebook was recorded (its listing entry, decoded by protocol/history.ts).
+  | { type: 'history'; version: unknown }
   | { type: 'other'; text: string };
 
 export function parseRaw(text: string): RawNotice {
@@ -54,6 +57,9 @@ export function parseRaw(text: string): RawNotice {
   }
   if (v['type'] === 'stale_copy' && typeof v['kept_in'] === 'string') {
     return { type: 'stale_copy', keptIn: v['kept_in'] };
+  }
+  if (v['type'] === 'history' && typeof v['version'] === 'object' && v['version'] !== null) {
+    return { type: 'history', version: v['version'] };
   }
   if (v['type'] === 'server_presence' && isClientId(v['client_id'])) {
     return { type: 'server_presence', clientId: v['client_id'] };

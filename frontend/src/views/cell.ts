@@ -4,6 +4,7 @@
  * CodeMirror editor (or rendered Markdown) and its outputs.
  */
 import type { Extension } from '@codemirror/state';
+import type { EditorView } from '@codemirror/view';
 import type { YCellType, YCodeCell } from '@jupyter/ydoc';
 import type { Awareness } from 'y-protocols/awareness';
 
@@ -28,6 +29,16 @@ export interface CellContext {
   access?: CellAccess;
   /** Review threads' part in cells (views/comments/). */
   comments?: CellComments;
+  /** Version history's part in cells (views/history/: who wrote each line). */
+  history?: CellHistory;
+}
+
+/** What version history adds to a cell: its "Who wrote this?" toggle (in `tools`) and the
+ * editor's blame gutter. */
+export interface CellHistory {
+  attach(cell: CellView): void;
+  detach(cell: CellView): void;
+  editorExtensions(cell: CellView): Extension;
 }
 
 /** What review threads add to a cell: its badge (in `notes`), its editor's highlights, and
@@ -54,6 +65,10 @@ export class CellView {
   private readonly peers: HTMLElement;
   /** The gutter's place for review threads' badge and button (views/comments/). */
   readonly notes = h('div', { className: 'hd-cell-notes' });
+  /** The gutter's place for the cell's own tools (views/history/: "Who wrote this?"). */
+  readonly tools = h('div', { className: 'hd-cell-tools' });
+  /** Above the input: marks on the whole cell ("changed since you looked"). */
+  readonly flags = h('div', { className: 'hd-cell-flags' });
   private editor: CellEditor | null = null;
   private readonly guard: CellGuard | null;
   private mounted = false;
@@ -87,8 +102,8 @@ export class CellView {
     this.element = h(
       'div',
       { className: `hd-cell hd-cell-${model.cell_type}`, 'data-cell-id': model.id, 'data-cell-type': model.cell_type },
-      h('div', { className: 'hd-gutter' }, this.prompt, this.peers, this.notes, this.guard?.element),
-      h('div', { className: 'hd-cell-body' }, this.input, this.runLine, this.outputs),
+      h('div', { className: 'hd-gutter' }, this.prompt, this.peers, this.notes, this.tools, this.guard?.element),
+      h('div', { className: 'hd-cell-body' }, this.flags, this.input, this.runLine, this.outputs),
     );
     this.guard?.bind(this.element);
     this.element.addEventListener('mousedown', () => this.ctx.focused(this));
@@ -100,6 +115,7 @@ export class CellView {
     this.renderPrompt();
     this.renderInput();
     this.ctx.comments?.attach(this);
+    this.ctx.history?.attach(this);
   }
 
   get id(): string {
@@ -116,6 +132,11 @@ export class CellView {
 
   get hasFocus(): boolean {
     return this.editor?.view.hasFocus ?? false;
+  }
+
+  /** The cell's editor, while it has one (mounted; a Markdown cell while edited). */
+  get editorView(): EditorView | null {
+    return this.editor?.view ?? null;
   }
 
   private schedule(): void {
@@ -149,7 +170,7 @@ export class CellView {
         this.input.replaceChildren();
         this.editor = createEditor(this.input, this.model.ysource, this.ctx.awareness,
           this.model.cell_type, this.ctx.keysFor(this), () => this.ctx.focused(this),
-          this.ctx.comments?.editorExtensions(this) ?? []);
+          [this.ctx.comments?.editorExtensions(this) ?? [], this.ctx.history?.editorExtensions(this) ?? []]);
         this.guard?.attach(this.editor.view);
       }
       return;
@@ -320,6 +341,7 @@ export class CellView {
     this.model.ysource.unobserve(this.onSource);
     this.model.changed.disconnect(this.onChanged);
     this.ctx.comments?.detach(this);
+    this.ctx.history?.detach(this);
     this.guard?.destroy();
     this.editor?.destroy();
     this.editor = null;

@@ -34,14 +34,31 @@ export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
 
-/** A short message at the bottom of the page that goes away by itself. */
-export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
+function toastHost(): HTMLElement {
   let host = document.querySelector<HTMLElement>('.hd-toasts');
   if (!host) {
     host = h('div', { className: 'hd-toasts', role: 'status', 'aria-live': 'polite' });
     document.body.appendChild(host);
   }
+  return host;
+}
+
+/** A short message at the bottom of the page that goes away by itself. */
+export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
   const item = h('div', { className: `hd-toast hd-toast-${kind}` }, message);
-  host.appendChild(item);
+  toastHost().appendChild(item);
   setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+/** A message with one action ("Restored cell 2 from 14:05 — Undo"), kept for `ms` (the
+ * action needs time to be reached) or until the action or its ✕ is pressed. */
+export function actionToast(message: string, label: string, action: () => void, ms = 20_000): HTMLElement {
+  const close = (): void => item.remove();
+  const item = h('div', { className: 'hd-toast hd-toast-action' },
+    h('span', {}, message), ' — ',
+    h('button', { type: 'button', className: 'hd-toast-button', onclick: () => { close(); action(); } }, label),
+    h('button', { type: 'button', className: 'hd-toast-close', 'aria-label': 'Dismiss', onclick: close }, '✕'));
+  toastHost().appendChild(item);
+  setTimeout(close, ms);
+  return item;
 }

@@ -35,6 +35,8 @@ export interface CommentsHost extends ReviewSource {
   /** Scroll to a cell, make it active, and select [start, end) in it, or scroll to its
    * output `output`, when given. */
   showCell(cellId: string, range: { start: number; end: number } | null, output: number | null): void;
+  /** The panel opened: other side panels close. */
+  opened?(): void;
 }
 
 export class CommentsView implements CellComments {
@@ -184,8 +186,10 @@ export class CommentsView implements CellComments {
     if (open === this.threadPanel.isOpen) return;
     this.threadPanel.show(open);
     this.toggle.setAttribute('aria-pressed', String(open));
-    if (open) this.renderNow();
-    else if (returnFocus) this.toggle.focus();
+    if (open) {
+      this.host.opened?.();
+      this.renderNow();
+    } else if (returnFocus) this.toggle.focus();
   }
 
   /** Ctrl+Alt+M in command mode: comment the selected cell. */

@@ -1,7 +1,8 @@
 /**
  * The notebook page's layout: one sticky block (the header, then the toolbar, so that the
- * toolbar stays under the header however it wraps), the banners, the cells, and the
- * comments panel. Builds the elements; the parts they hold are made by the page.
+ * toolbar stays under the header however it wraps), the banners, the cells, the side
+ * panels (comments, history) and what history shows over the cells. Builds the elements;
+ * the parts they hold are made by the page.
  */
 import type { Capability } from '../../logic/roles';
 import type { ExportFormat } from '../../protocol/kernels';
@@ -25,7 +26,7 @@ export interface PageParts {
   toolbar: HTMLElement;
   banners: HTMLElement;
   cells: HTMLElement;
-  panel: HTMLElement;
+  panels: HTMLElement[];
 }
 
 export function pageLayout(parts: PageParts): HTMLElement {
@@ -40,7 +41,7 @@ export function pageLayout(parts: PageParts): HTMLElement {
       parts.toolbar),
     parts.banners,
     h('main', { className: 'hd-notebook', tabindex: '-1', 'aria-label': `Notebook ${name}` }, parts.cells),
-    parts.panel);
+    ...parts.panels);
 }
 
 /** The toolbar; every button gives the keyboard back to the notebook (`after`). */

@@ -1,7 +1,8 @@
 /**
- * The notebook page: makes its parts (cells, comments, roles, people, run queue, kernel,
- * save state, banners) and wires them to the room: presence shown at most once a frame,
- * the connection status, the server's notices. Each job is a module beside this one:
+ * The notebook page: makes its parts (cells, comments, version history, roles, people, run
+ * queue, kernel, save state, banners) and wires them to the room: presence shown at most
+ * once a frame, the connection status, the server's notices (a recorded version refreshes
+ * the history). Each job is a module beside this one:
  * layout.ts (the elements), keyboard.ts (command and edit mode, keys), commands.ts (what a
  * command does to the cells, running), places.ts (going to a cell or a person),
  * colors.ts (this user's colour) and banners.ts (status, banners, notices).
@@ -16,6 +17,8 @@ import type { CellView } from '../cell';
 import { CellList } from '../cells';
 import { CommentsView } from '../comments/view';
 import { FollowMode } from '../follow';
+import { ChangesSinceLooked } from '../history/looked';
+import { HistoryView } from '../history/view';
 import { KernelControls } from '../kernel';
 import { MenuCloser } from '../menus';
 import { PeopleBar } from '../people';
@@ -48,6 +51,8 @@ export class NotebookPage {
   private readonly roles: RoleControls;
   private readonly banners: Banners;
   private readonly comments: CommentsView;
+  private readonly history: HistoryView;
+  private readonly looked: ChangesSinceLooked;
   private readonly list: CellList;
   private readonly save: SaveStatus;
   private readonly queue: QueuePanel;
@@ -74,6 +79,17 @@ export class NotebookPage {
       collaborators: () => room.collaborators(),
       activeCellId: () => this.list.activeId,
       showCell: (id, range, output) => this.places.showThreadPlace(id, range, output),
+      opened: () => this.history.setOpen(false),
+    });
+    this.history = new HistoryView({
+      http: deps.http,
+      documentId: room.documentId,
+      notebook: room.notebook,
+      canEdit: () => this.roles.has('edit'),
+      colors: () => new Map(room.collaborators().map((p) => [p.username, p.color])),
+      main: () => this.element.querySelector<HTMLElement>('.hd-notebook'),
+      opened: () => this.comments.setOpen(false),
+      requestEdit: (cell) => this.modes.edit(cell),
     });
     // The cells' callbacks run on user input and on mount, after this constructor.
     this.list = new CellList(room.notebook, {
@@ -85,6 +101,7 @@ export class NotebookPage {
       answerInput: (id, value) => void this.kernel.answer(id, value),
       cancelRun: (id) => void this.kernel.cancel(id),
       comments: this.comments,
+      history: this.history.blame,
       access: this.roles,
     }, (id) => room.setActiveCell(id));
     this.save = new SaveStatus(room);
@@ -110,21 +127,38 @@ export class NotebookPage {
         filesUrl: deps.filesUrl,
         navigateFiles: deps.navigateFiles,
         items: [this.roles.badge, this.banners.status, this.save.element, this.queue.element, this.follow.badge,
-          this.roles.present.bar, this.comments.toggle, this.people.element, this.roles.actions],
+          this.roles.present.bar, this.comments.toggle, this.history.toggle, this.people.element, this.roles.actions],
       },
       toolbar: toolbar(this.commands, this.kernel,
         (format) => deps.kernels.exportUrl(room.documentId, format), () => this.modes.refocus()),
       banners: this.banners.element,
       cells: this.list.element,
-      panel: this.comments.panel,
+      panels: [this.comments.panel, ...this.history.elements],
     });
     this.menus = new MenuCloser(this.element);
     this.roles.mount(this.element, this.follow);
     this.roles.changed.on(() => this.schedulePresence());
+    this.roles.changed.on(() => this.history.rightsChanged());
     room.statusChanged.on((s) => this.showStatus(s));
     room.stateChanged.on(() => this.save.show());
     room.presenceChanged.on(() => this.schedulePresence());
     room.notices.on((n) => this.banners.notice(n));
+    room.notices.on((n) => {
+      if (n.type === 'history') this.history.recorded(n.version);
+    });
+    this.looked = new ChangesSinceLooked({
+      api: this.history.api,
+      notebook: room.notebook,
+      me: me.username,
+      cells: () => this.list.cells,
+      banners: this.banners.element,
+      recordAnchor: () => this.list.recordAnchor(),
+      holdAnchor: () => this.list.holdAnchor(),
+      synced: room.synced,
+      goToCell: (id) => this.places.goToCell(id),
+      historyOff: () => this.history.turnedOff(),
+    });
+    void this.looked.start();
     this.keys = new CommandKeyListener(this.element, this.modes, (command) => this.exec(command));
     this.showStatus(room.status);
     void this.kernel.find();
@@ -184,6 +218,8 @@ export class NotebookPage {
     this.follow.destroy();
     this.menus.destroy();
     this.comments.destroy();
+    this.looked.destroy();
+    this.history.destroy();
     this.roles.destroy();
     this.list.destroy();
     this.deps.room.destroy();
