@@ -147,12 +147,12 @@ def test_restoring_a_version_with_nobody_else_editing_yields_its_content(
     document = live(notebook(*current))
     version = notebook(*target)
     restorer = Restorer(document, 8, 3600)
-    restorer.restore_notebook(restore_origin(ANN), version, "restored")
+    restorer.restore_notebook(restore_origin(ANN), version)
     assert document.export()["cells"] == version["cells"]
     # and each single cell of it, restored alone, becomes the version's cell
     for cell_id, source in target:
         other = live(notebook(*current))
-        Restorer(other, 8, 3600).restore_cell(restore_origin(ANN), version, cell_id, "c")
+        Restorer(other, 8, 3600).restore_cell(restore_origin(ANN), version, cell_id)
         assert (cell_id, source) in cells_of(other)
         assert len({c for c, _ in cells_of(other)}) == len(cells_of(other))
 
@@ -166,7 +166,8 @@ def test_undo_takes_back_only_the_restore_and_only_for_its_author() -> None:
         document.cells[0]["source"].insert(5, "00")
     restorer = Restorer(document, 8, 3600)
     origin = restore_origin(ANN)
-    restorer.restore_cell(origin, version, "a", "restored cell 1")
+    restorer.restore_cell(origin, version, "a")
+    restorer.describe(origin, "restored cell 1")
     assert cells_of(document)[0] == ("a", "x = 1")
     with document.doc.transaction(origin="someone"):
         document.cells[1]["source"].insert(0, "# later\n")
@@ -184,7 +185,7 @@ def test_undoable_restores_are_bounded() -> None:
     origins = []
     for n in range(4):
         origin = restore_origin(ANN)
-        restorer.restore_notebook(origin, notebook(("a", str(n + 1))), "r")
+        restorer.restore_notebook(origin, notebook(("a", str(n + 1))))
         origins.append(origin)
     assert [restorer.changed(o) for o in origins] == [False, False, True, True]
 

@@ -51,15 +51,14 @@ class Restorer:
         self.window_s = window_s
         self._kept: OrderedDict[str, Undoable] = OrderedDict()
 
-    def restore_notebook(self, origin: PersonOrigin, notebook: dict[str, Any],
-                         label: str) -> None:
+    def restore_notebook(self, origin: PersonOrigin, notebook: dict[str, Any]) -> None:
         """Make the live notebook equal a version's, undoably."""
-        manager = self._track(origin, label)
+        manager = self._track(origin)
         apply_notebook(self.document, notebook, origin)
         self._keep_if_changed(origin, manager)
 
-    def restore_cell(self, origin: PersonOrigin, notebook: dict[str, Any], cell_id: str,
-                     label: str) -> int:
+    def restore_cell(self, origin: PersonOrigin, notebook: dict[str, Any],
+                     cell_id: str) -> int:
         """Make one live cell equal its version in ``notebook`` (or put it back); its index.
 
         Raises:
@@ -69,17 +68,23 @@ class Restorer:
         if cell_id not in ids:
             raise UnknownVersion(f"that version has no cell {cell_id}")
         position = ids.index(cell_id)
-        manager = self._track(origin, label)
+        manager = self._track(origin)
         index = apply_cell(self.document, notebook["cells"][position], ids[:position], origin)
         self._keep_if_changed(origin, manager)
         return index
 
-    def _track(self, origin: PersonOrigin, label: str) -> UndoManager:
+    def _track(self, origin: PersonOrigin) -> UndoManager:
         manager = UndoManager(scopes=[self.document.cells, self.document.meta],
                               capture_timeout_millis=0)
         manager.include_origin(origin)
-        self._kept[origin.token] = Undoable(origin, manager, time.time(), label)
+        self._kept[origin.token] = Undoable(origin, manager, time.time(), "")
         return manager
+
+    def describe(self, origin: PersonOrigin, label: str) -> None:
+        """Say what a restore did ("restored cell 4 from ..."), for its undo's label."""
+        kept = self._kept.get(origin.token)
+        if kept is not None:
+            kept.label = label
 
     def _keep_if_changed(self, origin: PersonOrigin, manager: UndoManager) -> None:
         if not manager.can_undo():

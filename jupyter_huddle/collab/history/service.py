@@ -200,18 +200,19 @@ class HistoryService:
             await recorder.record("before-restore")
             origin = restore_origin(user)
             when = row.name or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.created_at))
-            restored: dict[str, Any] = {"version_id": version_id, "cell_id": cell_id}
+            restored: dict[str, Any] = {"version_id": version_id, "cell_id": cell_id,
+                                        "restore_id": origin.token}
             if cell_id is None:
+                recorder.restorer.restore_notebook(origin, notebook)
                 label = f"restored the notebook from {when} by {origin.display_name}"
-                recorder.restorer.restore_notebook(origin, notebook, label)
             else:
-                number = [c["id"] for c in notebook["cells"]].index(cell_id) + 1 \
-                    if any(c["id"] == cell_id for c in notebook["cells"]) else 0
-                label = f"restored cell {number} from {when} by {origin.display_name}"
-                restored["index"] = recorder.restorer.restore_cell(origin, notebook, cell_id,
-                                                                   label)
+                index = recorder.restorer.restore_cell(origin, notebook, cell_id)
+                restored["index"] = index
+                label = f"restored cell {index + 1} from {when} by {origin.display_name}"
             if not recorder.restorer.changed(origin):
                 return {"changed": False, "restore_id": None, "version": None}
+            recorder.restorer.describe(origin, label)
+            # (the restore id names the restore for its undo, which only its author may do)
             version = await recorder.record("restore", label=label, by=_person(user),
                                             extra={"restored": restored}, force=True)
             return {"changed": True, "restore_id": origin.token,
