@@ -290,3 +290,36 @@ async def test_a_purged_document_loses_its_versions_and_marks_others_keep_theirs
     await store.compact("json:notebook:kept", b"\x00\x00")
     assert len(await store.versions("json:notebook:kept")) == 1
     await store.stop()
+
+
+async def test_cell_inserts_deletes_and_moves_keep_blame_without_rereading_the_notebook(
+        ) -> None:
+    from pycrdt import Array, Map, Text
+
+    from jupyter_huddle.collab.origins import PersonOrigin
+
+    document = live(notebook(("a", "one"), ("b", "two"), ("c", "three")))
+    recorder = HistoryRecorder("k", document, MemoryStore(), HistorySettings())
+    await recorder.start()
+    bob = PersonOrigin("bob", "Bob", "edit", "t1")
+    ann = PersonOrigin("ann", "Ann", "edit", "t2")
+    with document.doc.transaction(origin=bob):
+        document.cells[1]["source"].insert(3, "!")  # b: "two!" by bob
+    with document.doc.transaction(origin=ann):
+        moved = document.cells[1].to_py()
+        del document.cells[1]  # move b to the end, as JupyterLab does
+        document.cells.append(Map({"id": "b", "cell_type": "code", "source": Text(
+            moved["source"]), "metadata": Map(), "outputs": Array(),
+            "execution_count": None}))
+        document.cells.insert(0, Map({"id": "new", "cell_type": "code", "source": Text(
+            "x\ny"), "metadata": Map(), "outputs": Array(), "execution_count": None}))
+        del document.cells[1]  # a
+        document.cells[1]["source"].insert(0, "# ")  # c, in the same transaction
+    assert recorder._ids == [c["id"] for c in document.export()["cells"]] == ["new", "c", "b"]
+    authors = {cid: [a for _, a, _ in recorder.blame.lines(cid)] for cid in recorder._ids}
+    assert authors == {"new": ["u:ann", "u:ann"], "c": ["u:ann"], "b": ["u:bob"]}
+    assert "a" not in recorder.blame.cells
+    assert recorder.changed
+    await recorder.record("auto")
+    assert not recorder.changed
+    await recorder.close()

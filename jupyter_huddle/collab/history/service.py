@@ -96,7 +96,9 @@ class HistoryService:
                        if "missing_since" in oldest else None)
             return {"versions": [version_meta(r) for r in newer_first[:limit]],
                     "more": len(newer_first) > limit,
-                    "live_changed": not recorder.live_is_latest(),
+                    # (cells changed since the newest version: exact comparison would export
+                    # and hash the whole notebook on every listing)
+                    "live_changed": recorder.changed,
                     # versions the file says existed that this server's store lost
                     "missing": missing,
                     "contributors": [{"username": u, "display_name": d}
