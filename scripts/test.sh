@@ -26,4 +26,7 @@ npm test --prefix frontend --silent </dev/null
 # The browser and Node tiers skip themselves when their tools are missing; here, where
 # the tools were just installed, a skip would hide a broken setup: make it a failure.
 export HUDDLE_E2E_REQUIRED=1 HUDDLE_INTEROP_REQUIRED=1
-python3 -m pytest "$@" </dev/null
+# On several processes (pytest-xdist, docs/DEVELOPMENT.md): most tests wait on servers,
+# kernels, browsers and Node peers, so more workers than cores pay. HUDDLE_TEST_WORKERS=0
+# runs the suite in one process.
+python3 -m pytest -n "${HUDDLE_TEST_WORKERS:-3}" "$@" </dev/null

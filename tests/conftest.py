@@ -19,6 +19,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from traitlets.config import Config
 
+from tests.support.parallel import RUN_DIR_ENV, RunLock, run_dir, worker_id
 from tests.support.yclient import YClient, room_url
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -26,19 +27,83 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 # Everything a test run writes goes below one folder of its own, removed when the run ends:
 # pytest's tmp_path, temp files of the processes tests start (TMPDIR: servers, kernels,
 # Chromium profiles), IPython's profile dir. Nothing lands in the real home (no Trash, no
-# ~/.ipython) and nothing stays in the system temp dir.
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="huddle-tests-"))
+# ~/.ipython) and nothing stays in the system temp dir. Under pytest-xdist (``-n``) that is
+# the controller's folder; each worker has its own below it (tests/support/parallel.py).
+_WORKER = worker_id()
+_RUN_DIR = Path(tempfile.mkdtemp(prefix=f"{_WORKER}-" if _WORKER else "huddle-tests-",
+                                 dir=os.environ.get(RUN_DIR_ENV) if _WORKER else None))
+# Workers only: the lock that lets the tests marked ``timing`` run alone.
+_RUN_LOCK: RunLock | None = None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    global _RUN_LOCK
     if config.option.basetemp is None:
         config.option.basetemp = str(_RUN_DIR / "pytest")
+    if _WORKER is None:
+        os.environ[RUN_DIR_ENV] = str(_RUN_DIR)  # inherited by the workers started next
+    else:
+        os.environ.setdefault(RUN_DIR_ENV, str(_RUN_DIR))  # (set by the controller)
+        _RUN_LOCK = RunLock(run_dir())
     for name, folder in (("TMPDIR", "tmp"), ("IPYTHONDIR", "ipython")):
         path = _RUN_DIR / folder
         path.mkdir(exist_ok=True)
         os.environ[name] = str(path)
     tempfile.tempdir = None  # read TMPDIR again
+
+
+def _runs_alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("timing") is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The xdist groups (``--dist loadgroup``; tryfirst: xdist reads them in this hook too).
+
+    - ``browser``: every test in Chromium, on one worker: one browser at a time (three at
+      once starve each other and their servers on two cores), each module's browser and
+      server process started once.
+    - one group per module for the tests of a module that share another module-scoped
+      fixture, so that it is started once;
+    - ``timing``: the other tests marked ``timing``, on one worker one after another.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs.values() if fixtures is not None else ()
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif any(d[-1].scope in ("module", "package", "class") for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.parent.name}/{item.path.stem}"))
+        elif _runs_alone(item):
+            item.add_marker(pytest.mark.xdist_group("timing"))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """On an xdist worker: a test marked ``timing`` runs alone (it waits for the tests
+    running on other workers, and they wait for it), its setup and teardown included; every
+    other test runs alongside others. Outermost, so pytest-timeout does not count the wait."""
+    lock = _RUN_LOCK
+    if lock is None:
+        return (yield)
+    alone = _runs_alone(item)
+    wanted = "exclusive" if alone else "shared"
+    if lock.held != wanted:
+        if lock.held is not None:
+            lock.release()
+        if alone:
+            lock.exclusive()
+        else:
+            lock.shared()
+    try:
+        return (yield)
+    finally:
+        # The next timing test of this worker goes on alone without letting others in.
+        if not (alone and _runs_alone(nextitem)):
+            lock.release()
 
 
 # What a test run must leave alone in the real home, as it was when the run began.
@@ -68,6 +133,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RUN_LOCK is not None:
+        _RUN_LOCK.close()
     shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
 

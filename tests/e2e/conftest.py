@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.parallel import clear_once
 from tests.support.server_process import ServerProcess
 
 CHROMIUM = os.environ.get("HUDDLE_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -108,8 +109,9 @@ def jp_server_cleanup() -> None:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # no stale screenshots from a past run
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # No stale screenshots from a past run: emptied once per run, by whichever xdist worker
+    # comes first (another may already be writing its own into it).
+    clear_once(ARTIFACTS)
     return ARTIFACTS
 
 
@@ -118,10 +120,8 @@ def module_artifacts(module: Any, artifacts: Path) -> Path:
     by the module's ``ARTIFACTS_SUBDIR`` (so that two modules' logs do not overwrite each
     other's)."""
     subdir = getattr(module, "ARTIFACTS_SUBDIR", None)
-    if not subdir:
-        return artifacts
-    path = artifacts / subdir
-    path.mkdir(parents=True, exist_ok=True)
+    path = artifacts / subdir if subdir else artifacts
+    path.mkdir(parents=True, exist_ok=True)  # again: another run may have emptied it
     return path
 
 
@@ -142,6 +142,7 @@ def huddle_app_server(base: Path, artifacts_dir: Path, *args: str) -> Iterator[S
         yield server
     finally:
         server.stop(timeout=SERVER_STOP_TIMEOUT_S)
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(server.log_path, artifacts_dir / "server.log")
 
 
@@ -319,6 +320,7 @@ class Users:
         return "\n".join(parts)
 
     def close(self) -> None:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
         for user in self.users:
             (self.artifacts / f"console-{user.name}.log").write_text("\n".join(user.console))
             (self.artifacts / f"websocket-{user.name}.log").write_text("\n".join(
@@ -341,6 +343,7 @@ def users(browser: Any, artifacts: Path, request: pytest.FixtureRequest) -> Iter
     try:
         yield created
     finally:
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.txt").write_text(created.report())
         created.close()
 

@@ -75,6 +75,7 @@ def room_attempts(page_ws_urls: list[tuple[float, str]], since: float) -> int:
     return sum(1 for stamp, url in page_ws_urls if stamp >= since and NOTEBOOK_ROOM in url)
 
 
+@pytest.mark.timing
 def test_a_tab_open_across_a_rebuilt_history_duplicates_nothing_and_does_not_storm(
         lab: Restartable, users: Users) -> None:
     from playwright.sync_api import expect

@@ -565,6 +565,7 @@ def test_a_failing_update_store_is_told_and_editing_goes_on(
         assert not alice.errors + bob.errors, alice.errors + bob.errors
 
 
+@pytest.mark.timing
 def test_a_long_notebook_opens_fast_with_lazy_editors(huddle: ServerProcess,
                                                       users: Users) -> None:
     from playwright.sync_api import expect

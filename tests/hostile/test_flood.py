@@ -25,6 +25,8 @@ from .helpers import (
     text_of,
 )
 
+pytestmark = pytest.mark.timing  # runs alone: floods under a deadline
+
 FLOOD = 10_000
 CONVERGE_S = 30
 

@@ -275,6 +275,7 @@ async def test_random_burst_without_waiting(huddle, write_notebook):
 
 
 @pytest.mark.parametrize("sub_type", [2, 1, 0], ids=["update", "step2", "step1-state-vector"])
+@pytest.mark.timing
 async def test_tiny_frame_claiming_huge_count_is_cheap(huddle, write_notebook, sub_type):
     """Five bytes that claim 2**28 entries must be refused as cheaply as any bad frame."""
     loop = asyncio.get_running_loop()

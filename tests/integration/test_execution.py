@@ -274,6 +274,7 @@ async def test_run_survives_every_client_leaving(huddle, write_notebook, jp_root
         assert reopened.cells[0]["execution_state"] == "idle"
 
 
+@pytest.mark.timing
 async def test_flushed_flood_arrives_whole_even_when_the_server_lags(huddle, write_notebook):
     """20 000 flushed lines: past ZMQ's default queue of 1000 the kernel would drop output
     for a lagging reader (and a dropped final status would hang the run)."""

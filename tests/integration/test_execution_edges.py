@@ -592,6 +592,7 @@ async def test_a_cell_inserted_above_a_running_one_does_not_misdirect_outputs(
 # --- 12: interrupt with a queue -------------------------------------------------------------
 
 
+@pytest.mark.timing
 async def test_interrupt_aborts_what_was_queued_before_and_runs_what_comes_after(
         huddle, write_notebook):
     write_notebook("intr.ipynb", ["import time\nprint('start', flush=True)\ntime.sleep(20)",
@@ -737,6 +738,7 @@ async def runs_again(huddle: Any, watcher: Any, kernel_id: str, room: str) -> No
     await eventually(attempt, timeout=30, what="a run on the restarted kernel")
 
 
+@pytest.mark.timing
 async def test_kernel_killed_mid_run_aborts_and_a_new_kernel_takes_over(huddle, write_notebook):
     write_notebook("crash.ipynb", CRASH_NOTEBOOK)
     kernel_id = await start_session(huddle, "crash.ipynb")
@@ -761,6 +763,7 @@ async def test_kernel_killed_mid_run_aborts_and_a_new_kernel_takes_over(huddle, 
 
 
 @pytest.mark.parametrize("restarter_poll_s", [4.0])  # its first poll comes after the crash
+@pytest.mark.timing
 async def test_the_very_next_request_after_a_crash_runs(huddle, write_notebook,
                                                         restarter_poll_s):
     write_notebook("crash2.ipynb", CRASH_NOTEBOOK)
@@ -785,6 +788,7 @@ FAST_RESTARTER = {**BASE_CONFIG, "kernel_watchdog_interval_s": 2.0}
 
 @pytest.mark.parametrize("huddle_config", [FAST_RESTARTER])
 @pytest.mark.parametrize("restarter_poll_s", [0.1])
+@pytest.mark.timing
 async def test_a_crash_noticed_first_by_the_restarter_does_not_wedge_the_queue(
         huddle, write_notebook, restarter_poll_s):
     """The restarter brings the kernel back (on new ports) before the watchdog's next
@@ -864,6 +868,7 @@ async def test_a_5mb_print_is_capped_at_max_output_bytes(huddle, write_notebook)
 
 
 @pytest.mark.parametrize("huddle_config", [CAPS])
+@pytest.mark.timing
 async def test_output_flood_is_capped_once_and_peers_stay_responsive(huddle, write_notebook):
     flood = ("import sys, time\n"
              "chunk = 'y' * 99_999 + '\\n'\n"
@@ -1216,6 +1221,7 @@ async def test_record_attribution_writes_last_run_by(huddle, write_notebook, jp_
 
 @pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG, "save_delay_s": 60,
                                               "max_save_delay_s": 120}])
+@pytest.mark.timing
 async def test_server_shutdown_mid_run_leaves_cells_idle_and_saves(huddle, write_notebook,
                                                                    jp_root_dir):
     write_notebook("stop.ipynb", [gated("print('before shutdown', flush=True)", "print('never')"),

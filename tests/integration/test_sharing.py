@@ -292,6 +292,7 @@ async def test_bad_tokens_are_rate_limited(huddle, write_notebook):
 
 @pytest.mark.parametrize("huddle_config", [{**BASE_CONFIG,
                                             "share_link_attempts_per_minute": 100000}])
+@pytest.mark.timing
 async def test_refusal_time_does_not_depend_on_how_much_of_the_token_is_right(
         huddle, write_notebook):
     write_notebook("timing.ipynb", ["a = 1"])

@@ -12,7 +12,6 @@ modules, with their in-process servers, need as it is.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from tests.e2e.test_webapp import (  # noqa: F401  (_bundle_built: an autouse fi
     write_notebook,
 )
 from tests.e2e.test_webapp_sharing import create_link, join, wait_for  # noqa: F401
+from tests.support.parallel import clear_once
 from tests.support.yclient import parse_awareness, read_var_uint
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "security"
@@ -48,9 +48,9 @@ MESSAGE_AWARENESS = 1
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """``tests/artifacts/security/`` (git-ignored): screenshots and logs of this tier's
-    browser tests. Its own folder, so that the e2e tier's artifacts are left alone."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser tests. Its own folder, so that the e2e tier's artifacts are left alone; emptied
+    once per run."""
+    clear_once(ARTIFACTS)
     return ARTIFACTS
 
 

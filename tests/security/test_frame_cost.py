@@ -26,6 +26,8 @@ from tests.hostile.helpers import RawPeer, sync_frame, varuint
 from tests.support.guests import guest_in
 from tests.support.waiting import eventually
 
+pytestmark = pytest.mark.timing  # runs alone: the event loop's stall is measured
+
 # As many separate deletions as the report's 30 000 comment edits left behind.
 RANGES = 30_000
 LAG_BOUND_S = 1.0

@@ -12,6 +12,7 @@ import json
 import time
 
 import nbformat
+import pytest
 
 from tests.support.guests import guest_in
 from tests.support.waiting import eventually
@@ -19,6 +20,7 @@ from tests.support.waiting import eventually
 EXPIRES_IN_S = 1.5
 
 
+@pytest.mark.timing
 async def test_an_expiring_link_closes_its_guests_sockets_at_once(huddle, write_notebook,
                                                                   jp_root_dir):
     write_notebook("expiring.ipynb", ["a = 1"])

@@ -29,6 +29,8 @@ from tests.security.conftest import FAST_SAVES
 from tests.support.guests import Browser, share
 from tests.support.waiting import eventually
 
+pytestmark = pytest.mark.timing  # runs alone: a slow reader must keep up with a 1 s stall timeout
+
 DOC_BYTES = 6 * 1024 * 1024
 LURKERS = 6
 STALL_S = 1.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from jupyter_huddle.collab.documents.notebook import NotebookDocument
 from jupyter_huddle.collab.ids import DocumentRoomId
 from jupyter_huddle.collab.rooms.heap import HeapTrimmer
@@ -107,6 +109,7 @@ async def test_a_stalled_peer_is_one_that_takes_nothing():
     assert outbox.stalled_for(20.0) == 0.0
 
 
+@pytest.mark.timing
 async def test_a_room_cuts_off_a_peer_that_stops_reading():
     settings = CollabSettings(peer_stall_timeout_s=0.1, keepalive_interval_s=0.04)
     doc = NotebookDocument()
@@ -131,6 +134,7 @@ class FakeLibc:
         return 1
 
 
+@pytest.mark.timing
 async def test_the_heap_is_trimmed_after_large_releases_and_not_often():
     libc = FakeLibc()
     heap = HeapTrimmer(libc, threshold_bytes=10 * KB, min_interval_s=0.2, delay_s=0.0)

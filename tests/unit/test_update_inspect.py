@@ -88,6 +88,7 @@ def _fragmented(ranges: int) -> tuple[Doc, int]:
     return doc, doc.client_id
 
 
+@pytest.mark.timing
 def test_a_fragmented_delete_set_is_compared_in_linear_time():
     # 30 000 separate deletions: the comparison that took 28.6 s in Python.
     doc, client = _fragmented(30_000)
@@ -108,6 +109,7 @@ def test_partly_known_deletions_are_a_change():
     assert changes_document(_delete_only(client + 1, [(0, 1)]), doc)  # unknown client
 
 
+@pytest.mark.timing
 def test_an_update_over_the_budget_is_judged_without_comparing():
     doc, client = _fragmented(10)
     ranges = [(2 * i + 1, 1) for i in range(MAX_INSPECTED_BYTES // 3)]
