@@ -37,7 +37,9 @@ class ExecutionListener(Protocol):
 
 
 StatusListener = Callable[[str], None]
-IopubListener = Callable[[str, dict[str, Any]], None]
+# Sees every iopub message first; True: it took the message (an output an Output widget
+# captured), which then goes to no execution.
+IopubListener = Callable[[dict[str, Any]], bool]
 
 
 class KernelChannel(Protocol):
@@ -52,6 +54,10 @@ class KernelChannel(Protocol):
 
     def input(self, value: str) -> None:
         """Answer the kernel's pending ``input()`` request."""
+
+    def send_comm(self, comm_id: str, data: dict[str, Any], buffers: list[bytes],
+                  msg_id: str) -> bool:
+        """Send a ``comm_msg`` (a widget's) with this message id; whether it went."""
 
     async def close(self) -> None:
         """Stop reading and disconnect."""
@@ -150,6 +156,25 @@ class KernelConnection:
         """Answer the kernel's pending ``input()`` request."""
         self.client.input(value)
 
+    def send_comm(self, comm_id: str, data: dict[str, Any], buffers: list[bytes],
+                  msg_id: str) -> bool:
+        """Send a ``comm_msg`` on the shell channel, as a frontend does, under
+        ``msg_id`` (the kernel's replies and echoes name it as their parent). A gateway
+        kernel's channel carries JSON only: buffers are not sent there."""
+        session, channel = self.client.session, self.client.shell_channel
+        msg = session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        msg["header"]["msg_id"] = msg["msg_id"] = msg_id
+        try:
+            socket = getattr(channel, "socket", None)
+            if socket is not None:
+                session.send(socket, msg, buffers=buffers or None)
+            else:
+                channel.send(msg)
+        except Exception as err:  # a closed channel: the caller refuses the message
+            log.info("kernel %s: a widget message could not be sent: %s", self.kernel_id, err)
+            return False
+        return True
+
     async def close(self) -> None:
         """Stop the readers and the channels, and destroy the ZMQ context made for them."""
         for task in self._readers:
@@ -187,7 +212,8 @@ class KernelConnection:
         content = msg.get("content") or {}
         if msg_type == "status":
             self._on_status(str(content.get("execution_state", "")))
-        self._on_any_iopub(msg_type, content)
+        if self._on_any_iopub(msg):
+            return
         listener = self._listener(msg)
         if listener is not None:
             listener.on_iopub(msg_type, content)

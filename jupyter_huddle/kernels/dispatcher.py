@@ -23,6 +23,7 @@ from .client import IopubListener, KernelChannel, StatusListener
 from .displays import DisplayRegistry
 from .outputs import OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
+from .widgets.hub import WidgetHub
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,15 @@ class KernelDispatcher:
     ``close()`` it: its worker task lives in between."""
 
     def __init__(self, kernel_id: str, hooks: DispatcherHooks,
-                 settings: DispatcherSettings) -> None:
+                 settings: DispatcherSettings, widgets: WidgetHub | None = None) -> None:
         self.kernel_id = kernel_id
         self.hooks = hooks
         self.settings = settings
+        # The kernel's widgets: its comm messages and captured outputs go there, and it
+        # sends through this dispatcher's connection while there is one.
+        self.widgets = widgets
+        if widgets is not None:
+            widgets.has_dispatcher = True
         # Display outputs by id (bounded; cleared when the kernel restarts or goes away).
         self.registry = DisplayRegistry()
         # Waiting requests, oldest first. Bounded by the service's queue caps (per notebook
@@ -178,6 +184,9 @@ class KernelDispatcher:
         aborted = self.remove_queued(lambda r: True, RequestState.ABORTED, reason)
         self.abort_running(reason)
         self.registry.clear()
+        if self.widgets is not None:
+            self.widgets.sender = None
+            self.widgets.kernel_reset(reason)
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
@@ -338,18 +347,26 @@ class KernelDispatcher:
         if self._connection is None:
             self._connection = await self.hooks.connect(
                 self.kernel_id, self._on_status, self._on_any_iopub)
+            if self.widgets is not None:
+                self.widgets.sender = self._connection.send_comm
         return self._connection
 
     def _on_status(self, status: str) -> None:
         if status in ("busy", "idle", "starting") and status != self.status:
             self.set_status(status)
 
-    def _on_any_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
-        # Display updates are routed by display id, whoever's execution sent them.
+    def _on_any_iopub(self, msg: dict[str, Any]) -> bool:
+        """Widget traffic and display updates (routed by display id, whoever's execution
+        sent them); True when an Output widget captured the message."""
+        msg_type = msg.get("msg_type") or (msg.get("header") or {}).get("msg_type", "")
+        content = msg.get("content") or {}
+        if self.widgets is not None and self.widgets.on_iopub(msg):
+            return True
         if msg_type == "update_display_data":
             display_id = (content.get("transient") or {}).get("display_id")
             if display_id:
                 self.registry.queue_update(display_id, content.get("data", {}),
                                            content.get("metadata", {}),
                                            self.settings.limits.flush_interval_s)
+        return False
 

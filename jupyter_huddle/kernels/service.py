@@ -50,6 +50,7 @@ from .runs import RunRecorder
 from .settings import CellRef, EventSink, ExecutionSettings, KernelAccess, RoomAccess
 from .sources import checked_sources
 from .sweep import Sweeper
+from .widgets.service import WidgetService
 
 __all__ = ["CellRef", "ExecutionError", "ExecutionService", "ExecutionSettings"]
 
@@ -69,9 +70,13 @@ class ExecutionService:
         self.presence = PresencePublisher(rooms, self.ledger, self.dispatchers)
         self.runs = RunRecorder(rooms, self.ledger, self.presence,
                                 settings.record_attribution, on_event)
-        self.sweeper = Sweeper(settings.sweep_interval_s, rooms, kernels, self.ledger,
-                               self.dispatchers, self.presence)
         self._hooks = ServiceHooks(rooms, kernels, self.runs, self.presence)
+        # Live widgets: each kernel's shared widget state and the pages that watch it.
+        self.widgets = WidgetService(settings.widgets, kernels, rooms,
+                                     lambda kernel_id: self.ledger.kernel_rooms.get(
+                                         kernel_id, set()))
+        self.sweeper = Sweeper(settings.sweep_interval_s, rooms, kernels, self.ledger,
+                               self.dispatchers, self.presence, self.widgets.kernel_gone)
 
     # --- executing -------------------------------------------------------------------------
 
@@ -144,13 +149,15 @@ class ExecutionService:
             # kept loaded until the request finishes
             self.runs.queued(request, leased=self.rooms.pin(room_id))
         dispatcher.submit(requests)
+        self.widgets.bind(room_id, kernel_id)
         self.presence.schedule(room_id)
         self.sweeper.schedule()
 
     def _dispatcher(self, kernel_id: str) -> KernelDispatcher:
         """The kernel's dispatcher, started now if it has none yet."""
         return self.dispatchers.get(kernel_id) or self.dispatchers.add(
-            KernelDispatcher(kernel_id, self._hooks, self.settings.dispatcher))
+            KernelDispatcher(kernel_id, self._hooks, self.settings.dispatcher,
+                             self.widgets.hub(kernel_id)))
 
     # --- cancel, interrupt, restart, input --------------------------------------------------
 
@@ -241,6 +248,7 @@ class ExecutionService:
         dispatcher = self.dispatchers.pop(kernel_id)
         if dispatcher is not None:
             await dispatcher.close(reason)
+        self.widgets.kernel_gone(kernel_id, reason)
         self.presence.kernel_dead(kernel_id, self.ledger.forget_kernel(kernel_id))
 
     def _abort_queued_before(self, kernel_id: str, moment: float, reason: str) -> None:
@@ -270,6 +278,7 @@ class ExecutionService:
         """Server shutdown: abort everything (cells go idle), close the kernel clients,
         stop the timers (publishing what was pending)."""
         await self.dispatchers.close()
+        self.widgets.close()
         self.sweeper.close()
         self.presence.close()
 

@@ -12,6 +12,7 @@ from .client import IopubListener, KernelChannel, StatusListener
 from .dispatcher import DispatcherSettings
 from .limits import QueueLimits
 from .requests import ExecutionRequest
+from .widgets.settings import WidgetSettings
 
 
 class RoomAccess(Protocol):
@@ -91,3 +92,5 @@ class ExecutionSettings:
     # without a shutdown event, to let go of what it holds for them.
     sweep_interval_s: float = 10.0
     record_attribution: bool = False
+    # Live widgets: bounds of the state kept per kernel and of what pages may send.
+    widgets: WidgetSettings = field(default_factory=WidgetSettings)

@@ -8,6 +8,7 @@ looks every ``interval_s`` while anything is held.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ..collab.documents.notebook import NotebookDocument
 from .ledger import Ledger
@@ -22,8 +23,11 @@ class Sweeper:
 
     def __init__(self, interval_s: float, rooms: RoomAccess, kernels: KernelAccess,
                  ledger: Ledger, dispatchers: DispatcherPool,
-                 presence: PresencePublisher) -> None:
+                 presence: PresencePublisher,
+                 on_kernel_gone: Callable[[str, str], None] | None = None) -> None:
         self.interval_s = interval_s
+        # told of each kernel found gone (its widgets go with it)
+        self.on_kernel_gone = on_kernel_gone
         self.rooms = rooms
         self.kernels = kernels
         self.ledger = ledger
@@ -52,6 +56,8 @@ class Sweeper:
             kernel_id = dispatcher.kernel_id
             if not dispatcher.requests() and not self.kernels.exists(kernel_id):
                 self.dispatchers.retire(kernel_id, "the kernel is gone")
+                if self.on_kernel_gone is not None:
+                    self.on_kernel_gone(kernel_id, "the kernel is gone")
                 self.presence.kernel_dead(kernel_id, self.ledger.forget_kernel(kernel_id))
             else:  # display ids of closed notebooks point at nothing
                 dispatcher.registry.retain(self._open_documents(kernel_id))

@@ -91,7 +91,7 @@ class ServerKernels:
         await ensure_async(self.kernel_manager.restart_kernel(kernel_id))
 
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
-                      on_any_iopub: Callable[[str, dict[str, Any]], None]) -> KernelConnection:
+                      on_any_iopub: Callable[[dict[str, Any]], bool]) -> KernelConnection:
         """A client of the kernel's channels for the server's own executions."""
         return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
                                            on_any_iopub)

@@ -108,6 +108,8 @@ class FakeKernel:
         self.current: FakeRun | None = None
         self.codes: list[str] = []
         self.inputs: list[str] = []
+        # widget messages the server sent: (comm id, data, message id)
+        self.comm_messages: list[tuple[str, dict[str, Any], str]] = []
         self.signal = Signal()  # notified as each run starts
 
     async def running(self, code: str, timeout: float = 5.0) -> FakeRun:
@@ -196,6 +198,11 @@ class FakeChannel:
     def input(self, value: str) -> None:
         asyncio.get_running_loop().call_soon(self.kernel.answer, value)
 
+    def send_comm(self, comm_id: str, data: dict[str, Any], buffers: list[bytes],
+                  msg_id: str) -> bool:
+        self.kernel.comm_messages.append((comm_id, data, msg_id))
+        return not self.closed
+
     async def close(self) -> None:
         self.closed = True
 
@@ -204,7 +211,9 @@ class FakeChannel:
             return
         if msg_type == "status":
             self.on_status(str(content.get("execution_state", "")))
-        self.on_any_iopub(msg_type, content)
+        if self.on_any_iopub({"msg_type": msg_type, "content": content,
+                              "parent_header": {"msg_id": msg_id}}):
+            return
         listener = self.listeners.get(msg_id)
         if listener is not None:
             listener.on_iopub(msg_type, content)
