@@ -35,6 +35,13 @@ export function widgetFallback(data: Record<string, unknown> | undefined | null)
   return `A Jupyter widget${model}`;
 }
 
+/** The model id a widget view output names, if it is a well-formed one. */
+export function widgetModelId(data: Record<string, unknown> | undefined | null): string | null {
+  const view = data?.[WIDGET_MIME] as { model_id?: unknown } | null | undefined;
+  const id = view?.model_id;
+  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+}
+
 /** nbformat's "multiline string": a string, or a list of strings to concatenate. */
 export function joinText(value: unknown): string {
   if (typeof value === 'string') return value;

@@ -31,7 +31,8 @@ export type ApiRoute =
   | 'api/me' | 'api/sessions' | 'api/contents' | 'api/collaboration/session' | 'api/kernels'
   | 'api/huddle/access' | 'api/huddle/links' | 'api/huddle/grants' | 'api/huddle/present'
   | 'api/huddle/copies' | 'api/huddle/kernel' | 'api/huddle/kernels' | 'api/huddle/requests'
-  | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users' | 'api/huddle/history';
+  | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users' | 'api/huddle/history'
+  | 'api/huddle/widgets';
 
 /** The fixed words that follow an id in a route (`.../execute`, `.../messages`). */
 export type RouteWord = 'execute' | 'interrupt' | 'restart' | 'input' | 'messages' | 'status' | 'suggestion' | 'read'

@@ -15,7 +15,7 @@ import { h } from './dom';
 import { createEditor, type CellEditor, type EditorKeys } from './editor';
 import { CellGuard, type CellAccess } from './locks';
 import { renderMarkdown } from './markdown';
-import { renderOutputs } from './outputs';
+import { renderOutputs, type WidgetMounts } from './outputs';
 
 export interface CellContext {
   awareness: Awareness;
@@ -31,6 +31,8 @@ export interface CellContext {
   comments?: CellComments;
   /** Version history's part in cells (views/history/: who wrote each line). */
   history?: CellHistory;
+  /** Live widgets in outputs (views/widgets.ts). */
+  widgets?: WidgetMounts;
 }
 
 /** What version history adds to a cell: its "Who wrote this?" toggle (in `tools`) and the
@@ -193,7 +195,7 @@ export class CellView {
   private renderOutputs(): void {
     if (this.model.cell_type !== 'code') return;
     this.outputsStale = false;
-    renderOutputs(this.outputs, (this.model as YCodeCell).getOutputs() as unknown as Record<string, unknown>[]);
+    renderOutputs(this.outputs, (this.model as YCodeCell).getOutputs() as unknown as Record<string, unknown>[], this.ctx.widgets ?? null);
     this.ctx.comments?.outputsRendered(this);
   }
 

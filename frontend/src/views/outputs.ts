@@ -6,11 +6,18 @@
  */
 import { AnsiUp } from 'ansi_up';
 
-import { base64Payload, isLong, joinText, pickMime, widgetFallback } from '../logic/mime';
+import { base64Payload, isLong, joinText, pickMime, widgetFallback, widgetModelId } from '../logic/mime';
 import { h } from './dom';
 import { renderLatex, renderMarkdown } from './markdown';
 
 type Output = Record<string, unknown>;
+
+/** Where live widgets come from (views/widgets.ts): given a placeholder that shows the
+ * widget's text, it mounts the live (or saved) view there once the widget bundle has
+ * loaded; the text stays if it cannot. */
+export interface WidgetMounts {
+  mount(placeholder: HTMLElement, modelId: string): void;
+}
 
 const ansi = new AnsiUp();
 ansi.use_classes = true;
@@ -74,17 +81,20 @@ function html(className: string, content: string): HTMLElement {
   return div;
 }
 
-/** A widget view needs the kernel's comms, which the app does not speak: its text stands in,
- * labelled as such. */
-function widgetOutput(text: string): HTMLElement {
-  return h('div', { className: 'hd-widget', role: 'note' },
+/** A widget view: its text, labelled as such, stands in until the live view is mounted
+ * over it (and stays when widgets are off, the bundle fails to load, or no state of the
+ * model is known; a version preview has no `widgets`). */
+function widgetOutput(text: string, modelId: string | null, widgets: WidgetMounts | null): HTMLElement {
+  const placeholder = h('div', { className: 'hd-widget', role: 'note' },
     h('span', { className: 'hd-widget-label' }, 'Interactive widget (shown as text here; open it in JupyterLab to use it)'),
     h('pre', { className: 'hd-text' }, text));
+  if (widgets && modelId) widgets.mount(placeholder, modelId);
+  return placeholder;
 }
 
-function richOutput(data: Record<string, unknown>): HTMLElement | null {
+function richOutput(data: Record<string, unknown>, widgets: WidgetMounts | null): HTMLElement | null {
   const widget = widgetFallback(data);
-  if (widget !== null) return widgetOutput(widget);
+  if (widget !== null) return widgetOutput(widget, widgetModelId(data), widgets);
   const mime = pickMime(data);
   if (!mime) return null;
   const value = data[mime];
@@ -114,7 +124,7 @@ function richOutput(data: Record<string, unknown>): HTMLElement | null {
   }
 }
 
-export function renderOutput(output: Output): HTMLElement | null {
+export function renderOutput(output: Output, widgets: WidgetMounts | null = null): HTMLElement | null {
   switch (output['output_type']) {
     case 'stream': {
       const name = output['name'] === 'stderr' ? 'stderr' : 'stdout';
@@ -127,7 +137,7 @@ export function renderOutput(output: Output): HTMLElement | null {
     }
     case 'execute_result':
     case 'display_data':
-      return richOutput((output['data'] ?? {}) as Record<string, unknown>);
+      return richOutput((output['data'] ?? {}) as Record<string, unknown>, widgets);
     default:
       return null;
   }
@@ -137,7 +147,7 @@ const rendered = new WeakMap<HTMLElement, { key: string; el: HTMLElement }[]>();
 
 /** Renders `outputs` into `container`, keeping the nodes of outputs that did not change (a
  * streaming cell must not reload the iframes of its earlier outputs). */
-export function renderOutputs(container: HTMLElement, outputs: Output[]): void {
+export function renderOutputs(container: HTMLElement, outputs: Output[], widgets: WidgetMounts | null = null): void {
   const before = rendered.get(container) ?? [];
   const after: { key: string; el: HTMLElement }[] = [];
   outputs.forEach((output, i) => {
@@ -147,7 +157,7 @@ export function renderOutputs(container: HTMLElement, outputs: Output[]): void {
       after.push(previous);
       return;
     }
-    const el = renderOutput(output);
+    const el = renderOutput(output, widgets);
     // The output's index in the cell's list (some outputs render nothing): review threads
     // anchor to it (views/comments/).
     if (el) after.push({ key, el: h('div', { className: 'hd-output', 'data-output-index': String(i) }, el) });

@@ -111,21 +111,48 @@ export function putBuffers(state: WidgetState, paths: readonly BufferPath[], buf
   });
 }
 
-/** A model, taking its buffers from the front of `pool` (a snapshot's buffers are its
- * models' buffers, in order). */
-function modelOf(raw: unknown, pool: DataView[]): ModelFrame {
+/** A model, with its buffers: a snapshot's buffers are its models' buffers in order, each
+ * model's starting at its `buffer_index` (or after the previous model's). */
+function modelOf(raw: unknown, buffers: readonly DataView[], cursor: { next: number }): ModelFrame {
   if (!isObject(raw)) throw new Invalid('a model is not an object');
   const state = structuredCloneJson(stateOf(raw, 'state'));
   const paths = bufferPaths(raw);
-  putBuffers(state, paths, pool.splice(0, paths.length));
+  const index = raw['buffer_index'];
+  const first = typeof index === 'number' && Number.isInteger(index) && index >= 0 ? index : cursor.next;
+  const mine = buffers.slice(first, first + paths.length);
+  if (mine.length < paths.length) throw new Invalid('a model names buffers the frame does not have');
+  cursor.next = first + paths.length;
+  putBuffers(state, paths, mine);
   return {
     commId: str(raw, 'comm_id'),
-    targetName: str(raw, 'target_name'),
-    modelName: str(raw, 'model_name'),
-    modelModule: str(raw, 'model_module'),
+    targetName: optionalStr(raw, 'target_name') ?? 'jupyter.widget',
+    modelName: optionalStr(raw, 'model_name') || stateStr(state, '_model_name'),
+    modelModule: optionalStr(raw, 'model_module') || stateStr(state, '_model_module'),
     modelModuleVersion: optionalStr(raw, 'model_module_version') ?? '',
     state,
   };
+}
+
+/** A `_model_*` name from the state, when the description left it out. */
+function stateStr(state: WidgetState, key: string): string {
+  const value = state[key];
+  if (typeof value !== 'string' || value === '') throw new Invalid(`the model has no ${key}`);
+  return value;
+}
+
+/** The models of a snapshot; one that is not well-formed is left out (with a warning),
+ * the others are kept. */
+function modelsOf(raw: unknown[], buffers: readonly DataView[]): ModelFrame[] {
+  const cursor = { next: 0 };
+  return raw.flatMap((m) => {
+    try {
+      return [modelOf(m, buffers, cursor)];
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      console.warn(`widgets: a model of the snapshot was left out (${err.message})`);
+      return [];
+    }
+  });
 }
 
 /** A deep copy of parsed JSON (the frame's objects are ours, but ipywidgets mutates
@@ -138,12 +165,11 @@ function parseFields(type: string, f: Fields, buffers: DataView[]): ServerFrame 
   switch (type) {
     case 'snapshot': {
       if (!Array.isArray(f['models'])) throw new Invalid('models is not a list');
-      const pool = [...buffers];
       const kernelId = optionalStr(f, 'kernel_id');
-      return { type, kernelId, alive: bool(f, 'alive'), canSend: bool(f, 'can_send'), models: f['models'].map((m) => modelOf(m, pool)) };
+      return { type, kernelId, alive: bool(f, 'alive'), canSend: bool(f, 'can_send'), models: modelsOf(f['models'], buffers) };
     }
     case 'open':
-      return { type, model: modelOf(f['model'], [...buffers]) };
+      return { type, model: modelOf(f['model'], buffers, { next: 0 }) };
     case 'update': {
       const method = f['method'] ?? 'update';
       if (method !== 'update' && method !== 'echo_update') throw new Invalid(`unknown update method ${String(method)}`);

@@ -21,13 +21,6 @@ export interface SocketListener {
   state(state: SocketState): void;
 }
 
-/** ws(s)://host<base>api/huddle/widgets/<id>, and its http(s) twin for the probe. */
-export function widgetSocketUrls(location: { protocol: string; host: string }, baseUrl: string, documentId: string): { ws: string; http: string } {
-  const path = `${baseUrl}api/huddle/widgets/${encodeURIComponent(documentId)}`;
-  const secure = location.protocol === 'https:';
-  return { ws: `${secure ? 'wss' : 'ws'}://${location.host}${path}`, http: `${location.protocol}//${location.host}${path}` };
-}
-
 export class WidgetSocket {
   private socket: WebSocket | null = null;
   private attempt = 0;

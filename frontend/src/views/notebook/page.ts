@@ -25,6 +25,7 @@ import { PeopleBar } from '../people';
 import { QueuePanel } from '../queue';
 import { RoleControls } from '../roles';
 import { SaveStatus } from '../save';
+import { WidgetSlots } from '../widgets';
 import { Banners } from './banners';
 import { OwnColor } from './colors';
 import { CellCommands } from './commands';
@@ -55,6 +56,7 @@ export class NotebookPage {
   private readonly looked: ChangesSinceLooked;
   private readonly list: CellList;
   private readonly save: SaveStatus;
+  private readonly widgets: WidgetSlots;
   private readonly queue: QueuePanel;
   private readonly kernel: KernelControls;
   private readonly follow: FollowMode;
@@ -91,6 +93,7 @@ export class NotebookPage {
       opened: () => this.comments.setOpen(false),
       requestEdit: (cell) => this.modes.edit(cell),
     });
+    this.widgets = new WidgetSlots({ notebook: room.notebook, documentId: room.documentId, baseUrl: deps.http.baseUrl });
     // The cells' callbacks run on user input and on mount, after this constructor.
     this.list = new CellList(room.notebook, {
       awareness: room.awareness,
@@ -103,6 +106,7 @@ export class NotebookPage {
       comments: this.comments,
       history: this.history.blame,
       access: this.roles,
+      widgets: this.widgets,
     }, (id) => room.setActiveCell(id));
     this.save = new SaveStatus(room);
     this.queue = new QueuePanel({
@@ -222,6 +226,7 @@ export class NotebookPage {
     this.history.destroy();
     this.roles.destroy();
     this.list.destroy();
+    this.widgets.destroy();
     this.deps.room.destroy();
     this.element.remove();
   }
