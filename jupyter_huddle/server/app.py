@@ -46,6 +46,7 @@ from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
 from .handlers.share import routes as share_routes
 from .handlers.static import BundleHandler
+from .handlers.widgets import OpenPages, WidgetWebSocketHandler
 from .kernel_access import ServerKernels
 from .options import HuddleOptions, refuse
 
@@ -143,6 +144,8 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             limiter=RateLimiter(max_failures=self.share_link_attempts_per_minute),
             open_store=self.rooms.start)
         self.access.listeners.append(disconnect_on_rights_change(self.rooms, self.access))
+        self.widget_pages = OpenPages(self.access)
+        self.access.listeners.append(self.widget_pages.rights_changed)
         self.server_access = ServerAccess(self.access, guest_copies=self.guest_copies)
         self.copies = PersonalCopies(self.rooms, self.backend,
                                      ContentsFolders(self.server.contents_manager), self.access,
@@ -238,6 +241,9 @@ class HuddleApp(HuddleOptions, ExtensionApp):
             (r"/api/huddle/requests/([0-9a-f]{1,64})/input", InputHandler, execution),
             (r"/api/huddle/kernels/([^/]+)/(interrupt|restart)", KernelActionHandler,
              execution),
+            (r"/api/huddle/widgets/([^/]+)", WidgetWebSocketHandler,
+             {"service": self.execution.widgets, "settings": self.execution.settings.widgets,
+              "access": access, "pages": self.widget_pages}),
             *comment_routes(self.review, access),
             *history_routes(self.history, access),
             *share_routes(access, self.backend, self.kernels, self.copies_dir,

@@ -44,6 +44,7 @@ from .handlers.room import RoomWebSocketHandler
 from .handlers.session import CollaborationSessionHandler
 from .handlers.share import KernelHandler, MyAccessHandler, ShareLinkHandler
 from .handlers.static import BundleHandler
+from .handlers.widgets import WidgetWebSocketHandler
 
 _READ = frozenset({"GET", "HEAD"})
 
@@ -66,6 +67,8 @@ GUEST_ROUTES: Mapping[type, frozenset[str]] = {
     RequestHandler: frozenset({"DELETE"}),
     InputHandler: frozenset({"POST"}),
     KernelActionHandler: frozenset({"POST"}),
+    # live widgets: everyone who reads receives; sending needs execute (checked inside)
+    WidgetWebSocketHandler: frozenset({"GET"}),
     # review threads, by role
     ThreadsHandler: _READ | {"POST"},
     MessagesHandler: frozenset({"POST"}),

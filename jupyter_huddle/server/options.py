@@ -20,6 +20,7 @@ from ..kernels.dispatcher import DispatcherSettings
 from ..kernels.limits import QueueLimits
 from ..kernels.outputs import OutputLimits
 from ..kernels.service import ExecutionSettings
+from .widget_options import WidgetOptions
 
 
 class HuddleStartupError(SystemExit):
@@ -34,7 +35,7 @@ def refuse(message: str) -> HuddleStartupError:
     return HuddleStartupError(f"jupyter_huddle: {message}")
 
 
-class HuddleOptions(HasTraits):
+class HuddleOptions(WidgetOptions, HasTraits):
     """The options of ``HuddleApp`` (traitlets with ``config=True``), their checks, and
     the frozen settings objects the app builds from them."""
 
@@ -338,7 +339,8 @@ class HuddleOptions(HasTraits):
               "store_commit_interval_ms", "file_poll_interval_s", "output_flush_interval_ms",
               "kernel_watchdog_interval_s", "awareness_batch_ms", "peer_stall_timeout_s",
               "stale_tab_retry_s", "version_interval_s", "restore_undo_window_s",
-              "keep_all_versions_days", "keep_hourly_versions_days", "keep_daily_versions_days")
+              "keep_all_versions_days", "keep_hourly_versions_days", "keep_daily_versions_days",
+              "widget_save_interval_s", "widget_messages_per_second")
     def _positive_seconds(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not value > 0:
@@ -369,7 +371,9 @@ class HuddleOptions(HasTraits):
               "max_threads_per_person", "comment_actions_per_minute", "max_copies_per_person",
               "max_queued_cells_per_notebook", "max_queued_cells_per_person",
               "max_recent_runs_per_notebook", "max_named_versions", "max_undoable_restores",
-              "history_actions_per_minute")
+              "history_actions_per_minute", "widget_max_models", "widget_max_state_bytes",
+              "widget_max_message_bytes", "widget_message_burst", "widget_max_saved_state_bytes",
+              "widget_max_pending_frames")
     def _positive_count(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -419,6 +423,7 @@ class HuddleOptions(HasTraits):
             # execution held for them soon after.
             sweep_interval_s=min(max(self.room_cleanup_delay_s, 0.1), 10.0),
             record_attribution=self.record_attribution,
+            widgets=self.widget_settings(),
         )
 
     def history_settings(self) -> HistorySettings:
