@@ -5,16 +5,21 @@ buffers, Output capture, restarts and saving into the notebook."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import websockets
 
-from tests.support.guests import Browser, guest_in, start_kernel, stop_kernels
+from tests.support.guests import guest_in, start_kernel, stop_kernels
 from tests.support.waiting import eventually
-from tests.support.widget_page import WidgetPage, open_page, widgets_url
+from tests.support.widget_page import (
+    WidgetPage,
+    guest_page,
+    open_page,
+    owner_page,
+    run,
+    widgets_url,
+)
 from tests.support.yclient import YClient
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -33,33 +38,6 @@ def huddle_config() -> dict[str, Any]:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-@asynccontextmanager
-async def owner_page(huddle: Any, room: str) -> AsyncIterator[WidgetPage]:
-    async with open_page(widgets_url(huddle.ws_url, room, huddle.token)) as page:
-        yield page
-
-
-@asynccontextmanager
-async def guest_page(guest: Browser, room: str) -> AsyncIterator[WidgetPage]:
-    url = widgets_url(guest.huddle.ws_url, room)
-    async with open_page(url, {"Cookie": guest.cookie_header()}) as page:
-        yield page
-
-
-async def run(huddle: Any, kernel_id: str, room: str, doc: YClient, index: int) -> None:
-    """Run cell ``index`` as its owner and wait until it is done."""
-    response = await huddle.request("POST", f"api/kernels/{kernel_id}/execute", {
-        "document_id": room, "cells": [{"cell_id": doc.cells[index]["id"]}]})
-    assert response.code == 202, response.body
-    before = doc.cells[index].get("execution_count")
-    try:
-        await doc.wait_for(lambda: doc.cells[index].get("execution_state") == "idle"
-                           and doc.cells[index].get("execution_count") not in (None, before),
-                           timeout=60)
-    except TimeoutError:
-        raise AssertionError(f"cell {index} not done: {doc.cells[index].to_py()}") from None
-
 
 def outputs(doc: YClient, index: int) -> list[dict[str, Any]]:
     return doc.cells[index]["outputs"].to_py()  # type: ignore[no-any-return]

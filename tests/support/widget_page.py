@@ -16,6 +16,9 @@ from urllib.parse import quote
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.guests import Browser
+from tests.support.yclient import YClient
+
 
 def decode_frame(frame: str | bytes) -> dict[str, Any]:
     """A server frame as a dict; a binary one gets ``_buffers`` and its buffers put into
@@ -202,3 +205,30 @@ async def open_page(url: str, headers: dict[str, str] | None = None
             yield page
         finally:
             await page.close()
+
+
+@asynccontextmanager
+async def owner_page(huddle: Any, room: str) -> AsyncIterator[WidgetPage]:
+    async with open_page(widgets_url(huddle.ws_url, room, huddle.token)) as page:
+        yield page
+
+
+@asynccontextmanager
+async def guest_page(guest: Browser, room: str) -> AsyncIterator[WidgetPage]:
+    url = widgets_url(guest.huddle.ws_url, room)
+    async with open_page(url, {"Cookie": guest.cookie_header()}) as page:
+        yield page
+
+
+async def run(huddle: Any, kernel_id: str, room: str, doc: YClient, index: int) -> None:
+    """Run cell ``index`` as its owner and wait until it is done."""
+    response = await huddle.request("POST", f"api/kernels/{kernel_id}/execute", {
+        "document_id": room, "cells": [{"cell_id": doc.cells[index]["id"]}]})
+    assert response.code == 202, response.body
+    before = doc.cells[index].get("execution_count")
+    try:
+        await doc.wait_for(lambda: doc.cells[index].get("execution_state") == "idle"
+                           and doc.cells[index].get("execution_count") not in (None, before),
+                           timeout=60)
+    except TimeoutError:
+        raise AssertionError(f"cell {index} not done: {doc.cells[index].to_py()}") from None
