@@ -9,25 +9,10 @@
 import type { YNotebook } from '@jupyter/ydoc';
 
 import type { DocumentId } from '../logic/ids';
-import { apiUrl } from '../protocol/http';
+import { bundleUrl, widgetSocketUrls } from '../protocol/widgets';
 import type { StartWidgets, WidgetRuntime } from '../widgets/api';
 import { toast } from './dom';
 import { renderOutputs, type WidgetMounts } from './outputs';
-
-/** widgets.js or widgets.css next to the app's own bundle (same query: the version). */
-export function bundleUrl(appUrl: string, name: 'widgets.js' | 'widgets.css'): string {
-  const app = new URL(appUrl);
-  const url = new URL(name, app);
-  url.search = app.search;
-  return url.href;
-}
-
-/** ws(s)://host<base>api/huddle/widgets/<id>, and its http(s) twin. */
-export function widgetSocketUrls(location: { protocol: string; host: string }, baseUrl: string, documentId: DocumentId): { ws: string; http: string } {
-  const path = apiUrl(baseUrl, 'api/huddle/widgets', documentId);
-  const ws = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return { ws: `${ws}//${location.host}${path}`, http: `${location.protocol}//${location.host}${path}` };
-}
 
 function addStylesheet(href: string): void {
   if (document.querySelector(`link[data-hd-widgets]`)) return;
