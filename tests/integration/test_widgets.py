@@ -180,8 +180,6 @@ async def test_bad_frames_are_refused_one_by_one(huddle, write_notebook):
         await stop_kernels(huddle)
 
 
-@pytest.mark.xfail(strict=True, reason="the core refuses a send it cannot decode with ref "
-                   "null, though its JSON carried the page's ref (WIDGETS.md: the browser's)")
 async def test_a_refusal_names_the_pages_ref(huddle, write_notebook):
     write_notebook("refs.ipynb")
     room, _ = await huddle.room_id("refs.ipynb")

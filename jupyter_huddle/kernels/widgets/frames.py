@@ -21,7 +21,12 @@ _MAX_PATH_DEPTH = 16
 
 
 class FrameError(ValueError):
-    """A frame from a page that is not a message we accept (the text says why)."""
+    """A frame from a page that is not a message we accept (the text says why); ``ref``
+    is the page's own number for it when the frame had a readable one."""
+
+    def __init__(self, reason: str, ref: int | None = None) -> None:
+        super().__init__(reason)
+        self.ref = ref
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,20 @@ def decode_browser_frame(frame: str | bytes, max_bytes: int) -> BrowserMessage:
         raise FrameError(f"not JSON: {err}") from None
     if not isinstance(message, dict):
         raise FrameError("a message is a JSON object")
-    if message.get("type") != "send":
-        raise FrameError(f"pages may only send messages of type 'send', not "
-                         f"{str(message.get('type'))[:40]!r}")
     ref = message.get("ref")
     if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool)):
         raise FrameError("'ref' is an integer")
+    try:
+        return _checked_send(message, ref, buffers)
+    except FrameError as err:
+        raise FrameError(str(err), ref) from None
+
+
+def _checked_send(message: dict[str, Any], ref: int | None,
+                  buffers: list[bytes]) -> BrowserMessage:
+    if message.get("type") != "send":
+        raise FrameError(f"pages may only send messages of type 'send', not "
+                         f"{str(message.get('type'))[:40]!r}")
     msg_id, comm_id, data = message.get("msg_id"), message.get("comm_id"), message.get("data")
     if not isinstance(msg_id, str) or not _MSG_ID.fullmatch(msg_id):
         raise FrameError("'msg_id' is 32 lowercase hex digits")

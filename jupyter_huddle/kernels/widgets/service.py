@@ -86,7 +86,7 @@ class WidgetAttachment:
         try:
             message = decode_browser_frame(frame, settings.max_message_bytes)
         except FrameError as err:
-            self._refuse(None, str(err))
+            self._refuse(err.ref, str(err))
             return
         if not self.can_send:
             self._refuse(message.ref, NO_SEND)
