@@ -294,7 +294,8 @@ async def test_a_restart_makes_every_page_dead(huddle, write_notebook):
         await stop_kernels(huddle)
 
 
-async def test_state_is_saved_into_the_notebook(huddle, write_notebook, jp_root_dir):
+async def test_state_is_saved_into_the_notebook_and_its_html_export(
+        huddle, write_notebook, jp_root_dir):
     write_notebook("saved.ipynb", [SLIDER])
     kernel_id = await start_kernel(huddle, "saved.ipynb")
     try:
@@ -313,6 +314,12 @@ async def test_state_is_saved_into_the_notebook(huddle, write_notebook, jp_root_
 
             saved = await eventually(saved_value, 20, "the slider's value in the file")
             assert saved["version_major"] == 2
+            # the HTML export embeds the state, and the view refers to the saved model
+            response = await huddle.request("GET", f"api/huddle/export/{room}?format=html")
+            html = response.body.decode()
+            assert f'<script type="{WIDGET_STATE}">' in html
+            assert comm_id in html
+            assert "application/vnd.jupyter.widget-view+json" in html
     finally:
         await stop_kernels(huddle)
 
