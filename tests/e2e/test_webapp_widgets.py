@@ -261,8 +261,9 @@ def test_widgets_shared_live_by_role(huddle: ServerProcess, users: Users) -> Non
 
 
 def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
-    """Saved state renders (disabled, "saved state") where no model is live; a restart
-    leaves the live widgets dead with their last state."""
+    """Saved state renders (disabled, "saved state") where no model is live; an HTML
+    widget's value is sanitized; a restart leaves the live widgets dead with their last
+    state."""
     from playwright.sync_api import expect
 
     slider_id = "0123456789abcdef0123456789abcdef"
@@ -271,8 +272,11 @@ def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
         "application/vnd.jupyter.widget-view+json": {
             "model_id": slider_id, "version_major": 2, "version_minor": 0},
         "text/plain": "IntSlider(value=3)"})]
+    html = code("import ipywidgets\nipywidgets.HTML('<b>bold</b>"
+                "<img src=\"data:,\" onerror=\"window.hdPwned = 1\">')")
     path = write_notebook(huddle, "saved.ipynb", [saved, code("import ipywidgets\n"
-                                                              "ipywidgets.IntSlider(value=4)")])
+                                                              "ipywidgets.IntSlider(value=4)"),
+                                                  html])
     nb = nbformat.read(str(huddle.root / path), as_version=4)
     nb.metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": {
         slider_id: {"model_name": "IntSliderModel", "model_module": "@jupyter-widgets/controls",
@@ -283,7 +287,7 @@ def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
                                "model_module_version": "2.0.0", "state": {}}}}}
     nbformat.write(nb, str(huddle.root / path))
     owner = users.new("owner")
-    open_notebook(huddle, owner, path, 2)
+    open_notebook(huddle, owner, path, 3)
 
     shown = widget(owner, 0)
     expect(slider_readout(owner, 0)).to_have_text("3")
@@ -293,6 +297,13 @@ def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
     run(owner, 1)
     expect(slider_readout(owner, 1)).to_have_text("4", timeout=KERNEL_TIMEOUT_MS)
     expect(widget(owner, 1)).not_to_have_class(DISABLED)
+    # An HTML widget's value (the kernel's, so whoever ran the cell's) is sanitized.
+    run(owner, 2)
+    expect(widget(owner, 2).locator(".widget-html-content b")).to_have_text(
+        "bold", timeout=KERNEL_TIMEOUT_MS)
+    expect(widget(owner, 2).locator("img")).to_have_count(1)
+    assert widget(owner, 2).locator("img").get_attribute("onerror") is None
+    assert owner.page.evaluate("() => window.hdPwned") is None
     owner.page.get_by_role("button", name="Restart the kernel").click()
     expect(widget(owner, 1).locator(".hd-widget-state")).to_have_text(
         "the kernel restarted — run the cell again", timeout=KERNEL_TIMEOUT_MS)

@@ -12,6 +12,7 @@ import type { DocumentId } from '../logic/ids';
 import { bundleUrl, widgetSocketUrls } from '../protocol/widgets';
 import type { StartWidgets, WidgetRuntime } from '../widgets/api';
 import { toast } from './dom';
+import { sanitize } from './markdown';
 import { renderOutputs, type WidgetMounts } from './outputs';
 
 function addStylesheet(href: string): void {
@@ -60,6 +61,7 @@ export class WidgetSlots implements WidgetMounts {
       socketUrls: widgetSocketUrls(location, this.deps.baseUrl, this.deps.documentId),
       savedState: this.deps.notebook.getMetadata('widgets'),
       renderOutputs: (container, outputs) => renderOutputs(container, outputs, this),
+      sanitizeHtml: sanitize,
       notice: (text) => toast(text),
     });
   }

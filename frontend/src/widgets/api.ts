@@ -12,6 +12,8 @@ export interface WidgetRuntimeOptions {
   /** The notebook's `metadata.widgets` (saved widget state), or undefined. */
   savedState: unknown;
   renderOutputs: RenderOutputsFn;
+  /** The app's HTML sanitizer (views/markdown.ts) for HTML the widgets put in the page. */
+  sanitizeHtml(html: string): string;
   /** A short, non-blocking notice (a toast) when no widget is there to show it near. */
   notice(text: string): void;
 }

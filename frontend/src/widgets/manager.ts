@@ -12,26 +12,28 @@ import * as controls from '@jupyter-widgets/controls';
 
 import { AnyModel, AnyView, type ChangeGate } from './anywidget/view';
 import type { ModelFrame } from './frames';
+import { SafeHTMLMathView, SafeHTMLView, type HtmlSanitizer } from './html';
 import { HuddleOutputModel, HuddleOutputView, type OutputRenderer, type RenderOutputs } from './output';
 
 type WidgetClass = typeof WidgetModel | typeof WidgetView;
 
 const MODULES: Record<string, Record<string, unknown>> = {
   '@jupyter-widgets/base': base as unknown as Record<string, unknown>,
-  '@jupyter-widgets/controls': controls as unknown as Record<string, unknown>,
+  '@jupyter-widgets/controls': { ...(controls as unknown as Record<string, unknown>), HTMLView: SafeHTMLView, HTMLMathView: SafeHTMLMathView },
   '@jupyter-widgets/output': { OutputModel: HuddleOutputModel, OutputView: HuddleOutputView },
   anywidget: { AnyModel, AnyView },
 };
 
 export interface ManagerHooks {
   renderOutputs: RenderOutputs;
+  sanitizeHtml(html: string): string;
   /** Whether this page may change a model now (live, not dead, may run cells). */
   mayChange(model: DOMWidgetModel): boolean;
   /** A change from an anywidget frame was refused here. */
   refusedHere(model: DOMWidgetModel): void;
 }
 
-export class HuddleWidgetManager extends ManagerBase implements OutputRenderer, ChangeGate {
+export class HuddleWidgetManager extends ManagerBase implements OutputRenderer, ChangeGate, HtmlSanitizer {
   constructor(private readonly hooks: ManagerHooks) {
     super();
   }
@@ -85,6 +87,10 @@ export class HuddleWidgetManager extends ManagerBase implements OutputRenderer, 
 
   renderOutputs(container: HTMLElement, outputs: Record<string, unknown>[]): void {
     this.hooks.renderOutputs(container, outputs);
+  }
+
+  sanitizeHtml(html: string): string {
+    return this.hooks.sanitizeHtml(html);
   }
 
   mayChange(model: DOMWidgetModel): boolean {

@@ -37,6 +37,7 @@ export class Runtime implements WidgetRuntime, ChannelListener {
   constructor(private readonly options: WidgetRuntimeOptions) {
     this.hooks = {
       renderOutputs: options.renderOutputs,
+      sanitizeHtml: options.sanitizeHtml,
       mayChange: (model) => this.mayChange(model),
       refusedHere: (model) => this.refused(model.model_id, READ_ONLY_TITLE),
     };
