@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,8 @@ FORCED_SEND_JS = """([url, timeoutMs]) => new Promise((resolve) => {
       const slider = frame.models.find((m) => m.model_name === 'IntSliderModel');
       if (!slider) return done({ noSlider: true });
       socket.send(JSON.stringify({ type: 'send', ref: 7, msg_id: 'ab'.repeat(16),
-        comm_id: slider.comm_id, data: { method: 'update', state: { value: 9 }, buffer_paths: [] } }));
+        comm_id: slider.comm_id,
+        data: { method: 'update', state: { value: 9 }, buffer_paths: [] } }));
     } else if (frame.type === 'refused') {
       done(frame);
     }
@@ -221,7 +223,8 @@ def test_widgets_shared_live_by_role(huddle: ServerProcess, users: Users) -> Non
     expect(slider_readout(viewer, 0)).to_have_text("7")
     # And a send on a socket of its own is refused by the server.
     refused = viewer.page.evaluate(FORCED_SEND_JS, [widgets_socket_url(huddle, document), 15_000])
-    assert refused.get("type") == "refused" and refused.get("ref") == 7, refused
+    assert refused.get("type") == "refused", refused
+    assert refused.get("ref") == 7, refused
     expect(slider_readout(owner, 0)).to_have_text("7")
 
     # A reload shows the current state (from the server's snapshot).
@@ -307,7 +310,34 @@ def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
     owner.page.get_by_role("button", name="Restart the kernel").click()
     expect(widget(owner, 1).locator(".hd-widget-state")).to_have_text(
         "the kernel restarted — run the cell again", timeout=KERNEL_TIMEOUT_MS)
-    expect(widget(owner, 1)).to_have_class(re.compile(r"\bhd-widget-disabled\b.*\bhd-widget-dead\b"))
+    expect(widget(owner, 1)).to_have_class(
+        re.compile(r"\bhd-widget-disabled\b.*\bhd-widget-dead\b"))
     expect(slider_readout(owner, 1)).to_have_text("4")
     users.screenshot(owner, "20-saved-and-dead")
     no_errors(owner)
+
+
+def test_widgets_off_on_the_server_keep_the_text(tmp_path_factory: pytest.TempPathFactory,
+                                                  artifacts: Path, users: Users) -> None:
+    """With ``widgets_enabled`` off the widget socket answers 404: the page keeps the
+    widget's text, labelled as such, and does not retry."""
+    from playwright.sync_api import expect
+
+    with huddle_app_server(tmp_path_factory.mktemp("webapp-widgets-off"),
+                           module_artifacts(sys.modules[__name__], artifacts) / "off",
+                           "--HuddleApp.widgets_enabled=False") as server:
+        path = write_notebook(server, "off.ipynb", [code("import ipywidgets\n"
+                                                         "ipywidgets.IntSlider(value=2)")])
+        owner = users.new("owner-off")
+        open_notebook(server, owner, path, 1)
+        run(owner, 0)
+        fallback = outputs(owner, 0).locator(".hd-widget")
+        expect(fallback).to_contain_text("IntSlider", timeout=KERNEL_TIMEOUT_MS)
+        expect(fallback).to_contain_text("Interactive widget")
+        # The probe told "off" from "down": the page marks the widget off and stops trying.
+        expect(fallback).to_have_attribute("data-hd-widgets", "off", timeout=20_000)
+        expect(outputs(owner, 0).locator(".hd-widget-live")).to_have_count(0)
+        sockets = [url for url in owner.ws_closed if "/api/huddle/widgets/" in url]
+        assert len(sockets) == 1, sockets
+        errors = [e for e in owner.errors if "404" not in e]
+        assert not errors, errors

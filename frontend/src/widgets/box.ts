@@ -39,6 +39,11 @@ export class WidgetBox {
     this.fallback = [...host.childNodes];
   }
 
+  /** Says on the placeholder that the server has widgets off (its text is all there is). */
+  static markOff(host: HTMLElement): void {
+    host.dataset['hdWidgets'] = 'off';
+  }
+
   /** Lumino attaches only to an element in the document: the app inserts outputs just
    * after rendering them. */
   async connected(): Promise<boolean> {

@@ -56,7 +56,7 @@ export class Runtime implements WidgetRuntime, ChannelListener {
   // --- boxes -----------------------------------------------------------------------------
 
   mount(host: HTMLElement, modelId: string): void {
-    if (this.disabled) return;
+    if (this.disabled) return WidgetBox.markOff(host);
     this.sweep();
     const box = new WidgetBox(host, modelId);
     this.boxes.add(box);
@@ -219,7 +219,10 @@ export class Runtime implements WidgetRuntime, ChannelListener {
     if (state !== 'disabled') return;
     // No widget route on this server: the text fallback stays, for good.
     this.disabled = true;
-    for (const box of this.boxes) box.showFallback();
+    for (const box of this.boxes) {
+      box.showFallback();
+      WidgetBox.markOff(box.host);
+    }
     this.boxes.clear();
   }
 
