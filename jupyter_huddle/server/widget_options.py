@@ -51,9 +51,9 @@ class WidgetOptions(HasTraits):
         "applies (default 120).",
     )
     widget_save_interval_s = Float(
-        2.0, config=True,
+        5.0, config=True,
         help="Changed widget state is written into the notebook's metadata at most this "
-        "often, in seconds (default 2). Shorter keeps the saved file closer to the live "
+        "often, in seconds (default 5). Shorter keeps the saved file closer to the live "
         "widgets but saves more often while someone drags a slider.",
     )
     widget_max_saved_state_bytes = Int(

@@ -60,13 +60,17 @@ def unsent_and_sent(stream: IOStream | None) -> tuple[int, int]:
     return written - done, done
 
 
-def binary_frame_header(length: int) -> bytes:
-    """RFC 6455 header of an unmasked, final, binary frame of ``length`` bytes."""
+BINARY, TEXT = 0x82, 0x81  # final frames of either kind
+
+
+def binary_frame_header(length: int, first_byte: int = BINARY) -> bytes:
+    """RFC 6455 header of an unmasked, final frame of ``length`` bytes (binary unless
+    ``first_byte`` says ``TEXT``)."""
     if length < 126:
-        return struct.pack("!BB", 0x82, length)
+        return struct.pack("!BB", first_byte, length)
     if length <= 0xFFFF:
-        return struct.pack("!BBH", 0x82, 126, length)
-    return struct.pack("!BBQ", 0x82, 127, length)
+        return struct.pack("!BBH", first_byte, 126, length)
+    return struct.pack("!BBQ", first_byte, 127, length)
 
 
 def write_frames(stream: IOStream, frames: list[bytes]) -> Awaitable[None]:

@@ -19,7 +19,7 @@ from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ...collab.access.rights import Roles
@@ -28,6 +28,7 @@ from ...collab.ids import DocumentRoomId
 from ...collab.sync.close_codes import CloseCode, truncate_reason
 from ...kernels.widgets.service import WidgetAttachment, WidgetService
 from ...kernels.widgets.settings import WidgetSettings
+from .. import ws_stream
 from ..access import ServerAccess
 from ..errors import open_close_code
 from .ids import parse_document_id
@@ -46,16 +47,21 @@ class PagePeer:
     snapshot when it reconnects) instead of holding the server's memory without end.
     """
 
-    def __init__(self, limit: int, on_close: Closer) -> None:
+    def __init__(self, limit: int, on_close: Closer,
+                 write_now: Callable[[str | bytes], bool] | None = None) -> None:
         self.limit = limit
         self.closed = False
         self._frames: deque[str | bytes] = deque()
         self._ready = asyncio.Event()
         self._on_close = on_close
+        self._write_now = write_now
 
     def send(self, frame: str | bytes) -> None:
-        """Queue one frame for the page; never blocks."""
+        """Queue one frame for the page (or write it at once when nothing waits before it
+        and the socket is not behind); never blocks."""
         if self.closed:
+            return
+        if not self._frames and self._write_now is not None and self._write_now(frame):
             return
         if len(self._frames) >= self.limit:
             self._frames.clear()  # never written: the page will reload the snapshot
@@ -132,6 +138,8 @@ class WidgetWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.attachment: WidgetAttachment | None = None
         self._writer: asyncio.Task[None] | None = None
         self._gone = False
+        self._stream: IOStream | None = None
+        self._draining = False
 
     @property
     def max_message_size(self) -> int:
@@ -153,7 +161,11 @@ class WidgetWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         room_id, service = self.room_id, self.service
         assert room_id is not None  # set by get() before the upgrade
         assert service is not None  # (likewise checked there)
-        self.peer = PagePeer(self.widget_settings.max_pending_frames, self._close)
+        # Frames go straight to Tornado's stream when they may (see ``ws_stream``): a
+        # broadcast to a hundred pages is then a hundred small writes, not a hundred Tasks.
+        self._stream = ws_stream.plain_stream(self.ws_connection)
+        self.peer = PagePeer(self.widget_settings.max_pending_frames, self._close,
+                             self._write_now if self._stream is not None else None)
         self._writer = asyncio.create_task(self._drain(self.peer))
         self.pages.add(room_id.file_id, self)
         can_send = self.access.allowed(self, Capability.EXECUTE, room_id.file_id)
@@ -196,11 +208,22 @@ class WidgetWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         try:
             while True:
                 await peer.wait()
-                frames = peer.take_all()
-                if frames:
+                self._draining = True
+                while frames := peer.take_all():
                     await self._write(frames)
+                self._draining = False
         except (WebSocketClosedError, StreamClosedError):
             pass
+
+    def _write_now(self, frame: str | bytes) -> bool:
+        """The fast path: write at once if nothing is waiting to go out before it."""
+        stream = self._stream
+        if stream is None or self._draining or stream.writing() or stream.closed():
+            return False
+        payload, first_byte = ((frame, ws_stream.BINARY) if isinstance(frame, bytes)
+                               else (_utf8(frame), ws_stream.TEXT))
+        stream.write(ws_stream.binary_frame_header(len(payload), first_byte) + payload)
+        return True
 
     def _write(self, frames: list[str | bytes]) -> asyncio.Future[None]:
         """Hand frames to Tornado; what resolves when the last has been sent (the earlier
@@ -220,6 +243,17 @@ class WidgetWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             with contextlib.suppress(WebSocketClosedError):  # closed already: nothing to send
                 self._write(frames).add_done_callback(_retrieve)
         self.close(code, truncate_reason(reason))
+
+
+_last_text: tuple[str, bytes] = ("", b"")
+
+
+def _utf8(frame: str) -> bytes:
+    """A text frame's bytes; a broadcast hands every page the same string, encoded once."""
+    global _last_text
+    if _last_text[0] is not frame:
+        _last_text = (frame, frame.encode())
+    return _last_text[1]
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
