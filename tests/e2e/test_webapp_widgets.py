@@ -199,6 +199,11 @@ def test_widgets_shared_live_by_role(huddle: ServerProcess, users: Users) -> Non
         expect(slider_readout(user, 0)).to_have_text("6")
         expect(widget(user, 0)).to_contain_text("12")
     users.screenshot(runner, "10-interact-moved-by-owner")
+    # moving a widget is not a run: the cell still says it ran, and nothing is queued
+    for user in people:
+        run_line = cell(user, 0).locator(".hd-run-last, .hd-run-running, .hd-run-queued")
+        expect(run_line).to_have_text(re.compile(r"^Ran\b"))
+        expect(user.page.locator("[data-queue]")).to_have_attribute("data-queue", "0")
 
     # The runner may move it too.
     runner_handle = widget(runner, 0).locator(".noUi-handle").first

@@ -270,6 +270,11 @@ async def test_interact_output_goes_into_the_output_widget(huddle, write_noteboo
                 "the Output widget's outputs with 8")
             assert captured["state"]["outputs"][-1]["output_type"] == "stream"
             assert outputs(doc, 0) == cell_outputs  # nothing new in the cell
+            # a widget message is not a run: nothing queued, the cell stays idle
+            queue = json.loads((await huddle.request("GET", f"api/huddle/queue/{room}")).body)
+            assert queue["queue"] == []
+            assert [r["state"] for r in queue["history"]] == ["done"]
+            assert doc.cells[0].get("execution_state") == "idle"
     finally:
         await stop_kernels(huddle)
 
