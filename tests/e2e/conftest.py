@@ -173,8 +173,11 @@ def lab_process(base: Path, *args: str, port: int | None = None,
 def start_lab(server: ServerProcess) -> ServerProcess:
     server.start(timeout=SERVER_START_TIMEOUT_S)
     extensions = server.log()
-    for name in ("jupyter_huddle", "jupyter_server_fileid", "jupyterlab"):
-        assert f"{name} | extension was successfully loaded" in extensions, extensions
+    missing = [name for name in ("jupyter_huddle", "jupyter_server_fileid", "jupyterlab")
+               if f"{name} | extension was successfully loaded" not in extensions]
+    if missing:  # stopped here: the caller never gets a server to stop
+        server.stop(timeout=SERVER_STOP_TIMEOUT_S)
+        raise AssertionError(f"extensions not loaded: {missing}\n{extensions}")
     return server
 
 
