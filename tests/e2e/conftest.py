@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -193,6 +194,23 @@ def lab_server(
         server.stop(timeout=SERVER_STOP_TIMEOUT_S)
         shutil.copyfile(server.log_path,
                         module_artifacts(request.module, artifacts) / "server.log")
+
+
+# Stock JupyterLab logs this when the kernel answers or closes a comm that another page
+# opened: with ipywidgets installed, each page's jupyterlab_widgets opens a
+# "jupyter.widget.control" comm, and the kernel's messages on it go out on iopub to every
+# page. Two Lab tabs on one kernel do the same without Huddle.
+FOREIGN_COMM = re.compile(r"^\[error\] Comm not found for comm id ([0-9a-f-]+)$")
+
+
+def console_errors(user: UserPage, others: list[UserPage]) -> list[str]:
+    """The page's console errors, but stock JupyterLab's about a comm another page opened."""
+    foreign = {m.group(1).decode() for other in others
+               for frame in other.frames("sent", "/api/kernels/")
+               if b"comm_open" in frame
+               and (m := re.search(rb'"comm_id":\s*"([0-9a-f-]+)"', frame))}
+    return [line for line in user.errors
+            if not ((m := FOREIGN_COMM.match(line)) and m.group(1) in foreign)]
 
 
 @pytest.fixture(scope="module")

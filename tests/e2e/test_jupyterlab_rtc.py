@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.server_process import ServerProcess
 
-from .conftest import UserPage, Users
+from .conftest import UserPage, Users, console_errors
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -239,6 +239,7 @@ def test_two_users_coedit_and_save(lab_server: ServerProcess, users: Users) -> N
     for user in (alice, bob):
         records = user.ui_records()
         assert not records["dialogs"], f"{user.name} saw dialogs: {records['dialogs']}"
-        assert not user.errors, f"{user.name}'s console has errors: {user.errors}"
+        errors = console_errors(user, [u for u in (alice, bob) if u is not user])
+        assert not errors, f"{user.name}'s console has errors: {errors}"
         closed = [url for url in user.ws_closed if NOTEBOOK_ROOM in url or GLOBAL_AWARENESS in url]
         assert not closed, f"{user.name}'s collaboration sockets closed: {closed}"
