@@ -1,10 +1,14 @@
-"""Hatch build hook: builds the web app (``frontend/``) into ``jupyter_huddle/static/``.
+"""Hatch build hook: builds the web app (``frontend/``) into ``jupyter_huddle/static/``,
+and the JupyterLab extension (``labextension/``) into ``jupyter_huddle/labextension/``,
+which the wheel installs as data into ``share/jupyter/labextensions/jupyter-huddle-lab/``.
 
-Runs for wheels and editable installs (``pip install .``, ``pip install -e .``): ``npm ci``
-when ``frontend/node_modules`` is missing or older than ``package-lock.json``, then
-``npm run build``. Set ``HUDDLE_SKIP_FRONTEND_BUILD=1`` to skip it (the server then serves a
-page that says how to build the app). Source distributions carry ``frontend/`` and build
-it when their wheel is built.
+Runs for wheels and editable installs (``pip install .``, ``pip install -e .``): for each,
+``npm ci`` when its ``node_modules`` is missing or older than ``package-lock.json``, then
+``npm run build``. The labextension's build runs ``jupyter-builder`` (the Python package
+``jupyter-builder``, a build requirement in pyproject.toml). Set
+``HUDDLE_SKIP_FRONTEND_BUILD=1`` to skip both (the server then serves a page that says how
+to build the app; JupyterLab runs without Huddle's plugin). Source distributions carry
+both sources and build them when their wheel is built.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SKIP_ENV = "HUDDLE_SKIP_FRONTEND_BUILD"
+# The labextension's name (labextension/package.json) and where JupyterLab looks for it.
+LABEXTENSION = "jupyter-huddle-lab"
+LABEXTENSION_DATA = f"share/jupyter/labextensions/{LABEXTENSION}"
 
 
 class FrontendBuildError(RuntimeError):
@@ -49,11 +56,27 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 "app: install Node.js, or set HUDDLE_SKIP_FRONTEND_BUILD=1 to build without "
                 "the web app."
             )
-        if self._needs_install(frontend):
-            self._run([npm, "ci", "--no-audit", "--no-fund"], frontend)
-        self._run([npm, "run", "build"], frontend)
+        self._npm_build(npm, frontend)
         if not (static / "app.js").is_file():
             raise FrontendBuildError(f"the frontend build did not produce {static / 'app.js'}")
+        self._build_labextension(npm, root, build_data)
+
+    def _build_labextension(self, npm: str, root: Path, build_data: dict[str, Any]) -> None:
+        """Build labextension/ and have the wheel (editable too) install it as data."""
+        source, output = root / "labextension", root / "jupyter_huddle" / "labextension"
+        # A clean output: the builder names files by content hash and leaves old ones.
+        shutil.rmtree(output, ignore_errors=True)
+        self._npm_build(npm, source)
+        if not (output / "package.json").is_file():
+            raise FrontendBuildError(f"the labextension build did not produce {output}")
+        shared = build_data.setdefault("shared_data", {})
+        shared[str(output)] = LABEXTENSION_DATA
+        shared[str(source / "install.json")] = f"{LABEXTENSION_DATA}/install.json"
+
+    def _npm_build(self, npm: str, folder: Path) -> None:
+        if self._needs_install(folder):
+            self._run([npm, "ci", "--no-audit", "--no-fund"], folder)
+        self._run([npm, "run", "build"], folder)
 
     @staticmethod
     def _needs_install(frontend: Path) -> bool:

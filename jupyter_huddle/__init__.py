@@ -18,4 +18,9 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_huddle", "app": HuddleApp}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Huddle's JupyterLab plugin (labextension/), for `jupyter labextension develop`."""
+    return [{"src": "labextension", "dest": "jupyter-huddle-lab"}]
+
+
 __all__ = ["__version__"]

@@ -11,16 +11,16 @@ widget's ``application/vnd.jupyter.widget-view+json`` output into the shared doc
 Two tests:
 
 - ``test_lab_renders_a_widget_run_on_the_server``: the slider renders right after the run,
-  as it does with JupyterLab's own executor. It does not today (strict xfail, below): the
-  docprovider's ``NotebookCellServerExecutor.runCell`` only POSTs the run; it never calls
+  as it does with JupyterLab's own executor. That takes Huddle's JupyterLab plugin
+  (``labextension/``, docs/WIDGETS.md): the docprovider's
+  ``NotebookCellServerExecutor.runCell`` only POSTs the run and never calls
   ``CodeCellModel.clearExecution()``, which is where JupyterLab marks a cell the user ran
-  as trusted. Rendermime shows an untrusted output's safe MIME type only, so the page
-  shows the ``text/plain`` repr "IntSlider(value=3, max=10)". (Upstream, the same bug in
-  jupyter-server-documents' executor: its issue 307.) A cell model reads trust from the
-  shared cell's ``metadata.trusted`` only when it is created, so a server-side mark helps
-  pages opened later, not the page that ran the cell.
+  as trusted; rendermime shows an untrusted output's safe MIME type only, the ``text/plain``
+  repr "IntSlider(value=3, max=10)". (Upstream, the same bug in jupyter-server-documents'
+  executor: its issue 307.) Bob, who has the notebook open too, sees the slider as well.
 - ``test_lab_drives_a_slider_through_its_own_kernel_connection``: with the notebook
-  trusted (JupyterLab's "Trust Notebook" command, as a person does), everything else:
+  trusted (JupyterLab's "Trust Notebook" command on Alice's page, as a person does; Bob's
+  page follows the shared cells' ``metadata.trusted``), everything else:
   both pages render the slider, moving it with the keyboard changes the kernel's value
   (``print(s.value)`` says 5) and the other page's slider, and a page opened later gets
   the live state from the kernel.
@@ -66,11 +66,6 @@ SOURCES = {
 # without Huddle; no_trouble accepts it only for a comm another page of the test opened.
 FOREIGN_COMM = re.compile(r"^\[error\] Comm not found for comm id ([0-9a-f-]+)$")
 TRUST_PROMPT = 'Selecting "Trust" will re-render this notebook in a trusted state.'
-XFAIL_TRUST = (
-    "jupyter-docprovider's NotebookCellServerExecutor.runCell never marks the cell trusted "
-    "(JupyterLab's own executor does, in CodeCellModel.clearExecution), so the widget "
-    "output of a cell run through Huddle's POST api/kernels/{id}/execute renders as its "
-    "text/plain repr; see the module docstring")
 
 
 def write_notebook(root: Path, name: str) -> Path:
@@ -173,19 +168,22 @@ def no_trouble(user: UserPage, others: list[UserPage], kernel_id: str) -> None:
     assert not errors, f"{user.name}'s console has errors: {errors}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=XFAIL_TRUST)
 def test_lab_renders_a_widget_run_on_the_server(lab_server: ServerProcess,
                                                 users: Users) -> None:
     from playwright.sync_api import expect
 
     name = "huddle-widgets-untrusted.ipynb"
     write_notebook(lab_server.root, name)
-    alice = users.new("alice")
-    open_notebook(lab_server, users, alice, name, "11-opened")
+    alice, bob = users.new("alice"), users.new("bob")
+    for user in (alice, bob):
+        open_notebook(lab_server, users, user, name, "11-opened")
+    # Nobody trusted the notebook. Alice's page trusts the cell she runs (the plugin, on
+    # executionScheduled); Bob's, open already, when the shared cell's metadata says so.
     run_cell(alice, SLIDER)
-    expect(prompt(alice, SLIDER)).to_have_text("[1]:", timeout=15_000)
-    users.screenshot(alice, "12-ran-untrusted")
-    expect_slider(alice, 3)
+    for user in (alice, bob):
+        expect(prompt(user, SLIDER)).to_have_text("[1]:", timeout=15_000)
+        users.screenshot(user, "12-ran-untrusted")
+        expect_slider(user, 3)
 
 
 def test_lab_drives_a_slider_through_its_own_kernel_connection(lab_server: ServerProcess,
@@ -197,10 +195,9 @@ def test_lab_drives_a_slider_through_its_own_kernel_connection(lab_server: Serve
     alice, bob = users.new("alice"), users.new("bob")
     for user in (alice, bob):
         open_notebook(lab_server, users, user, name, "01-opened")
-    # Both pages made their cell models untrusted; each trusts its own. (Trust also goes
-    # into the shared cells' metadata, but an open page reads that only for new cells.)
-    for user in (alice, bob):
-        trust_notebook(users, user)
+    # Alice trusts the notebook. Trust goes into the shared cells' metadata, which Bob's
+    # open page follows (Huddle's plugin; without it, Lab reads it only for new cells).
+    trust_notebook(users, alice)
     kernel_id = session_kernel(lab_server, name)
 
     # Alice runs the slider cell: both pages render the slider at 3.
