@@ -26,7 +26,14 @@ import pytest
 
 from tests.support.server_process import ServerProcess
 
-from .conftest import UserPage, Users, huddle_app_server, module_artifacts
+from .conftest import (
+    UserPage,
+    Users,
+    huddle_app_server,
+    lab_process,
+    module_artifacts,
+    start_lab,
+)
 from .test_webapp import (  # noqa: F401  (_bundle_built: an autouse fixture)
     _bundle_built,
     cells,
@@ -274,6 +281,34 @@ def test_notebook_page_links_to_its_folder_and_to_jupyterlab(huddle: ServerProce
     expect(page).to_have_url(re.compile(r"/huddle/tree/project$"))
     expect(row(user, "project/report.ipynb")).to_be_visible()
     assert not user.errors, user.errors
+
+
+def test_open_in_jupyterlab_where_the_server_runs_it(
+        tmp_path_factory: pytest.TempPathFactory, users: Users) -> None:
+    """``jupyter lab`` with Huddle (what the ``[lab]`` extra runs): the notebook page links
+    to the notebook in JupyterLab, and that page opens."""
+    from playwright.sync_api import expect
+
+    server = lab_process(tmp_path_factory.mktemp("lab"))
+    try:
+        start_lab(server)
+        (server.root / "project").mkdir()
+        path = write_notebook(server, "project/in lab.ipynb", [code("w = 4")])
+        user = users.new("labuser")
+        open_notebook(server, user, path, 1)
+        lab = user.page.get_by_role("link", name="Open in JupyterLab")
+        expect(lab).to_have_attribute("href", re.compile(r"/lab/tree/project/in%20lab\.ipynb$"))
+        expect(lab).to_have_attribute("target", "_blank")
+        users.screenshot(user, "21-open-in-lab")
+        with user.context.expect_page() as opened:
+            lab.click()
+        lab_page = opened.value
+        expect(lab_page).to_have_title(re.compile("in lab.ipynb|JupyterLab"), timeout=60_000)
+        expect(lab_page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
+        lab_page.close()
+        assert not user.errors, user.errors
+    finally:
+        server.stop()
 
 
 def test_a_member_who_may_not_write_gets_no_file_controls(
