@@ -9,7 +9,7 @@ import { HttpClient } from './protocol/http';
 import { KernelsApi, type Identity } from './protocol/kernels';
 import { NotebookRoom, roomServerUrl } from './protocol/room';
 import { h, toast } from './views/dom';
-import { FilesPage } from './views/files';
+import { FilesPage, notebookLinks } from './views/files';
 import { NotebookPage } from './views/notebook/page';
 
 interface PageConfig {
@@ -17,6 +17,10 @@ interface PageConfig {
   xsrf: string;
   /** Someone who came through a share link: their name and the shared notebook. */
   guest: { name: string; path: string } | null;
+  /** May this person change files (upload, move…)? The server's rule, which it enforces. */
+  filesWritable: boolean;
+  /** JupyterLab on this server (`<base>lab/`), or null when it is not loaded. */
+  labUrl: string | null;
 }
 
 function readConfig(): PageConfig {
@@ -24,7 +28,11 @@ function readConfig(): PageConfig {
   const parsed = JSON.parse(raw) as Partial<PageConfig>;
   const guest = parsed.guest && typeof parsed.guest.path === 'string'
     ? { name: String(parsed.guest.name ?? ''), path: parsed.guest.path } : null;
-  return { baseUrl: parsed.baseUrl ?? '/', xsrf: parsed.xsrf ?? '', guest };
+  return {
+    baseUrl: parsed.baseUrl ?? '/', xsrf: parsed.xsrf ?? '', guest,
+    filesWritable: parsed.filesWritable === true,
+    labUrl: typeof parsed.labUrl === 'string' ? parsed.labUrl : null,
+  };
 }
 
 interface Page {
@@ -105,6 +113,7 @@ class App {
     const page = new FilesPage({
       contents: this.contents,
       dir,
+      writable: this.config.filesWritable,
       link: (route, text, className) => this.link(route, text, className),
       navigate: (route) => this.navigate(route),
       fileUrl: (path) => `${this.config.baseUrl}files/${path.split('/').map(encodeURIComponent).join('/')}`,
@@ -127,7 +136,7 @@ class App {
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const files: Route = { view: 'files', dir };
     const { guest } = this.config;
-    return new NotebookPage({
+    const page = new NotebookPage({
       room,
       kernels: this.kernels,
       me: guest?.name ? { ...me, display_name: guest.name } : me,
@@ -137,6 +146,15 @@ class App {
       navigateFiles: (event) => this.follow(event, files),
       http: this.http,
     });
+    // The notebook's folder and JupyterLab, beside the title. Added here, not by the page's
+    // header (being reworked): move it into the header's items when that lands.
+    if (!guest) {
+      page.element.querySelector('.hd-title')?.after(notebookLinks(path, {
+        link: (route, text, className) => this.link(route, text, className),
+        labUrl: this.config.labUrl,
+      }));
+    }
+    return page;
   }
 }
 

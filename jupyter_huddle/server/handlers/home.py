@@ -44,6 +44,21 @@ def _bundle_version(static_dir: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def lab_url(serverapp: Any, base_url: str) -> str | None:
+    """JupyterLab's URL on this server (``<base>lab/``) when its server extension is loaded
+    (the ``[lab]`` extra installs it, and ``jupyter huddle`` loads other extensions), else
+    None. The app offers "Open in JupyterLab" only then."""
+    manager = getattr(serverapp, "extension_manager", None)
+    if manager is None or not manager.linked_extensions.get("jupyterlab"):
+        return None
+    extension = manager.extensions.get("jupyterlab")
+    if extension is None or not extension.enabled:
+        return None
+    apps = manager.extension_apps.get("jupyterlab") or set()
+    app_url = next((str(app.app_url) for app in apps if getattr(app, "app_url", None)), "/lab")
+    return f"{base_url}{app_url.strip('/')}/"
+
+
 def _script_json(value: dict[str, Any]) -> str:
     """JSON that is safe inside a <script> element."""
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace(
@@ -97,8 +112,16 @@ class HomeHandler(JupyterHandler):
             root = html.escape(str(getattr(self.contents_manager, "root_dir", "")))
             self.finish(MISSING_BUNDLE.format(root=root))
             return
+        member = guest is None
         config = {"baseUrl": self.base_url, "xsrf": self.xsrf_token.decode("ascii"),
-                  "guest": guest}
+                  "guest": guest,
+                  # What the app offers, following the server's rules (which still decide):
+                  # changing files (upload, move, ...) needs Jupyter's "write" on contents
+                  # (owners; members who are not owners only read); JupyterLab is not on
+                  # a guest's allowlist.
+                  "filesWritable": member and bool(self.authorizer.is_authorized(
+                      self, self.current_user, "write", "contents")),
+                  "labUrl": lab_url(self.serverapp, self.base_url) if member else None}
         page = (index.read_text(encoding="utf-8")
                 .replace("{{static_url}}", html.escape(f"{self.base_url}huddle/static/"))
                 .replace("{{version}}", _bundle_version(STATIC_DIR))
