@@ -14,6 +14,7 @@ import type { Collaborator, ServerPresence } from '../protocol/presence';
 import { EMPTY_SERVER_PRESENCE, queueEntryOf, queuePosition } from '../protocol/presence';
 import { CellView, type CellContext } from './cell';
 import { h } from './dom';
+import { printWholeNotebook } from './print';
 
 /** How far beyond the viewport cells are mounted: enough to scroll a screen or two
  * without seeing a placeholder, few enough that a 1000-cell notebook opens fast. */
@@ -32,6 +33,8 @@ export class CellList {
   /** While following someone: their cell, held still in place of the top one. */
   private pinned: string | null = null;
   private readonly resizes: ResizeObserver;
+  /** Renders every cell before the page is printed (views/print.ts). */
+  private readonly stopPrinting: () => void;
   /** A scroll to somewhere else than where the list last put the page is someone
    * scrolling: what is at the top from then on is what to hold. */
   private readonly onScroll = (): void => {
@@ -53,6 +56,7 @@ export class CellList {
     notebook.changed.connect(this.onChange);
     this.apply([{ insert: [...notebook.cells] }]);
     window.addEventListener('scroll', this.onScroll, { passive: true });
+    this.stopPrinting = printWholeNotebook(() => this.views);
   }
 
   // --- keeping the view still ------------------------------------------------------------------
@@ -242,6 +246,7 @@ export class CellList {
 
   destroy(): void {
     window.removeEventListener('scroll', this.onScroll);
+    this.stopPrinting();
     this.notebook.changed.disconnect(this.onChange);
     this.observer.disconnect();
     this.resizes.disconnect();

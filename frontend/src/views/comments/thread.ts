@@ -45,7 +45,9 @@ function describePlace(thread: Thread, place: Place): string {
   if (thread.anchor.kind === 'cell') return `${cell} · whole cell`;
   if (thread.anchor.kind === 'output') {
     // Gone: a re-run cleared it (the thread stays on the cell).
-    return place.state === 'attached' ? `${cell} · Output ${(thread.anchor.outputIndex ?? 0) + 1}` : `${cell} · output gone`;
+    if (place.state !== 'attached') return `${cell} · output gone`;
+    const output = `${cell} · Output ${(thread.anchor.outputIndex ?? 0) + 1}`;
+    return place.outputChanged ? `${output} · output changed since` : output;
   }
   if (place.state === 'attached') return cell;
   // Accepting a suggestion replaces the anchored text: that is not the text being lost.
