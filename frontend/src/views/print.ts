@@ -3,22 +3,43 @@
  * editor, no rendered Markdown and no outputs (views/cell.ts), so just before the page is
  * printed, or whenever it is laid out for print (`matchMedia('print')`: also a browser
  * that emulates print media), every such cell is rendered as it would be when mounted.
- * The print stylesheet (style.css) hides the header, toolbar, banners and panels.
+ * While printing, no cell is unmounted (the longer print layout moves cells out of the
+ * mounting margin). The print stylesheet (style.css) hides the header, toolbar, banners
+ * and panels.
  */
 import type { CellView } from './cell';
 
-export function printWholeNotebook(cells: () => readonly CellView[]): () => void {
-  const prepare = (): void => {
-    for (const cell of cells()) cell.renderForPrint();
+export class PrintWholeNotebook {
+  private printing = false;
+  private readonly media = window.matchMedia('print');
+  private readonly before = (): void => this.start();
+  private readonly after = (): void => {
+    if (!this.media.matches) this.printing = false;
   };
-  const media = window.matchMedia('print');
-  const onMedia = (event: MediaQueryListEvent): void => {
-    if (event.matches) prepare();
+  private readonly onMedia = (event: MediaQueryListEvent): void => {
+    if (event.matches) this.start();
+    else this.printing = false;
   };
-  window.addEventListener('beforeprint', prepare);
-  media.addEventListener('change', onMedia);
-  return () => {
-    window.removeEventListener('beforeprint', prepare);
-    media.removeEventListener('change', onMedia);
-  };
+
+  constructor(private readonly cells: () => readonly CellView[]) {
+    window.addEventListener('beforeprint', this.before);
+    window.addEventListener('afterprint', this.after);
+    this.media.addEventListener('change', this.onMedia);
+  }
+
+  /** Whether the page is being printed (cells stay as printed). */
+  get active(): boolean {
+    return this.printing;
+  }
+
+  private start(): void {
+    this.printing = true;
+    for (const cell of this.cells()) cell.renderForPrint();
+  }
+
+  destroy(): void {
+    window.removeEventListener('beforeprint', this.before);
+    window.removeEventListener('afterprint', this.after);
+    this.media.removeEventListener('change', this.onMedia);
+  }
 }
