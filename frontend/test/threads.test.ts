@@ -341,3 +341,13 @@ test('mention candidates: people here first (as the server knows them), then the
     'duplicates are left to matchMentions');
   assert.deepEqual(mentionCandidates(here, null, 'me').map((p) => p.username), ['zoë', 'guest-1'], 'the server does not list its users');
 });
+
+test('a thread on a code cell that ran carries its prompt, as the gutter shows it', () => {
+  const doc = new Y.Doc();
+  const text = cellText(doc, 'x = 1');
+  const thread = parseThread('t1', { anchor: { cell_id: 'c1', kind: 'cell', quote: '' } })!;
+  const [ran] = placeThreads([thread], [{ id: 'c1', source: text, executionCount: 5 }]);
+  assert.equal(ran!.place.executionCount, 5);
+  const [fresh] = placeThreads([thread], [{ id: 'c1', source: text, executionCount: null }]);
+  assert.equal(fresh!.place.executionCount, undefined);
+});

@@ -135,9 +135,11 @@ def test_dataframe_styled_as_jupyterlab_in_both_themes(huddle: ServerProcess,
     assert frame_eval(user, "table", "el => getComputedStyle(el).borderTopStyle") == "none"
     assert frame_eval(user, "thead", "el => getComputedStyle(el).borderBottomStyle") == "solid"
     assert frame_eval(user, "thead th", "el => getComputedStyle(el).fontWeight") in ("700", "bold")
-    zebra = "el => [...el.querySelectorAll('tbody tr')].map(r => getComputedStyle(r).backgroundColor)"
+    zebra = ("el => [...el.querySelectorAll('tbody tr')]"
+             ".map(r => getComputedStyle(r).backgroundColor)")
     light_rows = frame_eval(user, "table", zebra)
-    assert light_rows[0] != light_rows[1] and light_rows[0] == light_rows[2], light_rows
+    assert light_rows[0] != light_rows[1], light_rows
+    assert light_rows[0] == light_rows[2], light_rows
     assert frame_eval(user, "body", "el => getComputedStyle(el).backgroundColor") == \
         "rgb(255, 255, 255)"
     # Blockquotes are styled (a rule at the left, muted text).
@@ -187,7 +189,8 @@ def test_printing_prints_every_cell(huddle: ServerProcess, users: Users) -> None
     notebook_cells: list[Any] = []
     for i in range(300):
         if i % 10 == 3:
-            notebook_cells.append(nbformat.v4.new_markdown_cell(f"## Section {i}\n\nSome *prose* {i}."))
+            notebook_cells.append(
+                nbformat.v4.new_markdown_cell(f"## Section {i}\n\nSome *prose* {i}."))
         elif i % 10 == 7:
             notebook_cells.append(with_outputs(f"print('printed_{i}')", stream(f"printed_{i}\n")))
         else:
@@ -203,7 +206,8 @@ def test_printing_prints_every_cell(huddle: ServerProcess, users: Users) -> None
     expect(page.locator(".hd-header")).to_be_hidden()
     expect(page.locator(".hd-toolbar")).to_be_hidden()
     expect(cells(user).nth(293).locator(".hd-markdown h2")).to_have_text("Section 293")
-    report = page.evaluate("""() => [...document.querySelectorAll('.hd-cells > .hd-cell')].map((c) => {
+    report = page.evaluate("""() => [...document.querySelectorAll('.hd-cells > .hd-cell')]
+      .map((c) => {
         const input = c.querySelector('.hd-input');
         const r = input.getBoundingClientRect();
         return {text: input.textContent, height: r.height,
@@ -215,7 +219,8 @@ def test_printing_prints_every_cell(huddle: ServerProcess, users: Users) -> None
         expected = f"Section {i}" if i % 10 == 3 else (
             f"print('printed_{i}')" if i % 10 == 7 else f"value_{i} = {i} * 2  # cell {i}")
         assert expected in item["text"], (i, item)
-        assert item["height"] > 0 and not item["hidden"], (i, item)
+        assert item["height"] > 0, (i, item)
+        assert not item["hidden"], (i, item)
         if i % 10 == 7:
             assert f"printed_{i}" in item["out"], (i, item)
         if i % 10 == 3:
@@ -228,7 +233,8 @@ def test_printing_prints_every_cell(huddle: ServerProcess, users: Users) -> None
     pdf = page.pdf(format="A4")
     (users.artifacts / "11-notebook.pdf").write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
-    assert pdf.startswith(b"%PDF") and pages > 1, pages
+    assert pdf.startswith(b"%PDF")
+    assert pages > 1, pages
     assert not user.errors, user.errors
 
 
@@ -260,7 +266,8 @@ def test_inserting_cells_causes_no_yjs_warnings(huddle: ServerProcess, users: Us
     for user in (alice, bob):
         expect(cell(user, 7)).to_have_attribute("data-cell-type", "markdown")
     no_yjs_warnings(alice, bob)
-    assert not alice.errors and not bob.errors, (alice.errors, bob.errors)
+    assert not alice.errors, alice.errors
+    assert not bob.errors, bob.errors
 
 
 # --- input() ---------------------------------------------------------------------------------
@@ -375,4 +382,7 @@ def test_compose_hides_suggestion_and_output_thread_sees_a_rerun(huddle: ServerP
     alice.page.keyboard.press("Control+Enter")
     expect(outputs(alice, 0)).to_have_text("run 2", timeout=KERNEL_TIMEOUT_MS)
     expect(where).to_have_text("Cell 1 · Output 1 · output changed since")
+    # The thread names the cell by its place and by the prompt its gutter shows.
+    expect(panel(alice).locator(".hd-thread .hd-thread-prompt")).to_have_text("[2]:")
+    expect(cell(alice, 0).locator(".hd-prompt")).to_have_text("[2]:")
     users.screenshot(alice, "40-output-changed-since")

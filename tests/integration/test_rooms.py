@@ -312,10 +312,10 @@ async def test_html_export_loads_nothing_from_the_network(huddle, jp_root_dir):
         response = await huddle.request("GET", f"api/huddle/export/{room}?format=html")
     assert response.code == 200
     body = response.body.decode()
-    assert "Offline" in body and "offline" in body
+    assert "Offline" in body
     assert "<style" in body  # the lab template's CSS, inlined
-    fetched = re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)",
-                         body, flags=re.IGNORECASE)
+    loads = r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)"
+    fetched = re.findall(loads, body, flags=re.IGNORECASE)
     assert not [url for url in fetched if not url.startswith(("data:", "#"))], fetched
     for cdn in ("cdnjs", "unpkg.com", "jsdelivr", "require.js", "MathJax.js", "embed-amd"):
         assert cdn not in body, cdn

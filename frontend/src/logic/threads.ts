@@ -66,6 +66,9 @@ export interface Place {
   /** An output anchor whose output is there but no longer the one commented on (a re-run
    * wrote another: its first line is not the thread's quote). */
   outputChanged?: boolean;
+  /** The cell's execution count, for a code cell that has one: threads show the prompt
+   * (`[5]`) beside "Cell 3", so that a cell is found by what its gutter shows. */
+  executionCount?: number;
   /** The cell's index in the notebook, -1 when orphaned. */
   cellIndex: number;
   /** UTF-16 offsets into the cell's source (0, 0 for cell and output anchors). */
@@ -120,6 +123,7 @@ export interface PlacingCell {
   outputs?: number;
   /** Output `index` as JSON (read only for output threads that quote their output). */
   output?: (index: number) => Record<string, unknown> | undefined;
+  executionCount?: number | null;
 }
 
 /** Every thread with its place, `cells` in notebook order (of two cells with one id, the
@@ -129,7 +133,12 @@ export function placeThreads(threads: readonly Thread[], cells: readonly Placing
   cells.forEach((cell, index) => {
     if (!byId.has(cell.id)) byId.set(cell.id, { ...cell, index });
   });
-  return threads.map((thread) => ({ thread, place: placeOf(thread.anchor, byId.get(thread.anchor.cellId) ?? null) }));
+  return threads.map((thread) => {
+    const cell = byId.get(thread.anchor.cellId) ?? null;
+    const place = placeOf(thread.anchor, cell);
+    const count = cell?.executionCount;
+    return { thread, place: typeof count === 'number' ? { ...place, executionCount: count } : place };
+  });
 }
 
 /** Notebook order: by cell, then by where the range starts, then oldest first; orphaned

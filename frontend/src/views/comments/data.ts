@@ -96,6 +96,7 @@ export class ReviewData {
       source: cell.ysource,
       outputs: cell.cell_type === 'code' ? (cell as YCodeCell).youtputs.length : 0,
       output: (index: number) => plainOutput((cell as YCodeCell).youtputs.get(index)),
+      executionCount: cell.cell_type === 'code' ? (cell as YCodeCell).execution_count : null,
     }));
     return placeThreads(this.store.all(), cells);
   }

@@ -117,6 +117,8 @@ export class ThreadCard {
     this.head.setAttribute('aria-expanded', String(current));
     this.head.replaceChildren();
     append(this.head,
+      place.executionCount === undefined ? null
+        : h('span', { className: 'hd-thread-prompt', title: 'The cell\'s prompt, as its gutter shows it' }, `[${place.executionCount}]:`),
       h('span', { className: 'hd-thread-where' }, describePlace(thread, place)),
       thread.status === 'resolved' ? h('span', { className: 'hd-thread-status' }, 'Resolved') : null,
       thread.suggestion?.state === 'open' ? h('span', { className: 'hd-thread-status hd-thread-suggests' }, 'Suggestion') : null,
