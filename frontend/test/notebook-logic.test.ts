@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { fileChangedText, HISTORY_DURABLE_AGAIN, HISTORY_NOT_DURABLE, statusBanner } from '../src/logic/banners';
+import { copyNote, fileChangedText, HISTORY_DURABLE_AGAIN, HISTORY_NOT_DURABLE, statusBanner } from '../src/logic/banners';
 import { advanceAfterRun, clampIndex, insertIndex, moveTarget } from '../src/logic/cells';
 import { myColorIn, PALETTE, type ColorPerson } from '../src/logic/colors';
 import { centreScroll } from '../src/logic/follow';
@@ -102,4 +102,15 @@ test('jump to a person: their cell in the middle of the view, under the header',
   const cell = { top: 3000, height: 200 };
   const after = cell.top - centreScroll(cell, view);
   assert.equal(after - view.top, view.bottom - (after + cell.height), 'as much room above as below');
+});
+
+test('a personal copy says whose copy of which notebook it is; odd paths are ignored', () => {
+  const meta = { copy_of: { path: 'reports/sales.ipynb', by: 'ann' } };
+  assert.deepEqual(copyNote(meta, 'ann'), { text: 'Your copy of sales.ipynb', originalPath: 'reports/sales.ipynb' });
+  assert.deepEqual(copyNote(meta, 'bob'), { text: 'A copy of sales.ipynb', originalPath: 'reports/sales.ipynb' });
+  assert.equal(copyNote({}, 'ann'), null);
+  assert.equal(copyNote(undefined, 'ann'), null);
+  for (const path of ['../secret.ipynb', '/abs.ipynb', 'a//b.ipynb', 'a/./b.ipynb', '', 42]) {
+    assert.equal(copyNote({ copy_of: { path, by: 'ann' } }, 'ann'), null, String(path));
+  }
 });

@@ -17,6 +17,7 @@ import {
   mentionQuery,
   openCounts,
   openOutputThreads,
+  outputFirstLine,
   outputQuote,
   placeOf,
   placeThreads,
@@ -85,6 +86,24 @@ test('output anchors: attached while the output is there, detached once it is go
   assert.equal(placeOf({ ...output, outputIndex: null }, { index: 4, source: text, outputs: 3 }).state, 'detached');
   assert.equal(placeOf(output, { index: 4, source: text }).state, 'attached', 'output count unknown');
   assert.equal(placeOf(output, null).state, 'orphaned');
+});
+
+test('an output thread says when a re-run wrote another output in its place', () => {
+  const doc = new Y.Doc();
+  const text = cellText(doc, 'print(x)');
+  const anchor: Anchor = { cellId: 'c1', kind: 'output', quote: 'total: 42', start: null, end: null, outputIndex: 0 };
+  const stream = (t: string) => () => ({ output_type: 'stream', name: 'stdout', text: t });
+  const same = placeOf(anchor, { index: 0, source: text, outputs: 1, output: stream('  total: 42\nmore\n') });
+  assert.deepEqual(same, { state: 'attached', cellIndex: 0, start: 0, end: 0 });
+  const rerun = placeOf(anchor, { index: 0, source: text, outputs: 1, output: stream('total: 43\n') });
+  assert.equal(rerun.state, 'attached');
+  assert.equal(rerun.outputChanged, true);
+  const error = () => ({ output_type: 'error', ename: 'ValueError', evalue: 'bad' });
+  assert.equal(placeOf({ ...anchor, quote: 'ValueError: bad' }, { index: 0, source: text, outputs: 1, output: error }).outputChanged, undefined);
+  // An output without text (an image) was quoted as "": nothing to compare, not "changed".
+  const image = () => ({ output_type: 'display_data', data: { 'image/png': 'AAAA' } });
+  assert.equal(placeOf({ ...anchor, quote: '' }, { index: 0, source: text, outputs: 1, output: image }).outputChanged, undefined);
+  assert.equal(outputFirstLine({ output_type: 'execute_result', data: { 'text/plain': ['  a\n', 'b'] } }), 'a');
 });
 
 test('output threads per cell and output (open only, oldest first); output quotes', () => {
@@ -321,4 +340,14 @@ test('mention candidates: people here first (as the server knows them), then the
     [['zoë', 'zoë'], ['guest-1', 'anonymousio'], ['ann', 'annlee'], ['zoë', 'zoë']],
     'duplicates are left to matchMentions');
   assert.deepEqual(mentionCandidates(here, null, 'me').map((p) => p.username), ['zoë', 'guest-1'], 'the server does not list its users');
+});
+
+test('a thread on a code cell that ran carries its prompt, as the gutter shows it', () => {
+  const doc = new Y.Doc();
+  const text = cellText(doc, 'x = 1');
+  const thread = parseThread('t1', { anchor: { cell_id: 'c1', kind: 'cell', quote: '' } })!;
+  const [ran] = placeThreads([thread], [{ id: 'c1', source: text, executionCount: 5 }]);
+  assert.equal(ran!.place.executionCount, 5);
+  const [fresh] = placeThreads([thread], [{ id: 'c1', source: text, executionCount: null }]);
+  assert.equal(fresh!.place.executionCount, undefined);
 });

@@ -27,6 +27,8 @@ from .widgets.hub import WidgetHub
 
 log = logging.getLogger(__name__)
 
+# What a password answer shows in the output: JupyterLab's mask, never the answer or its length.
+PASSWORD_MASK = "········"
 _OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "clear_output")
 
 
@@ -199,10 +201,16 @@ class KernelDispatcher:
         self.status = status
         self.hooks.kernel_status(self.kernel_id, status)
 
-    def send_input(self, value: str) -> None:
-        """Answer the running request's ``input()`` prompt."""
-        if self._connection is not None:
-            self._connection.input(value)
+    def send_input(self, value: str, prompt: InputPrompt) -> None:
+        """Answer the running request's ``input()`` prompt. The prompt and the answer stay
+        in the cell's output, as Jupyter's front ends keep them (a password masked)."""
+        if self._connection is None:
+            return
+        if self.running is not None:
+            answer = PASSWORD_MASK if prompt.password else value
+            self.running.writer.add("stream", {"name": "stdout",
+                                               "text": f"{prompt.prompt}{answer}\n"})
+        self._connection.input(value)
 
     async def close(self, reason: str = "the server is shutting down") -> None:
         """Abort everything and stop, letting the running request conclude (its cell goes

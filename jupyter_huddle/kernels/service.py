@@ -227,7 +227,7 @@ class ExecutionService:
                 raise PermissionDenied(
                     f"this prompt is for {request.user.display_name or request.user.username}")
         request.pending_input = None
-        self._dispatcher(request.kernel_id).send_input(value)
+        self._dispatcher(request.kernel_id).send_input(value, prompt)
         self.runs.changed(request)
 
     # --- what happened to a kernel (by any route: the server tells the service) ----------

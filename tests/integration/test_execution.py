@@ -241,7 +241,8 @@ async def test_input_is_answered_by_the_user_who_ran_the_cell(huddle, write_note
                                       {"value": "Ada"})
         assert answer.code == 204
         await wait_idle(client, 0)
-        assert text_of(client, 0) == "hi Ada\n"
+        # The prompt and the answer stay in the output, as in Jupyter.
+        assert text_of(client, 0) == "Your name? Ada\nhi Ada\n"
 
 
 async def test_run_survives_every_client_leaving(huddle, write_notebook, jp_root_dir):
@@ -264,13 +265,14 @@ async def test_run_survives_every_client_leaving(huddle, write_notebook, jp_root
     async with asyncio.timeout(20):
         while True:
             nb = nbformat.read(str(jp_root_dir / "away.ipynb"), as_version=4)
-            if nb.cells[0].outputs:
+            # (the prompt and answer are written first; the run's print follows)
+            if nb.cells[0].outputs and "done while away" in nb.cells[0].outputs[0]["text"]:
                 break
             await asyncio.sleep(0.1)  # polling the file under a deadline
-    assert nb.cells[0].outputs[0]["text"] == "done while away\n"
+    assert nb.cells[0].outputs[0]["text"] == "go? go\ndone while away\n"
     assert nb.cells[0].execution_count == 1
     async with huddle.open("away.ipynb") as reopened:
-        assert text_of(reopened, 0) == "done while away\n"
+        assert text_of(reopened, 0) == "go? go\ndone while away\n"
         assert reopened.cells[0]["execution_state"] == "idle"
 
 

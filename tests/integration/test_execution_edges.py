@@ -289,7 +289,7 @@ async def test_two_users_run_different_cells_in_fifo_order(huddle, write_noteboo
         await open_gate(huddle, watcher, request_ids(first)[0])
         await wait_idle(watcher, 0)
         await wait_idle(watcher, 1)
-        assert text_of(watcher, 0) == "from A\n"
+        assert text_of(watcher, 0) == "go? go\nfrom A\n"  # the gate's prompt and answer
         assert text_of(watcher, 1) == "from B\n"
         assert [watcher.cells[i]["execution_count"] for i in (0, 1)] == [2, 3]
         history = by_id(await queue_view(bob, room))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import nbformat
 import pytest
@@ -294,3 +295,27 @@ async def test_export_converts_the_live_document(huddle, write_notebook, jp_root
         assert needle in response.body.decode()
     bad = await huddle.request("GET", f"api/huddle/export/{room}?format=pdf")
     assert bad.code == 400
+
+
+async def test_html_export_loads_nothing_from_the_network(huddle, jp_root_dir):
+    """The HTML export opens offline: nbconvert's lab template would load require.js,
+    MathJax, the widget manager and Mermaid from CDNs; none of those scripts is left."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {}, "version_major": 2, "version_minor": 0}}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Offline $e^{i\\pi}$"),
+                nbformat.v4.new_code_cell("print('offline')", outputs=[
+                    nbformat.v4.new_output("stream", name="stdout", text="offline\n")])]
+    nbformat.write(nb, str(jp_root_dir / "offline.ipynb"))
+    room, _ = await huddle.room_id("offline.ipynb")
+    async with huddle.open("offline.ipynb"):
+        response = await huddle.request("GET", f"api/huddle/export/{room}?format=html")
+    assert response.code == 200
+    body = response.body.decode()
+    assert "Offline" in body
+    assert "<style" in body  # the lab template's CSS, inlined
+    loads = r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)"
+    fetched = re.findall(loads, body, flags=re.IGNORECASE)
+    assert not [url for url in fetched if not url.startswith(("data:", "#"))], fetched
+    for cdn in ("cdnjs", "unpkg.com", "jsdelivr", "require.js", "MathJax.js", "embed-amd"):
+        assert cdn not in body, cdn

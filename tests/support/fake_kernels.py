@@ -7,6 +7,7 @@ real kernel answers on another socket):
 
 - ``hold``: busy, then nothing until ``finish()``, an interrupt or a restart;
 - ``input:<prompt>``: asks for input; the answer is printed as ``got <value>``;
+- ``password:<prompt>``: asks as ``getpass`` does (a password prompt), prints ``got it``;
 - ``1/0``: a ``ZeroDivisionError`` (error output and reply);
 - ``lose reply``: busy then idle, and the reply never comes;
 - ``lose idle``: the reply, and the final idle never comes;
@@ -137,9 +138,9 @@ class FakeKernel:
         code = run.code
         if code == "hold":
             return
-        if code.startswith("input:"):
-            run.channel.stdin(run.msg_id, {"prompt": code[len("input:"):],
-                                           "password": False})
+        if code.startswith(("input:", "password:")):
+            kind, _, prompt = code.partition(":")
+            run.channel.stdin(run.msg_id, {"prompt": prompt, "password": kind == "password"})
         elif code == "1/0":
             run.fail("ZeroDivisionError", "division by zero")
         elif code == "lose reply":
@@ -156,8 +157,8 @@ class FakeKernel:
         """The stdin channel got ``value`` for the running ``input()``."""
         self.inputs.append(value)
         run = self.current
-        if run is not None and run.code.startswith("input:"):
-            run.stdout(f"got {value}\n")
+        if run is not None and run.code.startswith(("input:", "password:")):
+            run.stdout("got it\n" if run.code.startswith("password:") else f"got {value}\n")
             run.finish()
 
     def interrupt(self) -> None:

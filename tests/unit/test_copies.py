@@ -87,6 +87,9 @@ async def test_a_copy_is_the_live_notebook_in_the_persons_folder_and_theirs_to_e
             "# lessons/intro.ipynb"  # the original is untouched
         assert "copies/Ada-Lovelace-ada" in backend.folders
         assert s.access.role_of("ada", copy.file_id) == Role.EDITOR
+        # The copy says what it copies, and whose it is (the web app's "Your copy of …").
+        assert backend.files[copy.path]["metadata"]["huddle"]["copy_of"] == {
+            "path": "lessons/intro.ipynb", "by": "ada"}
 
 
 async def test_a_second_copy_takes_the_next_free_name_and_owners_get_no_role():
@@ -137,7 +140,8 @@ async def test_review_threads_stay_behind():
     access = AccessService(MemoryStore())
     copies = PersonalCopies(WithThreads(), backend, backend, access, "copies", 5)
     copy = await copies.make(room_of("f1"), ADA)
-    assert backend.files[copy.path]["metadata"] == {"huddle": {"other": 1}, "k": 2}
+    assert backend.files[copy.path]["metadata"] == {
+        "huddle": {"other": 1, "copy_of": {"path": "intro.ipynb", "by": "ada"}}, "k": 2}
 
 
 async def test_what_cannot_be_read_or_written_is_said():

@@ -155,12 +155,12 @@ async def test_input_is_asked_then_answered() -> None:
         assert asking.pending_input.prompt == "Name? "
         assert asking.pending_input.password is False
         assert ("c0", RequestState.RUNNING) in setup.hooks.changes  # the prompt was published
-        setup.dispatcher.send_input("Ada")
+        setup.dispatcher.send_input("Ada", asking.pending_input)
         await setup.hooks.finished(asking)
         assert asking.state is RequestState.DONE
         assert asking.pending_input is None
         assert setup.kernel.inputs == ["Ada"]
-        assert text(setup.doc, 0) == "got Ada\n"
+        assert text(setup.doc, 0) == "Name? Ada\ngot Ada\n"
 
 
 async def test_a_lost_reply_is_noticed_by_the_watchdog_and_the_queue_goes_on() -> None:

@@ -322,7 +322,8 @@ async def test_input_is_answered_by_whoever_ran_the_cell() -> None:
             env.service.answer_input(asking.id, ADA, "again", may_execute=True)
         await env.finished(asking)
         assert asking.state is RequestState.DONE
-        assert env.text(0) == "got Ada\n"
+        # The prompt and the answer stay in the output, as in Jupyter.
+        assert env.text(0) == "Name? Ada\ngot Ada\n"
         assert env.kernel.inputs == ["Ada"]
         with pytest.raises(UnknownRequest):
             env.service.answer_input(asking.id, ADA, "late", may_execute=True)
@@ -336,7 +337,19 @@ async def test_after_the_grace_period_anyone_who_may_execute_answers() -> None:
             env.service.answer_input(asking.id, BOB, "no", may_execute=False)
         env.service.answer_input(asking.id, BOB, "yes", may_execute=True)
         await env.finished(asking)
-        assert env.text(0) == "got yes\n"
+        assert env.text(0) == "go? yes\ngot yes\n"
+
+
+async def test_a_password_answer_is_masked_in_the_output() -> None:
+    async with serving("password:Password: ") as env:
+        [asking] = await env.run("c0")
+        await env.signal.wait_for(lambda: asking.pending_input is not None)
+        assert env.service.queue_of(ROOM)[0]["input"] == {"prompt": "Password: ",
+                                                          "password": True}
+        env.service.answer_input(asking.id, ADA, "hunter2", may_execute=True)
+        await env.finished(asking)
+        assert env.kernel.inputs == ["hunter2"]  # the kernel gets the answer itself
+        assert env.text(0) == "Password: ········\ngot it\n"
 
 
 # --- the watchdog ------------------------------------------------------------------------------

@@ -58,3 +58,22 @@ export const HISTORY_NOT_DURABLE: Banner = {
 
 /** The notice when it can again. */
 export const HISTORY_DURABLE_AGAIN = 'The server writes this notebook\'s edit history again.';
+
+/** A personal copy's note: what it copies (its path) and in whose words to say so. */
+export interface CopyNote {
+  text: string;
+  originalPath: string;
+}
+
+/** The note for a notebook whose metadata says it is a personal copy (`huddle.copy_of`,
+ * written by the server when it made the copy), or null. Metadata is anyone's to edit: a
+ * path that is not a plain relative path is ignored, so the link stays a notebook link. */
+export function copyNote(huddleMetadata: unknown, me: string): CopyNote | null {
+  const copyOf = (huddleMetadata as { copy_of?: unknown } | null | undefined)?.copy_of;
+  if (!copyOf || typeof copyOf !== 'object') return null;
+  const { path, by } = copyOf as { path?: unknown; by?: unknown };
+  if (typeof path !== 'string' || !path || path.startsWith('/')) return null;
+  if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) return null;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return { text: by === me ? `Your copy of ${name}` : `A copy of ${name}`, originalPath: path };
+}

@@ -63,6 +63,12 @@ export type PlaceState = 'attached' | 'detached' | 'orphaned';
 
 export interface Place {
   state: PlaceState;
+  /** An output anchor whose output is there but no longer the one commented on (a re-run
+   * wrote another: its first line is not the thread's quote). */
+  outputChanged?: boolean;
+  /** The cell's execution count, for a code cell that has one: threads show the prompt
+   * (`[5]`) beside "Cell 3", so that a cell is found by what its gutter shows. */
+  executionCount?: number;
   /** The cell's index in the notebook, -1 when orphaned. */
   cellIndex: number;
   /** UTF-16 offsets into the cell's source (0, 0 for cell and output anchors). */
@@ -90,13 +96,16 @@ export function positionIn(json: unknown, text: Y.Text): number | null {
 /** Where `anchor` is now, as the server's `resolve_anchor` says it: `cell` is its cell's
  * index and source (and how many outputs it has now, when known), or null when no cell has
  * its id. An output anchor past the cell's outputs is detached (the output is gone). */
-export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text; outputs?: number } | null): Place {
+export function placeOf(anchor: Anchor, cell: Omit<PlacingCell, 'id'> & { index: number } | null): Place {
   if (!cell) return { state: 'orphaned', cellIndex: -1, start: 0, end: 0 };
   const at = { cellIndex: cell.index, start: 0, end: 0 };
   if (anchor.kind === 'output') {
     const i = anchor.outputIndex;
     const gone = i === null || i < 0 || (cell.outputs !== undefined && i >= cell.outputs);
-    return { state: gone ? 'detached' : 'attached', ...at };
+    if (gone) return { state: 'detached', ...at };
+    // Only a quoted output can be recognised (an image has no text to compare).
+    const now = anchor.quote && cell.output ? outputFirstLine(cell.output(i)) : anchor.quote;
+    return now !== anchor.quote ? { state: 'attached', outputChanged: true, ...at } : { state: 'attached', ...at };
   }
   if (anchor.kind !== 'text') return { state: 'attached', ...at };
   const start = positionIn(anchor.start, cell.source);
@@ -111,17 +120,25 @@ export function placeOf(anchor: Anchor, cell: { index: number; source: Y.Text; o
 export interface PlacingCell {
   id: string;
   source: Y.Text;
-  outputs: number;
+  outputs?: number;
+  /** Output `index` as JSON (read only for output threads that quote their output). */
+  output?: (index: number) => Record<string, unknown> | undefined;
+  executionCount?: number | null;
 }
 
 /** Every thread with its place, `cells` in notebook order (of two cells with one id, the
  * first counts). */
 export function placeThreads(threads: readonly Thread[], cells: readonly PlacingCell[]): Placed[] {
-  const byId = new Map<string, { index: number; source: Y.Text; outputs: number }>();
+  const byId = new Map<string, PlacingCell & { index: number }>();
   cells.forEach((cell, index) => {
-    if (!byId.has(cell.id)) byId.set(cell.id, { index, source: cell.source, outputs: cell.outputs });
+    if (!byId.has(cell.id)) byId.set(cell.id, { ...cell, index });
   });
-  return threads.map((thread) => ({ thread, place: placeOf(thread.anchor, byId.get(thread.anchor.cellId) ?? null) }));
+  return threads.map((thread) => {
+    const cell = byId.get(thread.anchor.cellId) ?? null;
+    const place = placeOf(thread.anchor, cell);
+    const count = cell?.executionCount;
+    return { thread, place: typeof count === 'number' ? { ...place, executionCount: count } : place };
+  });
 }
 
 /** Notebook order: by cell, then by where the range starts, then oldest first; orphaned
@@ -202,6 +219,21 @@ export function openOutputThreads(threads: Iterable<Thread>): Map<string, Map<nu
 }
 
 const OUTPUT_QUOTE_MAX = 80;
+/** The server's cap on a stored quote (collab/review/anchors.py, MAX_QUOTE_CHARS). */
+const SERVER_QUOTE_MAX = 2000;
+
+/** What the server quotes of an output when a thread starts on it (anchors.py's
+ * `_output_quote`): the first line of its text, stripped; "" for an output without text. */
+export function outputFirstLine(output: Record<string, unknown> | undefined): string {
+  if (!output) return '';
+  let text: unknown;
+  if (output['output_type'] === 'stream') text = output['text'];
+  else if (output['output_type'] === 'error') text = `${String(output['ename'] ?? '')}: ${String(output['evalue'] ?? '')}`;
+  else text = (output['data'] as Record<string, unknown> | undefined)?.['text/plain'];
+  if (typeof text !== 'string' && !Array.isArray(text)) return '';
+  const first = joinText(text).trim().split(/\r\n|\r|\n/)[0] ?? '';
+  return first.slice(0, SERVER_QUOTE_MAX);
+}
 
 /** What a comment on an output quotes: the first non-blank line of its text (a stream, an
  * error, a result's text/plain), shortened; else "Output N of cell M" (1-based). */

@@ -12,7 +12,7 @@ import { textOn } from '../logic/colors';
 import type { RequestId } from '../logic/ids';
 import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
 import { h } from './dom';
-import { createEditor, type CellEditor, type EditorKeys } from './editor';
+import { createEditor, highlightedPython, type CellEditor, type EditorKeys } from './editor';
 import { CellGuard, type CellAccess } from './locks';
 import { renderMarkdown } from './markdown';
 import { renderOutputs, type WidgetMounts } from './outputs';
@@ -209,6 +209,22 @@ export class CellView {
     if (!this.mounted) this.setNear(true);
     if (this.outputsStale) this.renderOutputs();
     this.outputs.querySelector(`:scope > .hd-output[data-output-index="${index}"]`)?.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Before printing: a cell far from the viewport (no editor, no outputs yet) shows its
+   * source highlighted (Markdown rendered) and its outputs, as a mounted one would. It
+   * stays unmounted: an edit shows the plain source again, mounting brings the editor. */
+  renderForPrint(): void {
+    if (this.mounted) return;
+    const source = this.model.ysource.toString();
+    if (this.model.cell_type === 'markdown') {
+      const rendered = h('div', { className: 'hd-markdown hd-rendered' });
+      rendered.innerHTML = source.trim() ? renderMarkdown(source) : '';
+      this.input.replaceChildren(rendered);
+    } else if (this.model.cell_type === 'code') {
+      this.input.replaceChildren(h('pre', { className: 'hd-preview' }, highlightedPython(source || ' ')));
+    }
+    if (this.outputsStale) this.renderOutputs();
   }
 
   /** Near the viewport or not: mount or drop the editor and outputs. */

@@ -14,6 +14,7 @@ import type { Collaborator, ServerPresence } from '../protocol/presence';
 import { EMPTY_SERVER_PRESENCE, queueEntryOf, queuePosition } from '../protocol/presence';
 import { CellView, type CellContext } from './cell';
 import { h } from './dom';
+import { PrintWholeNotebook } from './print';
 
 /** How far beyond the viewport cells are mounted: enough to scroll a screen or two
  * without seeing a placeholder, few enough that a 1000-cell notebook opens fast. */
@@ -32,6 +33,8 @@ export class CellList {
   /** While following someone: their cell, held still in place of the top one. */
   private pinned: string | null = null;
   private readonly resizes: ResizeObserver;
+  /** Renders every cell before the page is printed (views/print.ts). */
+  private readonly printing: PrintWholeNotebook;
   /** A scroll to somewhere else than where the list last put the page is someone
    * scrolling: what is at the top from then on is what to hold. */
   private readonly onScroll = (): void => {
@@ -53,6 +56,7 @@ export class CellList {
     notebook.changed.connect(this.onChange);
     this.apply([{ insert: [...notebook.cells] }]);
     window.addEventListener('scroll', this.onScroll, { passive: true });
+    this.printing = new PrintWholeNotebook(() => this.views);
   }
 
   // --- keeping the view still ------------------------------------------------------------------
@@ -142,7 +146,11 @@ export class CellList {
   }
 
   private onIntersect(entries: IntersectionObserverEntry[]): void {
-    for (const entry of entries) this.byElement.get(entry.target)?.setNear(entry.isIntersecting);
+    for (const entry of entries) {
+      // Printing lays every cell out at once: what was mounted stays (views/print.ts).
+      if (!entry.isIntersecting && this.printing.active) continue;
+      this.byElement.get(entry.target)?.setNear(entry.isIntersecting);
+    }
   }
 
   private apply(delta: CellsDelta): void {
@@ -242,6 +250,7 @@ export class CellList {
 
   destroy(): void {
     window.removeEventListener('scroll', this.onScroll);
+    this.printing.destroy();
     this.notebook.changed.disconnect(this.onChange);
     this.observer.disconnect();
     this.resizes.disconnect();

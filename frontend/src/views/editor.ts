@@ -2,13 +2,14 @@
  * (remote cursors and selections with name flags come from the awareness `user`). */
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { markdownLanguage } from '@codemirror/lang-markdown';
-import { python } from '@codemirror/lang-python';
+import { python, pythonLanguage } from '@codemirror/lang-python';
 import { HighlightStyle, LanguageSupport, bracketMatching, indentOnInput, syntaxHighlighting } from '@codemirror/language';
-import { tags as t } from '@lezer/highlight';
+import { highlightCode, tags as t } from '@lezer/highlight';
 import { EditorState, Prec, type Extension } from '@codemirror/state';
 import { EditorView, drawSelection, keymap, type KeyBinding } from '@codemirror/view';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import type { Awareness } from 'y-protocols/awareness';
+import { StyleModule } from 'style-mod';
 import * as Y from 'yjs';
 
 export interface EditorKeys {
@@ -37,6 +38,21 @@ const highlight = HighlightStyle.define([
   { tag: [t.link, t.url], color: 'var(--hd-tok-string)', textDecoration: 'underline' },
   { tag: t.invalid, color: 'var(--hd-danger)' },
 ]);
+
+/** Python source as highlighted spans, in the editor's colours, without an editor (a cell
+ * whose editor is not made yet, when the page is printed). */
+export function highlightedPython(source: string): DocumentFragment {
+  if (highlight.module) StyleModule.mount(document, highlight.module);
+  const out = document.createDocumentFragment();
+  highlightCode(source, pythonLanguage.parser.parse(source), highlight, (text, classes) => {
+    if (!classes) return void out.append(text);
+    const span = document.createElement('span');
+    span.className = classes;
+    span.textContent = text;
+    out.append(span);
+  }, () => out.append('\n'));
+  return out;
+}
 
 function language(cellType: string): Extension {
   if (cellType === 'code') return python();

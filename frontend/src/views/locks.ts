@@ -11,7 +11,7 @@ import type { EditorView } from '@codemirror/view';
 
 import type { Emitter } from '../logic/emitter';
 import { cellReadOnly, isLocked, lockOf, type RoleUi } from '../logic/roles';
-import { h } from './dom';
+import { h, toast } from './dom';
 
 /** What cells need to know about the page's rights (views/roles.ts provides it). */
 export interface CellAccess {
@@ -54,6 +54,17 @@ function padlock(closed: boolean): SVGSVGElement {
   return svg;
 }
 
+/** How often at most a read-only editor says why typing does nothing. */
+const NOTICE_EVERY_MS = 4000;
+let lastNotice = 0;
+
+/** Whether `event` would change the text of an editable editor (typing, deleting, a new
+ * line), as opposed to moving, selecting or copying. */
+function wouldEdit(event: KeyboardEvent): boolean {
+  if (event.ctrlKey || event.metaKey || event.altKey) return false;
+  return event.key.length === 1 || event.key === 'Backspace' || event.key === 'Delete' || event.key === 'Enter';
+}
+
 export class CellGuard {
   /** The lock toggle (owners) or lock icon (others), in the cell's gutter. */
   readonly element = h('span', { className: 'hd-lock-slot' });
@@ -75,8 +86,23 @@ export class CellGuard {
     this.show();
   }
 
+  /** A read-only editor tells whoever types in it why nothing happens (a short notice,
+   * not a dialog: they may only be trying the keys). */
+  private readonly onEditAttempt = (event: Event): void => {
+    if (!this.readOnly || (event instanceof KeyboardEvent && !wouldEdit(event))) return;
+    const now = Date.now();
+    if (now - lastNotice < NOTICE_EVERY_MS) return;
+    lastNotice = now;
+    toast(this.access.ui.canEdit ? 'This cell is locked by the notebook\'s owner: it cannot be changed'
+      : 'You can view this notebook but not edit it');
+  };
+
   /** The cell's editor, when it has one (cells far from the viewport have none). */
   attach(view: EditorView | null): void {
+    for (const type of ['keydown', 'paste', 'drop'] as const) {
+      this.view?.contentDOM.removeEventListener(type, this.onEditAttempt);
+      view?.contentDOM.addEventListener(type, this.onEditAttempt);
+    }
     this.view = view;
     this.applied = null;
     this.show();

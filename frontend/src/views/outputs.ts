@@ -2,13 +2,16 @@
  * Cell outputs. Text and errors through ansi_up (which escapes HTML), images as <img>
  * (SVG too, so its scripts never run), Markdown and LaTeX sanitized, and HTML/JavaScript
  * only inside iframes sandboxed *without* allow-same-origin: an opaque origin that cannot
- * read the app's cookies, storage or DOM. The frame reports its height by postMessage.
+ * read the app's cookies, storage or DOM. The frame reports its height by postMessage, and
+ * is styled as JupyterLab styles rendered HTML (views/frame-style.ts), in the app's theme.
  */
 import { AnsiUp } from 'ansi_up';
 
 import { base64Payload, isLong, joinText, pickMime, widgetFallback, widgetModelId } from '../logic/mime';
 import { h } from './dom';
+import { frameStyle } from './frame-style';
 import { renderLatex, renderMarkdown } from './markdown';
+import { currentTheme, onThemeChange } from './theme';
 
 type Output = Record<string, unknown>;
 
@@ -25,12 +28,20 @@ ansi.use_classes = true;
 const FRAME_MIN_PX = 24;
 const FRAME_MAX_PX = 4000; // a runaway page cannot make the notebook endless
 
-const RESIZE_SCRIPT = `<script>(function(){var last=0;function report(){var b=document.body;var h=b?Math.ceil(Math.max(b.scrollHeight,b.getBoundingClientRect().bottom)):0;if(h!==last){last=h;parent.postMessage({huddleFrameHeight:h},'*');}}new ResizeObserver(report).observe(document.body);addEventListener('load',report);report();})();<\/script>`;
+// The frame reports its height, and takes the app's theme when the app says it changed
+// (only from its parent: nothing else may restyle it).
+const FRAME_SCRIPT = `<script>(function(){var last=0;function report(){var b=document.body;var h=b?Math.ceil(Math.max(b.scrollHeight,b.getBoundingClientRect().bottom)):0;if(h!==last){last=h;parent.postMessage({huddleFrameHeight:h},'*');}}new ResizeObserver(report).observe(document.body);addEventListener('load',report);addEventListener('message',function(e){var t=e.data&&e.data.huddleTheme;if(e.source===parent&&(t==='light'||t==='dark'))document.documentElement.setAttribute('data-theme',t);});report();})();<\/script>`;
 
 let listening = false;
 function listenForFrameHeights(): void {
   if (listening) return;
   listening = true;
+  // Every frame follows the app's theme (a frame made later starts in the current one).
+  onThemeChange((theme) => {
+    for (const frame of document.querySelectorAll<HTMLIFrameElement>('iframe.hd-frame')) {
+      frame.contentWindow?.postMessage({ huddleTheme: theme }, '*');
+    }
+  });
   window.addEventListener('message', (event: MessageEvent) => {
     const height = (event.data as { huddleFrameHeight?: unknown } | null)?.huddleFrameHeight;
     if (typeof height !== 'number' || !Number.isFinite(height)) return;
@@ -51,10 +62,8 @@ function sandboxedFrame(body: string): HTMLIFrameElement {
     title: 'HTML output (sandboxed)',
   });
   frame.srcdoc =
-    '<!doctype html><html><head><meta charset="utf-8"><base target="_blank">' +
-    '<style>html,body{margin:0;padding:0;background:#fff;color:#111;font:14px system-ui,sans-serif}' +
-    'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>' +
-    body + RESIZE_SCRIPT + '</body></html>';
+    `<!doctype html><html data-theme="${currentTheme()}"><head><meta charset="utf-8"><base target="_blank">` +
+    frameStyle() + '</head><body>' + body + FRAME_SCRIPT + '</body></html>';
   return frame;
 }
 

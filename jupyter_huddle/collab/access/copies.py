@@ -1,11 +1,12 @@
 """Personal copies ("make my copy"): how one is made.
 
 A copy is the live notebook as everyone sees it now (unsaved edits and outputs included,
-review threads not), written into the person's own folder under ``copies_dir`` under the
-original's name (``name (2).ipynb`` when taken). A person keeps at most
-``max_per_person`` notebooks there. Someone who is not an owner becomes the copy's editor;
-owners need no role, they own every notebook. Who may make copies at all is the server's
-decision (``ServerAccess.may_copy``), made before this is asked.
+review threads not; its metadata says which notebook it copies, ``huddle.copy_of``),
+written into the person's own folder under ``copies_dir`` under the original's name
+(``name (2).ipynb`` when taken). A person keeps at most ``max_per_person`` notebooks there.
+Someone who is not an owner becomes the copy's editor; owners need no role, they own every
+notebook. Who may make copies at all is the server's decision (``ServerAccess.may_copy``),
+made before this is asked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..documents.schema import split_comments
+from ..documents.schema import split_comments, with_copy_of
 from ..errors import CollabError, DocumentNotFound, SaveError
 from ..files.backend import FileSnapshot
 from ..ids import DocumentRoomId, DocumentType
@@ -123,6 +124,7 @@ class PersonalCopies:
         if original is None:
             raise DocumentNotFound(f"no notebook {room_id}")
         content = await self._live_content(room_id)
+        content["metadata"] = with_copy_of(content["metadata"], original, user.username)
         folder = self.folder_of(user)
         await self._check_quota(folder)
         path = await self._free_path(folder, posixpath.basename(original))

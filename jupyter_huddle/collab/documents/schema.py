@@ -177,6 +177,14 @@ def with_history_stamp(metadata: dict[str, Any], stamp: dict[str, Any]) -> dict[
     return _with_huddle(metadata, "history", stamp)
 
 
+def with_copy_of(metadata: dict[str, Any], original_path: str, username: str) -> dict[str, Any]:
+    """Notebook metadata of a personal copy: which notebook it copies and who made it
+    (``huddle.copy_of``; the web app says "Your copy of …" with a link to the original).
+    Anyone who may edit the copy can change it: the app shows it as a claim, a link inside
+    the app and nothing more."""
+    return _with_huddle(metadata, "copy_of", {"path": original_path, "by": username})
+
+
 def saved_only(metadata: dict[str, Any]) -> dict[str, Any]:
     """Notebook metadata without what Huddle keeps in the file only (threads, stamp)."""
     return split_history_stamp(split_comments(metadata)[0])[0]

@@ -1,6 +1,10 @@
 """``GET /api/huddle/export/{document_id}?format=ipynb|html|markdown|python``: download
 the live notebook, converted by nbconvert from the shared document (what everyone sees now,
-unsaved edits and outputs of running cells included), not from a possibly stale file."""
+unsaved edits and outputs of running cells included), not from a possibly stale file.
+
+The HTML is nbconvert's ``lab`` template without the scripts it loads from CDNs (require.js,
+MathJax, the widget manager, Mermaid): the file opens offline and fetches nothing. Math then
+shows as its LaTeX source, widgets as their saved text, Mermaid as its source."""
 
 from __future__ import annotations
 
@@ -28,15 +32,34 @@ FORMATS: dict[str, tuple[str | None, str, str]] = {
 }
 
 
-def convert(content: dict[str, Any], fmt: str) -> str:
-    """The notebook as text in ``fmt`` (CPU-bound: run it in a thread)."""
+# nbconvert's lab page minus every block that loads a script from a CDN; everything else
+# (its CSS, inlined) is kept.
+OFFLINE_HTML_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def _exporter(name: str) -> Any:
+    from jinja2 import DictLoader
     from nbconvert.exporters import get_exporter
 
+    if name != "html":
+        return get_exporter(name)()  # type: ignore[no-untyped-call]
+    return get_exporter(name)(  # type: ignore[no-untyped-call]
+        extra_loaders=[DictLoader({"huddle_offline.html.j2": OFFLINE_HTML_TEMPLATE})],
+        template_file="huddle_offline.html.j2")
+
+
+def convert(content: dict[str, Any], fmt: str) -> str:
+    """The notebook as text in ``fmt`` (CPU-bound: run it in a thread)."""
     notebook = nbformat.from_dict(content)  # type: ignore[no-untyped-call]
     exporter_name = FORMATS[fmt][0]
     if exporter_name is None:
         return str(nbformat.writes(notebook))  # type: ignore[no-untyped-call]
-    exporter = get_exporter(exporter_name)()  # type: ignore[no-untyped-call]
+    exporter = _exporter(exporter_name)
     body, _resources = exporter.from_notebook_node(notebook)
     return str(body)
 

@@ -5,6 +5,7 @@
  * threads change; and the REST calls that change threads (every change goes through them).
  */
 import type { YCodeCell, YNotebook } from '@jupyter/ydoc';
+import * as Y from 'yjs';
 
 import type { DocumentId } from '../../logic/ids';
 import {
@@ -94,6 +95,8 @@ export class ReviewData {
       id: cell.id,
       source: cell.ysource,
       outputs: cell.cell_type === 'code' ? (cell as YCodeCell).youtputs.length : 0,
+      output: (index: number) => plainOutput((cell as YCodeCell).youtputs.get(index)),
+      executionCount: cell.cell_type === 'code' ? (cell as YCodeCell).execution_count : null,
     }));
     return placeThreads(this.store.all(), cells);
   }
@@ -138,4 +141,10 @@ export class ReviewData {
   destroy(): void {
     this.store.destroy();
   }
+}
+
+/** An output of the shared document as JSON (a stream's text is a Y.Text in it). */
+function plainOutput(value: unknown): Record<string, unknown> | undefined {
+  const json: unknown = value instanceof Y.AbstractType ? value.toJSON() : value;
+  return json && typeof json === 'object' ? json as Record<string, unknown> : undefined;
 }

@@ -45,7 +45,9 @@ function describePlace(thread: Thread, place: Place): string {
   if (thread.anchor.kind === 'cell') return `${cell} · whole cell`;
   if (thread.anchor.kind === 'output') {
     // Gone: a re-run cleared it (the thread stays on the cell).
-    return place.state === 'attached' ? `${cell} · Output ${(thread.anchor.outputIndex ?? 0) + 1}` : `${cell} · output gone`;
+    if (place.state !== 'attached') return `${cell} · output gone`;
+    const output = `${cell} · Output ${(thread.anchor.outputIndex ?? 0) + 1}`;
+    return place.outputChanged ? `${output} · output changed since` : output;
   }
   if (place.state === 'attached') return cell;
   // Accepting a suggestion replaces the anchored text: that is not the text being lost.
@@ -115,6 +117,8 @@ export class ThreadCard {
     this.head.setAttribute('aria-expanded', String(current));
     this.head.replaceChildren();
     append(this.head,
+      place.executionCount === undefined ? null
+        : h('span', { className: 'hd-thread-prompt', title: 'The cell\'s prompt, as its gutter shows it' }, `[${place.executionCount}]:`),
       h('span', { className: 'hd-thread-where' }, describePlace(thread, place)),
       thread.status === 'resolved' ? h('span', { className: 'hd-thread-status' }, 'Resolved') : null,
       thread.suggestion?.state === 'open' ? h('span', { className: 'hd-thread-status hd-thread-suggests' }, 'Suggestion') : null,

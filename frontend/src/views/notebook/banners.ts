@@ -4,7 +4,10 @@
  * store that fails), and the server's notices (a refused edit, a file changed outside
  * Huddle, where a stale copy was kept). What they say is logic/banners.ts.
  */
-import { fileChangedText, HISTORY_DURABLE_AGAIN, HISTORY_NOT_DURABLE, statusBanner, type Banner } from '../../logic/banners';
+import type { YNotebook } from '@jupyter/ydoc';
+
+import { copyNote, fileChangedText, HISTORY_DURABLE_AGAIN, HISTORY_NOT_DURABLE, statusBanner, type Banner } from '../../logic/banners';
+import { routeUrl } from '../../logic/routes';
 import { STATUS_TEXT, type ConnectionStatus } from '../../logic/status';
 import type { RawNotice } from '../../protocol/raw';
 import { h, toast } from '../dom';
@@ -52,6 +55,24 @@ export class Banners {
       this.element.querySelector(`[data-kind="${HISTORY_NOT_DURABLE.kind}"]`)?.remove();
       toast(HISTORY_DURABLE_AGAIN);
     }
+  }
+
+  /** A personal copy says so, with a link to the notebook it copies (from its metadata,
+   * which arrives with the document and may change). */
+  showCopyOf(notebook: YNotebook, me: string, baseUrl: string): void {
+    const show = (): void => {
+      const note = copyNote(notebook.getMetadata('huddle'), me);
+      const key = note ? `${note.text}\n${note.originalPath}` : '';
+      const old = this.element.querySelector<HTMLElement>('[data-kind="copy"]');
+      if ((old?.dataset['key'] ?? '') === key) return;
+      old?.remove();
+      if (!note) return;
+      const link = h('a', { href: routeUrl(baseUrl, { view: 'notebook', path: note.originalPath }) }, 'Open the original');
+      this.element.prepend(h('div', { className: 'hd-banner hd-banner-copy', 'data-kind': 'copy', 'data-key': key, role: 'note' },
+        h('span', {}, note.text), link));
+    };
+    notebook.metadataChanged.connect(show);
+    show();
   }
 
   private show(banner: Banner): void {

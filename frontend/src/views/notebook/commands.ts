@@ -4,9 +4,10 @@
  * retyped as @jupyter/ydoc does it; runs go through the shared kernel. Rights are asked of
  * the role controls first; where the commands land is logic/cells.ts.
  */
-import type { SharedCell, YNotebook } from '@jupyter/ydoc';
+import type { YNotebook } from '@jupyter/ydoc';
 
 import { advanceAfterRun, insertIndex, moveTarget } from '../../logic/cells';
+import { insertCells, type CellType, type NewCell } from '../../protocol/cells';
 import type { Command } from '../../logic/keys';
 import type { CellView } from '../cell';
 import type { CellList } from '../cells';
@@ -15,8 +16,8 @@ import type { KernelControls } from '../kernel';
 import type { RoleControls } from '../roles';
 import type { Modes } from './keyboard';
 
-export type CellType = 'code' | 'markdown' | 'raw';
-type CellJson = SharedCell.Cell & { cell_type: CellType; source: string };
+export type { CellType };
+type CellJson = NewCell;
 
 export interface CommandDeps {
   notebook: YNotebook;
@@ -72,12 +73,13 @@ export class CellCommands {
 
   private cellJson(index: number): CellJson {
     const json = this.notebook.getCell(index).toJSON();
-    return { cell_type: json.cell_type as CellType, source: String(json.source ?? ''), metadata: json.metadata };
+    return { cell_type: json.cell_type as CellType, source: String(json.source ?? ''), metadata: { ...json.metadata } };
   }
 
   insert(offset: 0 | 1, type: CellType, source = ''): void {
     const at = insertIndex(this.list.activeIndex, this.list.cells.length, offset);
-    const model = this.notebook.insertCell(at, { cell_type: type, source });
+    const [model] = insertCells(this.notebook, at, [{ cell_type: type, source }]);
+    if (!model) return;
     this.list.setActive(model.id);
     this.list.scrollToActive();
     this.deps.modes.command();
@@ -95,13 +97,13 @@ export class CellCommands {
     const last = this.deleted.pop();
     if (!last) return;
     const at = Math.min(last.index, this.notebook.cells.length);
-    this.notebook.insertCells(at, last.cells.map((c) => ({ ...c })));
+    insertCells(this.notebook, at, last.cells);
     this.deps.modes.activate(at, 'command');
   }
 
   private paste(at: number): void {
     if (!this.clipboard.length) return;
-    this.notebook.insertCells(at, this.clipboard.map((c) => ({ ...c })));
+    insertCells(this.notebook, at, this.clipboard);
     this.deps.modes.activate(at, 'command');
   }
 
@@ -112,7 +114,7 @@ export class CellCommands {
     const json = { ...this.cellJson(index), id: old.id, cell_type: type };
     this.notebook.transact(() => {
       this.notebook.deleteCell(index);
-      this.notebook.insertCell(index, json);
+      insertCells(this.notebook, index, [json]);
     });
     this.deps.modes.activate(index, 'command');
   }

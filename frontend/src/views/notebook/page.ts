@@ -163,6 +163,7 @@ export class NotebookPage {
       historyOff: () => this.history.turnedOff(),
     });
     void this.looked.start();
+    this.banners.showCopyOf(room.notebook, me.username, deps.http.baseUrl);
     this.keys = new CommandKeyListener(this.element, this.modes, (command) => this.exec(command));
     this.showStatus(room.status);
     void this.kernel.find();
