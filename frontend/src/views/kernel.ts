@@ -49,7 +49,8 @@ export class KernelControls {
       // Without the sessions API (share-link guests) nothing here knows of a kernel that
       // the server's presence has not named yet: do not claim there is none.
       if (kernel) this.queue.setLabel('Kernel: idle');
-      else this.queue.setLabel(this.runner.knowsSessions ? 'No kernel (starts on first run)' : 'Kernel: not running yet');
+      else if (this.runner.knowsSessions) this.queue.setLabel('No kernel yet', 'No kernel yet: it starts on the first run');
+      else this.queue.setLabel('Kernel: not running yet', 'The kernel is not running yet, or has not run anything here since the server started');
     } catch (err) {
       this.queue.setLabel('Kernel: unknown');
       console.warn('listing sessions failed', err);

@@ -89,12 +89,14 @@ export class PeopleBar {
     this.more.replaceChildren();
     this.showMore();
     if (!line) return;
+    line.classList.add('hd-fitting'); // the title at its full width, while measuring
     // Leave me (first) in the line: never hidden, never cut. Each one moved shows the
     // "+N" button, which takes room too: measured again each time.
     while (this.inline.children.length > 1 && overflows(line)) {
       this.more.prepend(this.inline.lastElementChild!);
       this.showMore();
     }
+    line.classList.remove('hd-fitting');
   }
 
   private showMore(): void {
