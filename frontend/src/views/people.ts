@@ -23,6 +23,9 @@ export class PeopleBar {
   readonly element = h('div', { className: 'hd-people-bar' }, this.inline, this.moreMenu);
   private shown = '';
   private items: HTMLElement[] = [];
+  /** How many of `items` (the first) always stay in the line: you, and whom you follow. */
+  private kept = 1;
+  private lastFollowed: number | null = null;
   private fitting: ResizeObserver | null = null;
 
   constructor(
@@ -40,7 +43,13 @@ export class PeopleBar {
     const focused = document.activeElement instanceof HTMLElement && this.element.contains(document.activeElement)
       ? document.activeElement.dataset['control'] ?? null : null;
     this.shown = key;
-    this.items = unique.map((p) => {
+    // Whom you follow, or followed last, stays in the line next to you: its Follow button
+    // says whether it is on, and is at hand to follow again.
+    if (following !== null) this.lastFollowed = following;
+    const pinned = (p: Collaborator): number => Number(p.clientId === this.lastFollowed);
+    const order = [...unique].sort((a, b) => Number(b.isMe) - Number(a.isMe) || pinned(b) - pinned(a));
+    this.kept = order.filter((p) => p.isMe || pinned(p)).length;
+    this.items = order.map((p) => {
       const label = p.isMe ? `${p.displayName} (you)` : p.displayName;
       const className = p.isMe ? 'hd-person-item hd-person-me' : 'hd-person-item';
       const button = h('button', {
@@ -90,9 +99,9 @@ export class PeopleBar {
     this.showMore();
     if (!line) return;
     line.classList.add('hd-fitting'); // the title at its full width, while measuring
-    // Leave me (first) in the line: never hidden, never cut. Each one moved shows the
-    // "+N" button, which takes room too: measured again each time.
-    while (this.inline.children.length > 1 && overflows(line)) {
+    // Leave me (first) and whom I follow in the line: never hidden, never cut. Each one
+    // moved shows the "+N" button, which takes room too: measured again each time.
+    while (this.inline.children.length > this.kept && overflows(line)) {
       this.more.prepend(this.inline.lastElementChild!);
       this.showMore();
     }
