@@ -5,13 +5,15 @@ the recent runs and the kernel's status, published to everyone in the room.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..collab.ids import DocumentRoomId
+from ..collab.sync.connection import UserInfo
 from .ledger import Ledger
 from .pool import DispatcherPool
-from .requests import ExecutionRequest
+from .requests import ExecutionRequest, RequestState
 from .settings import RoomAccess
 
 # Presence is sent to every peer on every change: keep it small and not too frequent.
@@ -36,7 +38,18 @@ def brief(request: ExecutionRequest) -> dict[str, Any]:
                          "password": request.pending_input.password}
     if request.reason:
         info["reason"] = request.reason[:200]
+    if request.state in (RequestState.ERROR, RequestState.ABORTED):
+        # which Run all it was part of: the page names the cell whose failure stopped the rest
+        info["batch"] = request.batch_id[:16]
     return info
+
+
+def kernel_action(action: str, user: UserInfo, at: float) -> dict[str, Any]:
+    """Someone restarted or interrupted the kernel, as shown in presence: every page in the
+    room tells its user who did (a restart loses everyone's variables)."""
+    return {"action": action, "at": round(at, 3),
+            "by": {"username": user.username,
+                   "display_name": user.display_name or user.username}}
 
 
 def fields(active: list[ExecutionRequest], finished: Iterable[ExecutionRequest],
@@ -99,6 +112,14 @@ class PresencePublisher:
             room = self.rooms.get(room_id)
             if room is not None:
                 room.set_server_state(kernel={"id": kernel_id, "status": "dead"})
+
+    def kernel_action(self, kernel_id: str, action: str, user: UserInfo) -> None:
+        """Tell the notebooks of the kernel now who restarted or interrupted it."""
+        entry = kernel_action(action, user, time.time())
+        for room_id in self.ledger.kernel_rooms.get(kernel_id, set()):
+            room = self.rooms.get(room_id)
+            if room is not None:
+                room.set_server_state(kernel_action=entry)
 
     def discard(self, room_id: DocumentRoomId) -> None:
         """The notebook's room closed: nothing to publish there."""

@@ -196,6 +196,7 @@ class ExecutionService:
             raise UnknownKernel(f"no kernel {kernel_id}")
         self._abort_queued_before(kernel_id, time.time(), f"interrupted by {user.username}")
         await self.kernels.interrupt(kernel_id)
+        self.presence.kernel_action(kernel_id, "interrupt", user)
 
     async def restart(self, kernel_id: str, user: UserInfo) -> None:
         """Restart the kernel, aborting everything running or queued on it.
@@ -206,6 +207,7 @@ class ExecutionService:
         if not self.kernels.exists(kernel_id):
             raise UnknownKernel(f"no kernel {kernel_id}")
         self._set_status(kernel_id, "restarting")
+        self.presence.kernel_action(kernel_id, "restart", user)
         await self.kernel_restarted(kernel_id, f"the kernel was restarted by {user.username}")
         await self.kernels.restart(kernel_id)
         self._set_status(kernel_id, "idle")

@@ -473,6 +473,7 @@ def test_run_all_and_interrupt(huddle: ServerProcess, users: Users) -> None:
         expect(run_line(user, 2)).to_contain_text("Queued")
     users.screenshot(bob, "35-run-all-queue")
     bob.page.get_by_role("button", name="Interrupt the kernel (I, I)").click()
+    bob.page.get_by_role("dialog").get_by_role("button", name="Interrupt").click()
     for user in (alice, bob):
         expect(cell(user, 1).locator(".hd-error")).to_contain_text(
             "KeyboardInterrupt", timeout=KERNEL_TIMEOUT_MS)
@@ -837,6 +838,7 @@ def test_cancel_a_queued_run(huddle: ServerProcess, users: Users) -> None:
     # Interrupt once the sleep has surely begun (a kernel still starting may miss it).
     expect(outputs(alice, 0)).to_have_text("sleeping", timeout=KERNEL_TIMEOUT_MS)
     alice.page.get_by_role("button", name="Interrupt the kernel (I, I)").click()
+    alice.page.get_by_role("dialog").get_by_role("button", name="Interrupt").click()
     expect(cell(alice, 0).locator(".hd-error")).to_contain_text(
         "KeyboardInterrupt", timeout=KERNEL_TIMEOUT_MS)
     for index in (1, 2):

@@ -313,6 +313,7 @@ def test_saved_state_and_a_restart(huddle: ServerProcess, users: Users) -> None:
     assert widget(owner, 2).locator("img").get_attribute("onerror") is None
     assert owner.page.evaluate("() => window.hdPwned") is None
     owner.page.get_by_role("button", name="Restart the kernel").click()
+    owner.page.get_by_role("dialog").get_by_role("button", name="Restart").click()
     expect(widget(owner, 1).locator(".hd-widget-state")).to_have_text(
         "the kernel restarted — run the cell again", timeout=KERNEL_TIMEOUT_MS)
     expect(widget(owner, 1)).to_have_class(

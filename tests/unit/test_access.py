@@ -107,6 +107,22 @@ async def test_members_owners_roles_and_grants():
     assert personal.role_of("anyone", "nb") == Role.OWNER  # no owners listed: a personal server
 
 
+async def test_who_may_be_mentioned_on_a_notebook():
+    access = AccessService(MemoryStore(), owners={"teacher"}, member_role=None)
+    await access.ready()
+    await access.assign("nb", "student", Role.COMMENTER)
+    here, _ = await access.create_link("nb", Role.VIEWER, "teacher")
+    elsewhere, _ = await access.create_link("other", Role.VIEWER, "teacher")
+    guest, stranger = await access.claim(here, "Gus"), await access.claim(elsewhere, "Sam")
+    assert access.may_read("teacher", "nb") and access.may_read("student", "nb")
+    assert access.may_read(guest.username, "nb")
+    # a guest of another notebook's link, a member this notebook's roles leave out, a
+    # made-up guest: nobody a mention here would reach
+    assert not access.may_read(stranger.username, "nb")
+    assert not access.may_read("member", "nb")
+    assert not access.may_read("guest-0000", "nb")
+
+
 async def test_everything_survives_a_restart_in_sqlite(tmp_path):
     path = tmp_path / "store.sqlite"
     store = SQLiteStore(path)

@@ -295,6 +295,33 @@ async def test_restart_aborts_everything_and_counts_start_again() -> None:
         assert len(env.kernels.channels) == 2  # connected afresh (ports may change)
 
 
+async def test_everyone_in_the_room_is_told_who_restarted_or_interrupted_the_kernel() -> None:
+    async with serving("a") as env:
+        [done] = await env.run("c0")
+        await env.finished(done)
+        await env.service.restart("k1", BOB)
+        state = await env.published(lambda s: "kernel_action" in s)
+        action = state["kernel_action"]
+        assert (action["action"], action["by"]) == (
+            "restart", {"username": "bob", "display_name": "Bob"})
+        await env.service.interrupt("k1", ADA)
+        state = await env.published(
+            lambda s: s.get("kernel_action", {}).get("action") == "interrupt")
+        assert state["kernel_action"]["by"]["username"] == "ada"
+        assert state["kernel_action"]["at"] >= action["at"]
+
+
+async def test_the_runs_a_failure_stopped_name_their_batch_in_presence() -> None:
+    async with serving("1/0", "never") as env:
+        batch = await env.run("c0", "c1")
+        await env.finished(*batch)
+        state = await env.published(lambda s: len(s.get("runs", {})) == 2)
+        failed, skipped = state["runs"]["c0"], state["runs"]["c1"]
+        assert (failed["state"], skipped["state"]) == ("error", "aborted")
+        assert failed["batch"] == skipped["batch"] == batch[0].batch_id[:16]
+        assert skipped["reason"] == "an earlier cell in the same run did not finish"
+
+
 async def test_a_kernel_restarted_by_anyone_aborts_everything() -> None:
     async with serving("hold", "a") as env:
         requests = await env.run("c0", "c1")

@@ -86,6 +86,23 @@ async def test_presence_is_sent_to_newcomers_and_removed_on_leave():
         assert b.awareness == {}
 
 
+async def test_two_people_of_one_name_are_told_apart_in_the_room():
+    async with Room(ROOM, notebook("x"), CollabSettings()) as room:
+        peers = [MemoryPeer(room, user) for user in ("anon-1", "anon-2", "anon-3", "anon-1")]
+        for peer in peers:
+            peer.conn.presence = {"username": peer.conn.user.username, "name": "Anonymous Io",
+                                  "display_name": "Anonymous Io", "initials": "AI"}
+            peer.join()
+        for i, peer in enumerate(peers):
+            room.handle(peer.conn, awareness_update(100 + i, 1, {"user": {}}))
+        watcher = MemoryPeer(room, "w").join()
+        names = {cid: state["user"]["name"] for cid, state in watcher.awareness.items()}
+        # the first keeps the name, the others are numbered; a second tab keeps its own
+        assert names == {100: "Anonymous Io", 101: "Anonymous Io 2", 102: "Anonymous Io 3",
+                         103: "Anonymous Io"}
+        assert watcher.awareness[101]["user"]["display_name"] == "Anonymous Io 2"
+
+
 async def test_malformed_frame_raises_for_that_peer_only():
     async with Room(ROOM, notebook("x"), CollabSettings()) as room:
         a, b = MemoryPeer(room, "a").join(), MemoryPeer(room, "b").join()

@@ -54,6 +54,9 @@ export class CommandKeys {
       if (press.altKey) return 'runInsert';
       return 'edit';
     }
+    // Ctrl+Home / Ctrl+End (Cmd on a Mac), as in JupyterLab: the first / last cell too.
+    if (mod && !press.altKey && press.key === 'Home') return 'first';
+    if (mod && !press.altKey && press.key === 'End') return 'last';
     if (mod || press.altKey) return null;
     switch (press.key) {
       case 'ArrowUp':

@@ -180,11 +180,13 @@ export class CommentsApi {
     return this.http.request('POST', this.thread(threadId, 'read'));
   }
 
-  /** Everyone the server knows, for @mentions; null when this user may not list them
+  /** Everyone the server knows who has access to this notebook, for @mentions; null when this user may not list them
    * (only owners may: then the people in the room are offered instead). */
   async users(): Promise<MentionCandidate[] | null> {
     try {
-      const reply = await this.http.request<{ users?: unknown }>('GET', apiUrl(this.http.baseUrl, 'api/huddle/users'));
+      // Only those who have access to this notebook: a mention of anyone else reaches nobody.
+      const url = `${apiUrl(this.http.baseUrl, 'api/huddle/users')}?document_id=${encodeURIComponent(this.documentId)}`;
+      const reply = await this.http.request<{ users?: unknown }>('GET', url);
       return parseUsers(reply?.users);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 403 || err.status === 404)) return null;

@@ -10,6 +10,7 @@
  * follow a viewer, show a fake password prompt and cancel a "request" whose id was a path.
  */
 import { isId, type KernelId, type RequestId } from '../logic/ids';
+import { distinctNames } from '../logic/people';
 
 export interface Person {
   username: string;
@@ -46,6 +47,18 @@ export interface RunInfo {
   /** done, error, cancelled or aborted */
   state: string;
   executionCount: number | null;
+  /** Why it did not run or finish (the server's words), or ''. */
+  reason: string;
+  /** The Run all it was part of, for a failed or aborted run ('' otherwise). */
+  batch: string;
+}
+
+/** Someone restarted or interrupted the notebook's kernel (the latest such action). */
+export interface KernelAction {
+  action: 'restart' | 'interrupt';
+  by: Person;
+  /** Server time (s): with `action`, tells one action from the next. */
+  at: number;
 }
 
 export interface KernelInfo {
@@ -60,6 +73,7 @@ export interface ServerPresence {
   // False while the server cannot write the document's history to its store (edits still
   // sync and save to the file); true otherwise, and before the server says anything.
   historyDurable: boolean;
+  kernelAction: KernelAction | null;
 }
 
 /** The field of this app's own presence that names the cell a person is in. */
@@ -115,10 +129,20 @@ function runInfo(raw: unknown): RunInfo | null {
     requestedBy: person(raw['requested_by']),
     state: str(raw['state']),
     executionCount: typeof count === 'number' ? count : null,
+    reason: str(raw['reason']),
+    batch: str(raw['batch']),
   };
 }
 
-export const EMPTY_SERVER_PRESENCE: ServerPresence = { queue: [], runs: new Map(), kernel: null, historyDurable: true };
+function kernelAction(raw: unknown): KernelAction | null {
+  if (!isObject(raw) || typeof raw['at'] !== 'number') return null;
+  const action = raw['action'] === 'restart' || raw['action'] === 'interrupt' ? raw['action'] : null;
+  return action ? { action, by: person(raw['by']), at: raw['at'] } : null;
+}
+
+export const EMPTY_SERVER_PRESENCE: ServerPresence = {
+  queue: [], runs: new Map(), kernel: null, historyDurable: true, kernelAction: null,
+};
 
 /** The `huddle` object of the server's own entry: the state of `serverClientId` (the id
  * the server announced), or null before any announcement or while it has none. */
@@ -144,7 +168,10 @@ export function parseServerPresence(states: Map<number, unknown>, serverClientId
   }
   const k = huddle['kernel'];
   const kernel = isObject(k) && isId('kernel', k['id']) ? { id: k['id'], status: str(k['status'], 'unknown') } : null;
-  return { queue, runs, kernel, historyDurable: huddle['history_durable'] !== false };
+  return {
+    queue, runs, kernel, historyDurable: huddle['history_durable'] !== false,
+    kernelAction: kernelAction(huddle['kernel_action']),
+  };
 }
 
 /** A state that is not a person: the server's own, or one that claims to be the server's
@@ -178,6 +205,9 @@ export function parseCollaborators(
       isMe: clientId === myClientId,
     });
   }
+  // Two people of one name (Jupyter's anonymous moons repeat) or one set of initials: told apart.
+  const distinct = distinctNames(people);
+  for (const p of people) Object.assign(p, distinct.get(p.username));
   return people.sort(
     (a, b) => Number(b.isMe) - Number(a.isMe) || a.displayName.localeCompare(b.displayName),
   );

@@ -19,6 +19,7 @@ import {
   ACTIVE_CELL_FIELD,
   parseCollaborators,
   parseServerPresence,
+  serverHuddle,
   type Collaborator,
   type ServerPresence,
 } from './presence';
@@ -243,6 +244,11 @@ export class NotebookRoom {
   /** Queue, runs and kernel: from the server's own entry only. */
   serverPresence(): ServerPresence {
     return parseServerPresence(this.awareness.getStates(), this.serverClient);
+  }
+
+  /** Whether the server's own entry has been heard (its fields are then real, not empty). */
+  hasServerPresence(): boolean {
+    return serverHuddle(this.awareness.getStates(), this.serverClient) !== null;
   }
 
   /** Who presents: from the server's own entry only. */

@@ -22,6 +22,12 @@ export class NotebookRunner {
     private readonly kernelName: () => string,
   ) {}
 
+  /** Whether this user may list Jupyter's sessions (guests may not): without it, no
+   * kernel found says nothing. */
+  get knowsSessions(): boolean {
+    return this.kernels.sessions;
+  }
+
   get kernel(): KernelId | null {
     return this.kernelId;
   }

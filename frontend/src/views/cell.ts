@@ -10,6 +10,7 @@ import type { Awareness } from 'y-protocols/awareness';
 
 import { textOn } from '../logic/colors';
 import type { RequestId } from '../logic/ids';
+import { lastRunText } from '../logic/people';
 import type { Collaborator, QueueItem, RunInfo } from '../protocol/presence';
 import { h } from './dom';
 import { createEditor, highlightedPython, type CellEditor, type EditorKeys } from './editor';
@@ -56,6 +57,10 @@ export interface RunView {
   entry: QueueItem | null;
   position: number;
   last: RunInfo | null;
+  /** Nobody else is in the room ("Ran · by you" then says nothing). */
+  alone: boolean;
+  /** The 1-based number of the cell whose failure stopped this one's Run all, if known. */
+  failedCell: number | null;
 }
 
 export class CellView {
@@ -297,7 +302,7 @@ export class CellView {
     this.runLine.replaceChildren(...this.runParts(run));
   }
 
-  private runParts({ entry, position, last }: RunView): (HTMLElement | string)[] {
+  private runParts({ entry, position, last, alone, failedCell }: RunView): (HTMLElement | string)[] {
     if (entry) {
       const who = entry.requestedBy.displayName;
       if (entry.input) {
@@ -319,16 +324,12 @@ export class CellView {
         },
       }, 'Cancel')];
     }
-    if (last) {
-      const by = last.requestedBy.displayName;
-      switch (last.state) {
-        case 'error': return [h('span', { className: 'hd-run-last hd-run-failed' }, `Run failed · by ${by}`)];
-        case 'aborted': return [h('span', { className: 'hd-run-last hd-run-failed' }, `Run aborted · by ${by}`)];
-        case 'cancelled': return [h('span', { className: 'hd-run-last hd-run-cancelled' }, `Run cancelled · asked by ${by}`)];
-        default: return [h('span', { className: 'hd-run-last' }, `Ran · by ${by}`)];
-      }
-    }
-    return [];
+    if (!last) return [];
+    const mine = last.requestedBy.username === this.ctx.myUsername;
+    const shown = lastRunText({ state: last.state, by: last.requestedBy.displayName, reason: last.reason, mine, alone }, failedCell);
+    if (!shown) return [];
+    const kind = { ok: '', failed: ' hd-run-failed', cancelled: ' hd-run-cancelled', skipped: ' hd-run-skipped' }[shown.kind];
+    return [h('span', { className: `hd-run-last${kind}`, title: last.reason || undefined }, shown.text)];
   }
 
   private inputBox(entry: QueueItem): HTMLElement {

@@ -19,6 +19,8 @@ import { PrintWholeNotebook } from './print';
 /** How far beyond the viewport cells are mounted: enough to scroll a screen or two
  * without seeing a placeholder, few enough that a 1000-cell notebook opens fast. */
 const MOUNT_MARGIN = '1200px 0px';
+/** How long a cell gone to is kept in view while what is around it mounts. */
+const REVEAL_MS = 1500;
 
 export class CellList {
   readonly element: HTMLElement;
@@ -27,6 +29,10 @@ export class CellList {
   private readonly observer: IntersectionObserver;
   private active: string | null = null;
   private presence: { people: Collaborator[]; server: ServerPresence } = { people: [], server: EMPTY_SERVER_PRESENCE };
+  /** Of the shown presence: whether nobody else is here, and each failed Run all's failed
+   * cell (by batch), for the run lines. */
+  private alone = true;
+  private failedIn = new Map<string, string>();
   /** What is held still: the element at the top of the viewport (a cell, or the part of
    * a cell that spans the top), its cell, and where both were. */
   private anchor: { el: Element; cell: Element; offset: number; cellOffset: number; scrollY: number } | null = null;
@@ -35,10 +41,16 @@ export class CellList {
   private readonly resizes: ResizeObserver;
   /** Renders every cell before the page is printed (views/print.ts). */
   private readonly printing: PrintWholeNotebook;
+  /** A cell just gone to (End, Home, ↑ ↓): kept fully in view while it and the cells
+   * around it mount and change size, until the user scrolls or a moment has passed. */
+  private revealing: { id: string; until: number } | null = null;
   /** A scroll to somewhere else than where the list last put the page is someone
    * scrolling: what is at the top from then on is what to hold. */
   private readonly onScroll = (): void => {
-    if (!this.anchor || Math.abs(window.scrollY - this.anchor.scrollY) > ANCHOR_TOLERANCE_PX) this.recordAnchor();
+    if (!this.anchor || Math.abs(window.scrollY - this.anchor.scrollY) > ANCHOR_TOLERANCE_PX) {
+      this.revealing = null;
+      this.recordAnchor();
+    }
   };
   private readonly onChange = (_: YNotebook, change: NotebookChange): void => {
     if (change.cellsChange) this.apply(change.cellsChange as CellsDelta);
@@ -52,7 +64,7 @@ export class CellList {
     this.element = h('div', { className: 'hd-cells', role: 'list', 'aria-label': 'Cells' });
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { rootMargin: MOUNT_MARGIN });
     // Called after layout, before paint: a correction made here is never seen as a jump.
-    this.resizes = new ResizeObserver(() => this.holdAnchor());
+    this.resizes = new ResizeObserver(() => (this.isRevealing() ? this.scrollToActive() : this.holdAnchor()));
     notebook.changed.connect(this.onChange);
     this.apply([{ insert: [...notebook.cells] }]);
     window.addEventListener('scroll', this.onScroll, { passive: true });
@@ -220,6 +232,19 @@ export class CellList {
     for (const view of this.views) view.setActive(view.id === this.active);
   }
 
+  /** Bring the active cell fully into view and keep it there while lazy editors mount
+   * (a placeholder is shorter than its editor and outputs). */
+  revealActive(): void {
+    this.revealing = this.active === null ? null : { id: this.active, until: performance.now() + REVEAL_MS };
+    this.scrollToActive();
+  }
+
+  private isRevealing(): boolean {
+    const r = this.revealing;
+    if (r && (r.id !== this.active || performance.now() > r.until)) this.revealing = null;
+    return this.revealing !== null;
+  }
+
   scrollToActive(): void {
     const el = this.activeView?.element;
     if (!el) return;
@@ -234,6 +259,9 @@ export class CellList {
 
   showPresence(people: Collaborator[], server: ServerPresence): void {
     this.presence = { people, server };
+    this.alone = people.every((p) => p.isMe || p.username === people.find((q) => q.isMe)?.username);
+    this.failedIn = new Map();
+    for (const [cellId, run] of server.runs) if (run.batch && run.state !== 'aborted') this.failedIn.set(run.batch, cellId);
     for (const view of this.views) this.presentTo(view);
   }
 
@@ -241,10 +269,15 @@ export class CellList {
     const { people, server } = this.presence;
     view.setPeers(people.filter((p) => !p.isMe && p.activeCellId === view.id));
     const entry = queueEntryOf(server, view.id);
+    const last = server.runs.get(view.id) ?? null;
+    const failed = last?.state === 'aborted' && last.batch ? this.failedIn.get(last.batch) : undefined;
+    const failedIndex = failed === undefined ? -1 : this.indexOf(failed);
     view.setRun({
       entry,
       position: entry && entry.state === 'queued' ? queuePosition(server, entry.requestId) : 0,
-      last: server.runs.get(view.id) ?? null,
+      last,
+      alone: this.alone,
+      failedCell: failedIndex < 0 ? null : failedIndex + 1,
     });
   }
 

@@ -52,7 +52,9 @@ export class HandOver {
       className: state ? 'hd-handover hd-handover-on' : 'hd-handover',
       'aria-haspopup': 'dialog',
       'aria-label': `Hand over to ${person.displayName}`,
-      title: state ? `${person.displayName} ${state}` : `Let ${person.displayName} run cells or edit for a while`,
+      // The button's one word needs its explanation: what handing over gives, and for how long.
+      title: state ? `${person.displayName} ${state}: change or take back`
+        : `Hand over: let ${person.displayName} run cells (or edit too) for some minutes; you can take it back at any time`,
       'data-control': `handover-${person.clientId}`,
       onclick: () => this.open(person),
     }, state ? capitalize(state) : 'Hand over');

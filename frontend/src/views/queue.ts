@@ -28,8 +28,9 @@ export class QueuePanel {
   }
 
   /** The status shown, and the control's name: the status, then what it opens. */
-  setLabel(text: string): void {
+  setLabel(text: string, explanation = text): void {
     this.label.textContent = text;
+    this.label.title = explanation; // (a long status is also cut, to keep the header on one line)
     this.summary.setAttribute('aria-label', `${text} (run queue)`);
   }
 

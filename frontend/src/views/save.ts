@@ -11,7 +11,7 @@ export class SaveStatus {
   private readonly retry = h('button', {
     type: 'button', className: 'hd-save-retry', hidden: true,
     'aria-label': 'Retry saving', title: 'Ask the server to save now',
-    onclick: () => void this.retrySave(),
+    onclick: () => void this.saveNow(),
   }, 'Retry');
   readonly element = h('span', { className: 'hd-save-group' }, this.label, this.retry);
   private retrying = false;
@@ -39,17 +39,19 @@ export class SaveStatus {
   }
 
   /**
-   * Retry: Jupyter's RAW "save" request, which makes the server save at once (the same
-   * save its scheduler retries with backoff) and answers once the file is on disk or the
-   * write failed; the server clears `save_error` when it works.
+   * Retry, and Ctrl+S: Jupyter's RAW "save" request, which makes the server save at once
+   * (the same save its scheduler retries with backoff) and answers once the file is on
+   * disk or the write failed; the server clears `save_error` when it works.
+   * `announce`: say "Saved" when it worked (the label may have said so all along).
    */
-  private async retrySave(): Promise<void> {
+  async saveNow(announce = false): Promise<void> {
     if (this.retrying) return;
     this.retrying = true;
     this.retry.disabled = true;
     this.label.textContent = 'Saving…';
     try {
       const outcome = await this.room.requestSave();
+      if (outcome === 'success' && announce) toast('Saved');
       if (outcome === 'offline') toast('Not connected: the server saves once this page is back online', 'error');
       else if (outcome === 'failed') toast(`Save failed again${this.room.saveError ? `: ${this.room.saveError}` : ''}`, 'error');
     } finally {
@@ -57,5 +59,25 @@ export class SaveStatus {
       this.retry.disabled = false;
       this.show();
     }
+  }
+}
+
+/** Ctrl+S (Cmd+S) while the notebook page is shown, in either mode: save now, instead of
+ * the browser's "Save page as". Listened for before the editors get the key. */
+export class SaveKey {
+  private readonly onKey = (event: KeyboardEvent): void => {
+    if (event.key.toLowerCase() !== 's' || !(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) return;
+    if (!this.page.isConnected) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.save();
+  };
+
+  constructor(private readonly page: HTMLElement, private readonly save: () => void) {
+    document.addEventListener('keydown', this.onKey, { capture: true });
+  }
+
+  destroy(): void {
+    document.removeEventListener('keydown', this.onKey, { capture: true });
   }
 }

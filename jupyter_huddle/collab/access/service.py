@@ -137,6 +137,12 @@ class AccessService:
             return Role.OWNER
         return higher(self._roles.get((file_id, username), self.member_role), granted)
 
+    def may_read(self, username: str, file_id: str) -> bool:
+        """Whether someone known by username alone (a member, or a guest ``guest-<id>``)
+        has any access to the notebook: whom its comments may @mention."""
+        guest_id = username[len("guest-"):] if username.startswith("guest-") else None
+        return self.role_of(username, file_id, guest_id=guest_id) is not None
+
     def _grant(self, file_id: str, username: str) -> Role | None:
         grant = self._grants.get((file_id, username))
         if grant is None:

@@ -56,6 +56,29 @@ class PresenceRelay:
         return self.table.snapshot(None if peer.permissions.write or not large
                                    else self._is_writer)
 
+    def name_peer(self, peer: Connection) -> None:
+        """A joining peer's name as this room shows it (in the people list and on its
+        cursor): when someone else here has the same name (Jupyter names anonymous users
+        after a few dozen moons), it becomes "Name 2" (the next free number); another tab
+        of the same person keeps the name that person has here."""
+        name = peer.presence.get("name")
+        if not isinstance(name, str):
+            return
+        taken: set[object] = set()
+        for other in self._peers.values():
+            if other is peer:
+                continue
+            if other.user.username == peer.user.username:
+                peer.presence = other.presence
+                return
+            taken.add(other.presence.get("name"))
+        if name not in taken:
+            return
+        n = 2
+        while f"{name} {n}" in taken:
+            n += 1
+        peer.presence = {**peer.presence, "name": f"{name} {n}", "display_name": f"{name} {n}"}
+
     def apply(self, peer: Connection, payload: bytes) -> None:
         """A peer's awareness frame: accept what it may set, and send that on."""
         entries, unchanged = self.table.apply_entries(

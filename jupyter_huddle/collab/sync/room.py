@@ -148,6 +148,7 @@ class Room:
     def join(self, peer: Connection) -> None:
         """Add a peer and start the sync: our state vector, then everyone's presence."""
         self.peers[peer.id] = peer
+        self.presence.name_peer(peer)
         if self._guard is not None:
             self._guard.track(peer)
         # Which presence entry is the server's: clients read the run queue, kernel status

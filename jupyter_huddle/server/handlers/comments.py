@@ -183,7 +183,9 @@ class ThreadActionHandler(ReviewHandler):
 
 
 class UsersHandler(APIHandler):
-    """``GET /api/huddle/users``: who can be @mentioned (owners only)."""
+    """``GET /api/huddle/users[?document_id=…]``: who can be @mentioned (owners only);
+    with a notebook, only those who have access to it (a guest of another notebook's
+    link, or a member the notebook's roles shut out, would never see the mention)."""
 
     auth_resource = "contents"
 
@@ -196,6 +198,11 @@ class UsersHandler(APIHandler):
         # Owners only: a guest learns the names of the people in their notebook's room
         # from presence, not the server's whole list.
         self.access.require(self, Capability.READ, None)
+        users = self.users.all()
+        document_id = self.get_query_argument("document_id", None)
+        if document_id is not None:
+            file_id = parse_document_id(document_id).file_id
+            users = [u for u in users if self.access.access.may_read(u.username, file_id)]
         self.finish({"users": [
             {"username": u.username, "display_name": u.display_name, "color": u.color,
-             "handle": u.handle} for u in self.users.all()]})
+             "handle": u.handle} for u in users]})

@@ -65,7 +65,7 @@ export class CellCommands {
       case 'down': return modes.activate(index + 1, 'command');
       case 'first': return modes.activate(0, 'command');
       case 'last': return modes.activate(this.list.cells.length - 1, 'command');
-      case 'interrupt': return void this.deps.kernel.action('interrupt');
+      case 'interrupt': return void this.deps.kernel.confirmAndAct('interrupt');
     }
   }
 

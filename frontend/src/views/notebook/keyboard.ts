@@ -62,7 +62,7 @@ export class Modes {
     const view = this.list.cells[clampIndex(index, this.list.cells.length)];
     if (!view) return;
     this.list.setActive(view.id);
-    this.list.scrollToActive();
+    this.list.revealActive();
     if (mode === 'edit' && view.model.cell_type !== 'markdown') this.edit(view, 'start');
     else this.command();
   }

@@ -24,7 +24,7 @@ import { MenuCloser } from '../menus';
 import { PeopleBar } from '../people';
 import { QueuePanel } from '../queue';
 import { RoleControls } from '../roles';
-import { SaveStatus } from '../save';
+import { SaveKey, SaveStatus } from '../save';
 import { WidgetSlots } from '../widgets';
 import { Banners } from './banners';
 import { OwnColor } from './colors';
@@ -66,6 +66,7 @@ export class NotebookPage {
   private readonly places: Places;
   private readonly menus: MenuCloser;
   private readonly keys: CommandKeyListener;
+  private readonly saveKey: SaveKey;
   private presenceFrame = 0;
 
   constructor(private readonly deps: NotebookDeps) {
@@ -118,7 +119,7 @@ export class NotebookPage {
       goToCell: (id) => this.places.goToCell(id),
       cancel: (id) => void this.kernel.cancel(id),
     });
-    this.kernel = new KernelControls(deps.kernels, room, this.queue);
+    this.kernel = new KernelControls(deps.kernels, room, this.queue, me.username);
     this.follow = new FollowMode(this.list, () => this.showPresence());
     this.people = new PeopleBar((clientId) => this.places.jumpTo(clientId), (clientId) => this.places.toggleFollow(clientId),
       { key: () => this.roles.peopleKey(), extra: (p) => this.roles.personExtra(p) });
@@ -140,6 +141,8 @@ export class NotebookPage {
       panels: [this.comments.panel, ...this.history.elements],
     });
     this.menus = new MenuCloser(this.element);
+    const header = this.element.querySelector<HTMLElement>('.hd-header');
+    if (header) this.people.fitIn(header);
     this.roles.mount(this.element, this.follow);
     this.roles.changed.on(() => this.schedulePresence());
     this.roles.changed.on(() => this.history.rightsChanged());
@@ -165,7 +168,11 @@ export class NotebookPage {
     void this.looked.start();
     this.banners.showCopyOf(room.notebook, me.username, deps.http.baseUrl);
     this.keys = new CommandKeyListener(this.element, this.modes, (command) => this.exec(command));
+    this.saveKey = new SaveKey(this.element, () => void this.save.saveNow(true));
     this.showStatus(room.status);
+    // The room may have heard everyone's presence (and the server's: kernel status) while
+    // the page was being made: show it now, not at the next change (up to 15 s away).
+    this.showPresence();
     void this.kernel.find();
   }
 
@@ -214,13 +221,16 @@ export class NotebookPage {
     this.list.showPresence(people, server);
     if (server.kernel) this.kernel.runner.adopt(server.kernel.id);
     this.queue.show(server);
+    this.kernel.showAction(server);
     this.banners.showDurability(server.historyDurable);
   }
 
   destroy(): void {
     cancelAnimationFrame(this.presenceFrame);
     this.keys.destroy();
+    this.saveKey.destroy();
     this.follow.destroy();
+    this.people.destroy();
     this.menus.destroy();
     this.comments.destroy();
     this.looked.destroy();
