@@ -125,7 +125,8 @@ def test_the_header_never_moves_the_notebook(huddle: ServerProcess, users: Users
     alice.page.keyboard.press("Control+Enter")
     expect(outputs(alice, 0)).to_have_text("slept", timeout=KERNEL_TIMEOUT_MS)
 
-    samples = alice.page.evaluate("() => { cancelAnimationFrame(window.__layoutFrame); return window.__layout; }")
+    samples = alice.page.evaluate(
+        "() => { cancelAnimationFrame(window.__layoutFrame); return window.__layout; }")
     assert len(samples) > 20, samples
     tops = {round(s[0], 1) for s in samples}
     heights = {round(s[1], 1) for s in samples}
@@ -138,7 +139,9 @@ def test_the_header_never_moves_the_notebook(huddle: ServerProcess, users: Users
     # Share and Present: one line each, side by side.
     share = alice.page.get_by_role("button", name="Share this notebook").bounding_box()
     actions = alice.page.locator(".hd-role-actions").bounding_box()
-    assert share and actions and actions["height"] <= share["height"] + 2, (share, actions)
+    assert share is not None
+    assert actions is not None
+    assert actions["height"] <= share["height"] + 2, (share, actions)
     # My own name is never cut.
     mine = alice.page.locator(".hd-person-me .hd-person-name")
     expect(mine).to_have_text(f"{alice_name} (you)")
@@ -160,7 +163,8 @@ def test_ctrl_s_saves_now(huddle: ServerProcess, users: Users) -> None:
     alice.page.evaluate("""() => { window.__prevented = [];
       // first of all listeners; read once the event has been through the page's
       window.addEventListener('keydown', (e) => {
-        if (e.key === 's' && e.ctrlKey) setTimeout(() => window.__prevented.push(e.defaultPrevented));
+        if (e.key === 's' && e.ctrlKey)
+          setTimeout(() => window.__prevented.push(e.defaultPrevented));
       }, true); }""")
     editor(alice, 0).click()
     alice.page.keyboard.press("End")
@@ -174,7 +178,8 @@ def test_ctrl_s_saves_now(huddle: ServerProcess, users: Users) -> None:
     alice.page.keyboard.press("Escape")
     alice.page.keyboard.press("Control+s")  # and in command mode
     expect(toast(alice, "Saved")).to_have_count(2)
-    assert alice.page.evaluate("window.__prevented") == [True, True], "the browser would save the page"
+    prevented = alice.page.evaluate("window.__prevented")
+    assert prevented == [True, True], "the browser would save the page"
     no_errors(alice)
 
 
@@ -208,7 +213,8 @@ def test_restart_and_interrupt_ask_and_everyone_is_told(huddle: ServerProcess,
     restart.click()
     dialog.get_by_role("button", name="Restart").click()
     expect(toast(bob, "Kernel restarted")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
-    expect(toast(alice, f"{bob_name} restarted the kernel")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
+    expect(toast(alice, f"{bob_name} restarted the kernel")).to_be_visible(
+        timeout=KERNEL_TIMEOUT_MS)
     expect(toast(bob, "restarted the kernel")).to_have_count(0)  # no news to the one who did it
     users.screenshot(alice, "22-told-of-restart")
 
@@ -216,11 +222,13 @@ def test_restart_and_interrupt_ask_and_everyone_is_told(huddle: ServerProcess,
     alice.page.get_by_role("button", name="Interrupt the kernel (I, I)").click()
     alice.page.get_by_role("dialog", name="Interrupt the kernel for everyone?").get_by_role(
         "button", name="Interrupt").click()
-    expect(toast(bob, f"{alice_name} interrupted the kernel")).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
+    expect(toast(bob, f"{alice_name} interrupted the kernel")).to_be_visible(
+        timeout=KERNEL_TIMEOUT_MS)
     command_mode_on(alice, 0)
     alice.page.keyboard.press("i")
     alice.page.keyboard.press("i")
-    expect(alice.page.get_by_role("dialog", name="Interrupt the kernel for everyone?")).to_be_visible()
+    interrupt_dialog = alice.page.get_by_role("dialog", name="Interrupt the kernel for everyone?")
+    expect(interrupt_dialog).to_be_visible()
     alice.page.keyboard.press("Escape")
     expect(alice.page.get_by_role("dialog")).to_have_count(0)
     # A page opened afterwards is not told of what happened before it came.

@@ -114,7 +114,8 @@ async def test_who_may_be_mentioned_on_a_notebook():
     here, _ = await access.create_link("nb", Role.VIEWER, "teacher")
     elsewhere, _ = await access.create_link("other", Role.VIEWER, "teacher")
     guest, stranger = await access.claim(here, "Gus"), await access.claim(elsewhere, "Sam")
-    assert access.may_read("teacher", "nb") and access.may_read("student", "nb")
+    assert access.may_read("teacher", "nb")
+    assert access.may_read("student", "nb")
     assert access.may_read(guest.username, "nb")
     # a guest of another notebook's link, a member this notebook's roles leave out, a
     # made-up guest: nobody a mention here would reach
