@@ -205,12 +205,12 @@ FOREIGN_COMM = re.compile(r"^\[error\] Comm not found for comm id ([0-9a-f-]+)$"
 
 def console_errors(user: UserPage, others: list[UserPage]) -> list[str]:
     """The page's console errors, but stock JupyterLab's about a comm another page opened."""
-    foreign = {m.group(1).decode() for other in others
+    foreign = {opened.group(1).decode() for other in others
                for frame in other.frames("sent", "/api/kernels/")
                if b"comm_open" in frame
-               and (m := re.search(rb'"comm_id":\s*"([0-9a-f-]+)"', frame))}
+               and (opened := re.search(rb'"comm_id":\s*"([0-9a-f-]+)"', frame))}
     return [line for line in user.errors
-            if not ((m := FOREIGN_COMM.match(line)) and m.group(1) in foreign)]
+            if not ((refused := FOREIGN_COMM.match(line)) and refused.group(1) in foreign)]
 
 
 @pytest.fixture(scope="module")

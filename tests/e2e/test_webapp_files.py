@@ -132,7 +132,7 @@ def wait_progress_above(user: UserPage, name: str, floor: float, timeout_ms: int
     return float(handle.json_value())
 
 
-def row(user: UserPage, path: str):  # type: ignore[no-untyped-def]
+def row(user: UserPage, path: str) -> Any:
     return user.page.locator(f"tr[data-path='{path}']")
 
 

@@ -40,7 +40,7 @@ def huddle_config() -> dict[str, Any]:
 # --- helpers -----------------------------------------------------------------------------
 
 def outputs(doc: YClient, index: int) -> list[dict[str, Any]]:
-    return doc.cells[index]["outputs"].to_py()  # type: ignore[no-any-return]
+    return doc.cells[index]["outputs"].to_py()
 
 
 def printed(doc: YClient, index: int) -> str:
@@ -54,7 +54,7 @@ def is_model(name: str) -> Any:
 
 async def slider_on(page: WidgetPage) -> dict[str, Any]:
     opened = await page.frame("open", is_model("IntSliderModel"), "the slider's open")
-    return opened["model"]  # type: ignore[no-any-return]
+    return opened["model"]
 
 
 def updates_of(page: WidgetPage, comm_id: str, key: str) -> list[Any]:
@@ -157,8 +157,9 @@ async def test_bad_frames_are_refused_one_by_one(huddle, write_notebook):
             ]
             for n, (_ref, message) in enumerate([*bad, (None, "{not json")], start=1):
                 await page.send_raw(message if isinstance(message, str) else json.dumps(message))
-                await page.wait_for(lambda n=n: len(page.of_type("refused")) == n,
-                                    f"the refusal of {message!r:.80}")
+                def refused(count: int = n) -> bool:
+                    return len(page.of_type("refused")) == count
+                await page.wait_for(refused, f"the refusal of {message!r:.80}")
                 assert page.of_type("refused")[-1]["reason"]
             # (which ref each refusal names: test_a_refusal_names_the_pages_ref)
             assert page.of_type("refused")[2]["ref"] == 3  # the unknown comm

@@ -245,7 +245,11 @@ async def test_an_output_widget_takes_the_outputs_of_its_message_and_tells_the_k
     page = Recorder()
     hub.pages.add(page)
     sent: list[tuple[str, dict[str, Any], str]] = []
-    hub.sender = lambda comm, data, buffers, msg_id: sent.append((comm, data, msg_id)) or True
+
+    def sender(comm: str, data: dict[str, Any], buffers: list[bytes], msg_id: str) -> bool:
+        sent.append((comm, data, msg_id))
+        return True
+    hub.sender = sender
     hub.on_iopub(output_open())
     hub.on_iopub(comm_msg("out", {"method": "update", "state": {"msg_id": "slider-msg"}}))
     assert hub.on_iopub(stream("8\n", parent="slider-msg"))  # captured: not a cell's
@@ -292,8 +296,12 @@ class Env:
         self.sent: list[tuple[str, dict[str, Any], str]] = []
         hub = self.service.hub("k1")
         hub.has_dispatcher = True
-        hub.sender = lambda comm, data, buffers, msg_id: self.sent.append(
-            (comm, data, msg_id)) or True
+        hub.sender = self.send_to_kernel
+
+    def send_to_kernel(self, comm: str, data: dict[str, Any], buffers: list[bytes],
+                       msg_id: str) -> bool:
+        self.sent.append((comm, data, msg_id))
+        return True
 
 
 async def test_pages_get_a_snapshot_and_only_runners_reach_the_kernel() -> None:

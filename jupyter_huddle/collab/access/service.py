@@ -47,7 +47,7 @@ class AccessService:
     """Who may do what to which notebook: roles, share links, guests and grants (see module)."""
 
     def __init__(self, store: AccessTable, *, owners: set[str] | None = None,
-                 member_role: Role = Role.VIEWER, limiter: RateLimiter | None = None,
+                 member_role: Role | None = Role.VIEWER, limiter: RateLimiter | None = None,
                  clock: Callable[[], float] = time.time,
                  open_store: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
