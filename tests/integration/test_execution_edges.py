@@ -363,7 +363,8 @@ async def test_run_all_is_never_interleaved_with_another_users_run(huddle, write
         await watcher.wait_for(lambda: watcher.cells[2]["execution_count"] == 9, timeout=30)
         await all_idle(watcher)
         assert [c["execution_count"] for c in watcher.cells][:4] == [7, 8, 9, 6]
-        assert [text_of(watcher, i) for i in range(4)] == ["a0\n", "a1\n", "a2\n", "b\n"]
+        assert [text_of(watcher, i) for i in range(4)] == [  # gates keep prompt and answer
+                "go? go\na0\n", "a1\n", "a2\n", "go? go\nb\n"]
         history = by_id(await queue_view(huddle, room))
         for accepted in (batch, single, single2, batch2):
             assert all(history[r]["state"] == "done" for r in request_ids(accepted))
@@ -562,7 +563,7 @@ async def test_cell_moved_while_running_outputs_follow_the_id(huddle, write_note
         await open_gate(huddle, alice, gate)
         index = cell_index(alice, ids[0])
         await wait_idle(alice, index)
-        assert text_of(alice, index) == "start\nend\n"
+        assert text_of(alice, index) == "start\ngo? go\nend\n"
         assert alice.cells[index]["execution_count"] == 1
         assert [outputs(alice, i) for i in range(3) if i != index] == [[], []]
         assert states(alice) == ["idle"] * 3
@@ -585,7 +586,7 @@ async def test_a_cell_inserted_above_a_running_one_does_not_misdirect_outputs(
         await open_gate(huddle, alice, gate)
         await wait_idle(alice, 1)
         assert alice.cells[1]["id"] == cell_id
-        assert text_of(alice, 1) == "start\nend\n"
+        assert text_of(alice, 1) == "start\ngo? go\nend\n"
         assert outputs(alice, 0) == []
 
 
