@@ -203,11 +203,10 @@ def lab_server(
 FOREIGN_COMM = re.compile(r"^\[error\] Comm not found for comm id ([0-9a-f-]+)$")
 
 
-def console_errors(user: UserPage, others: list[UserPage]) -> list[str]:
+def console_errors(user: UserPage) -> list[str]:
     """The page's console errors, but stock JupyterLab's about a comm it does not know
-    (``FOREIGN_COMM``). Tests about comms (test_jupyterlab_widgets) check those themselves;
-    ``others`` is kept so that a caller says whose pages share the kernel."""
-    del others  # which page opened the comm is not always in the captured frames
+    (``FOREIGN_COMM``; which page opened it is not always in the captured frames). Tests
+    about comms (test_jupyterlab_widgets) check those themselves."""
     return [line for line in user.errors if not FOREIGN_COMM.match(line)]
 
 

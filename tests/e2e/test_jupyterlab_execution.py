@@ -157,10 +157,10 @@ def no_kernel_execute(user: UserPage, kernel_id: str) -> None:
     assert not [f for f in sent if b"execute_request" in f], user.name
 
 
-def no_trouble(user: UserPage, other: UserPage) -> None:
+def no_trouble(user: UserPage) -> None:
     records = user.ui_records()
     assert not records["dialogs"], f"{user.name} saw dialogs: {records['dialogs']}"
-    errors = console_errors(user, [other])
+    errors = console_errors(user)
     assert not errors, f"{user.name}'s console has errors: {errors}"
 
 
@@ -211,7 +211,7 @@ def test_two_users_run_cells_on_the_server(lab_server: ServerProcess, users: Use
                                                  timeout=2_000)
         users.screenshot(user, "03-bob-running-slow")
     assert not outputs(bob, SLOW).count(), "the slow cell finished before Alice left"
-    no_trouble(alice, bob)  # checked before her page goes away
+    no_trouble(alice)  # checked before her page goes away
     alice.page.close()
     closed_at = time.time()
     (lab_server.root / GO).touch()
@@ -279,6 +279,6 @@ def test_two_users_run_cells_on_the_server(lab_server: ServerProcess, users: Use
     users.screenshot(bob, "07-saved")
 
     # No dialogs, no console errors, no execute_request on a kernel socket, in either page.
-    for user, other in ((alice, bob), (bob, alice)):
-        no_trouble(user, other)
+    for user in (alice, bob):
+        no_trouble(user)
         no_kernel_execute(user, kernel_id)
