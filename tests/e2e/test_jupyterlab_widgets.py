@@ -81,8 +81,9 @@ def write_notebook(root: Path, name: str) -> Path:
 
 
 def open_notebook(server: ServerProcess, users: Users, user: UserPage, name: str,
-                  step: str) -> None:
-    """Open the notebook and wait until its kernel (one session, shared) is idle."""
+                  step: str, added_cells: int = 0) -> None:
+    """Open the notebook and wait until its kernel (one session, shared) is idle.
+    ``added_cells``: the empty cells JupyterLab's Shift+Enter added below the last one."""
     from playwright.sync_api import expect
 
     # A JupyterLab workspace per notebook: Lab reopens the tabs of the workspace it was
@@ -92,7 +93,8 @@ def open_notebook(server: ServerProcess, users: Users, user: UserPage, name: str
                    f"?token={server.token}")
     expect(notebook(user)).to_be_visible(timeout=30_000)
     # (Wide deadlines: on a loaded machine a page can take seconds to fill its cells.)
-    expect(notebook(user).locator(".jp-Cell")).to_have_count(len(SOURCES), timeout=30_000)
+    expect(notebook(user).locator(".jp-Cell")).to_have_count(len(SOURCES) + added_cells,
+                                                             timeout=30_000)
     for index, source in SOURCES.items():
         # An editor's text content joins its lines without line breaks.
         expect(editor(user, index)).to_have_text(source.replace("\n", ""), timeout=15_000)
@@ -232,7 +234,8 @@ def test_lab_drives_a_slider_through_its_own_kernel_connection(lab_server: Serve
     no_trouble(bob, [alice], kernel_id)  # checked before his page goes away
     bob.page.close()
     users.reopen(bob)
-    open_notebook(lab_server, users, bob, name, "06-bob-reopened")
+    # (Shift+Enter in the last cell, PRINT, added an empty cell below it: three cells.)
+    open_notebook(lab_server, users, bob, name, "06-bob-reopened", added_cells=1)
     expect_slider(bob, 5)
     assert session_kernel(lab_server, name) == kernel_id
 

@@ -348,6 +348,18 @@ def test_a_locked_cell_holds_against_an_editor_link_guest(huddle: ServerProcess,
     assert not owner.errors, owner.errors
 
 
+def hand_over_button(user: UserPage, name: str) -> Any:
+    """The owner's "Hand over to <name>" button, in the header's line or, when the line is
+    full (its label grows to "Can edit · 5 min left"), behind "+N": that menu is opened."""
+    bar = user.page.locator(".hd-people-bar")
+    button = bar.get_by_role("button", name=f"Hand over to {name}", include_hidden=True)
+    button.wait_for(state="attached")
+    more = bar.locator(".hd-people-more")
+    if more.is_visible() and not button.is_visible() and not more.evaluate("d => d.open"):
+        more.locator("summary").click()
+    return button
+
+
 def test_hand_over_edit_rights_and_take_them_back(huddle: ServerProcess, users: Users) -> None:
     from playwright.sync_api import expect
 
@@ -367,14 +379,14 @@ def test_hand_over_edit_rights_and_take_them_back(huddle: ServerProcess, users: 
     join(guest, url, "Stu Dent", path, 2)
     expect(role_badge(guest)).to_have_text("Viewing")
 
-    owner.page.get_by_role("button", name="Hand over to Stu Dent").click()
+    hand_over_button(owner, "Stu Dent").click()
     dialog = owner.page.get_by_role("dialog", name="Hand over to Stu Dent")
     dialog.get_by_label("Edit and run cells").check()
     dialog.get_by_label("For how many minutes").fill("5")
     users.screenshot(owner, "20-hand-over-dialog")
     dialog.get_by_role("button", name="Hand over").click()
     expect(dialog).to_be_hidden()
-    expect(owner.page.get_by_role("button", name="Hand over to Stu Dent")).to_contain_text(
+    expect(hand_over_button(owner, "Stu Dent")).to_contain_text(
         "Can edit · 5 min left")
     # The guest's page reconnects with the new rights (close 4001) and asks for them.
     expect(role_badge(guest)).to_have_text("Editing")
@@ -383,13 +395,13 @@ def test_hand_over_edit_rights_and_take_them_back(huddle: ServerProcess, users: 
     expect_source(owner, 1, "b = 2  # handed over")
     users.screenshot(guest, "21-handed-over-dark")
 
-    owner.page.get_by_role("button", name="Hand over to Stu Dent").click()
+    hand_over_button(owner, "Stu Dent").click()
     owner.page.get_by_role("dialog").get_by_role("button", name="Take back").click()
     expect(role_badge(guest)).to_have_text("Viewing")
     expect(guest.page.get_by_role("button", name="Run all cells")).to_have_count(0)
     type_into(guest, 1, "zzz")
     expect_source(guest, 1, "b = 2  # handed over")
-    expect(owner.page.get_by_role("button", name="Hand over to Stu Dent")).to_have_text(
+    expect(hand_over_button(owner, "Stu Dent")).to_have_text(
         "Hand over")
     assert not owner.errors, owner.errors
 
