@@ -80,6 +80,10 @@ class _Run:
         self.reply: dict[str, Any] | None = None
         self.reply_at: float | None = None
         self.idle_at: float | None = None
+        # When the last iopub message of this run arrived: a flood of output can still be
+        # on its way (queued in ZMQ, read slower than the kernel wrote it) long after the
+        # reply, which the shell channel brings at once.
+        self.iopub_at: float | None = None
         # False while waiting for the kernel (connecting, or its auto-restart): a restart
         # then is what the run was waiting for, not a reason to abort it.
         self.sent = False
@@ -88,6 +92,7 @@ class _Run:
 
     def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
         """Outputs go to the writer; the count is noted; "idle" may end the run."""
+        self.iopub_at = time.monotonic()
         if msg_type == "status" and content.get("execution_state") == "idle":
             self.idle_at = time.monotonic()
             self._check_done()
@@ -336,8 +341,12 @@ class KernelDispatcher:
         now, grace = time.monotonic(), self.settings.lost_reply_grace_s
         if run.reply is None and run.idle_at is not None and now - run.idle_at > grace:
             run.abort("the kernel finished but its reply was lost")
-        elif run.idle_at is None and run.reply_at is not None and now - run.reply_at > grace:
-            run.done.set()  # replied, but its final "idle" never came: it is over anyway
+        elif (run.idle_at is None and run.reply_at is not None
+              and now - max(run.reply_at, run.iopub_at or 0.0) > grace):
+            # Replied, and nothing more came for it on iopub for a while: its final "idle"
+            # was lost; it is over anyway. (Measured from its last iopub message, not from
+            # the reply: outputs still arriving mean the idle is still to come.)
+            run.done.set()
 
     async def _connect_when_back(self) -> KernelChannel:
         """Connect, waiting (bounded) for a kernel that is restarting after a crash."""

@@ -183,6 +183,30 @@ async def test_a_reply_without_its_final_idle_still_ends_the_run() -> None:
         assert replied.execution_count == 1
 
 
+async def test_outputs_still_arriving_after_the_reply_keep_the_run_open() -> None:
+    """A flood of output is read slower than the kernel wrote it: its reply (shell) comes
+    long before the last outputs and the final idle (iopub). As long as they keep coming,
+    the idle is not lost, and not one line is dropped."""
+    async with started() as setup:
+        flood = request("c0", "hold")
+        setup.submit(flood)
+        run = await setup.kernel.running("hold")
+        run.reply()
+        grace = FAST.lost_reply_grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 4 * grace
+        lines = 0
+        while loop.time() < deadline:  # outputs for four graces, one every half grace
+            run.stdout(f"{lines}\n")
+            lines += 1
+            await asyncio.sleep(grace / 2)  # the kernel's pace, not a wait for the test
+        assert not flood.state.finished, flood.state  # still running
+        run.idle()
+        await setup.hooks.finished(flood)
+        assert flood.state is RequestState.DONE
+        assert text(setup.doc, 0) == "".join(f"{i}\n" for i in range(lines))
+
+
 async def test_a_dead_kernel_aborts_the_run_and_the_queue() -> None:
     async with started() as setup:
         dying, behind = request("c0", "die"), request("c1", "behind", batch="b2", who="bob")
