@@ -17,6 +17,8 @@ import type { ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
 import type { IObservableList } from '@jupyterlab/observables';
 
+import { openInHuddle } from './open-in-huddle';
+
 /** Trust the cell once its shared metadata says it is trusted. Lab's `trusted` setter
  * marks the outputs trusted (re-rendering them) and does nothing when already trusted.
  * Never the other way: only Lab's own commands untrust a cell. */
@@ -71,4 +73,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, openInHuddle];

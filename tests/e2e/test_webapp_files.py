@@ -286,7 +286,8 @@ def test_notebook_page_links_to_its_folder_and_to_jupyterlab(huddle: ServerProce
 def test_open_in_jupyterlab_where_the_server_runs_it(
         tmp_path_factory: pytest.TempPathFactory, users: Users) -> None:
     """``jupyter lab`` with Huddle (what the ``[lab]`` extra runs): the notebook page links
-    to the notebook in JupyterLab, and that page opens."""
+    to the notebook in JupyterLab, that page opens, and its "Open in Huddle" toolbar button
+    (Huddle's JupyterLab plugin) leads back to Huddle's page of the notebook."""
     from playwright.sync_api import expect
 
     server = lab_process(tmp_path_factory.mktemp("lab"))
@@ -305,6 +306,17 @@ def test_open_in_jupyterlab_where_the_server_runs_it(
         lab_page = opened.value
         expect(lab_page).to_have_title(re.compile("in lab.ipynb|JupyterLab"), timeout=60_000)
         expect(lab_page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
+        back = lab_page.locator(".jp-NotebookPanel-toolbar").get_by_role(
+            "button", name="Open in Huddle")
+        expect(back).to_be_visible()
+        lab_page.screenshot(path=str(users.artifacts / "22-lab-open-in-huddle-labuser.png"))
+        with user.context.expect_page() as reopened:
+            back.click()
+        huddle_page = reopened.value
+        expect(huddle_page).to_have_url(re.compile(r"/huddle/notebooks/project/in%20lab\.ipynb$"))
+        expect(huddle_page.locator(".hd-cells > .hd-cell")).to_have_count(1, timeout=20_000)
+        expect(huddle_page.locator(".hd-cells > .hd-cell .cm-content")).to_have_text("w = 4")
+        huddle_page.close()
         lab_page.close()
         assert not user.errors, user.errors
     finally:
