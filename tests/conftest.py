@@ -53,6 +53,10 @@ def pytest_configure(config: pytest.Config) -> None:
     tempfile.tempdir = None  # read TMPDIR again
 
 
+# Browser test modules, besides tests/e2e/test_jupyterlab_*, in the second browser group.
+BROWSER_JUPYTERLAB = frozenset({"test_webapp_files"})
+
+
 def _runs_alone(item: pytest.Item | None) -> bool:
     return item is not None and item.get_closest_marker("timing") is not None
 
@@ -61,9 +65,12 @@ def _runs_alone(item: pytest.Item | None) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The xdist groups (``--dist loadgroup``; tryfirst: xdist reads them in this hook too).
 
-    - ``browser``: every test in Chromium, on one worker: one browser at a time (three at
-      once starve each other and their servers on two cores), each module's browser and
-      server process started once.
+    - ``browser`` and ``browser-jupyterlab``: the tests in Chromium, in two groups, each on
+      one worker: at most two browsers at a time (three at once starve each other and their
+      servers on two cores), each module's browser and server process started once. The
+      second group is the modules that start stock JupyterLab (``BROWSER_JUPYTERLAB``):
+      about a third of the browser time, which one worker alone made the suite's longest
+      path.
     - one group per module for the tests of a module that share another module-scoped
       fixture, so that it is started once;
     - ``timing``: the other tests marked ``timing``, on one worker one after another.
@@ -74,7 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = getattr(item, "_fixtureinfo", None)
         defs = fixtures.name2fixturedefs.values() if fixtures is not None else ()
         if "browser" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            lab = item.path.stem in BROWSER_JUPYTERLAB or item.path.stem.startswith(
+                "test_jupyterlab_")
+            item.add_marker(pytest.mark.xdist_group("browser-jupyterlab" if lab else "browser"))
         elif any(d[-1].scope in ("module", "package", "class") for d in defs if d):
             item.add_marker(pytest.mark.xdist_group(f"{item.path.parent.name}/{item.path.stem}"))
         elif _runs_alone(item):
