@@ -271,11 +271,12 @@ class CpuMeter:
         }
 
 
-def git_info() -> dict[str, object]:
-    """Which Huddle source a server started now would run (it is installed editable)."""
+def git_info(checkout: Path | None = None) -> dict[str, object]:
+    """Which Huddle source a server started now would run (it is installed editable), or
+    the commit of another ``checkout``."""
     git: dict[str, object] = {}
     with contextlib.suppress(Exception):
-        root = BENCH_DIR.parent
+        root = checkout if checkout is not None else BENCH_DIR.parent
         git["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                                        capture_output=True, text=True).stdout.strip()
         changed = subprocess.run(["git", "status", "--porcelain", "jupyter_huddle"], cwd=root,

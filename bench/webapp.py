@@ -1,6 +1,7 @@
 """Huddle's web app in headless Chromium: opening a long notebook, remote typing, bundle size.
 
     python -m bench.webapp [--runs 7] [--cells 1000] [--keystrokes 200] [--no-save]
+                           [--baseline CHECKOUT]
 
 One ``jupyter lab`` subprocess with Huddle *and* JupyterLab (+ jupyter-docprovider, so
 JupyterLab co-edits through Huddle's rooms), driven by Playwright with Debian's Chromium
@@ -23,6 +24,12 @@ JupyterLab co-edits through Huddle's rooms), driven by Playwright with Debian's 
   of warm-up are not counted.
 - ``bundle``: bytes of the minified ``app.js`` and ``app.css`` in ``jupyter_huddle/static``
   (what ``npm run build`` wrote), raw and gzip -9.
+
+With ``--baseline CHECKOUT`` (another checkout of Huddle, e.g. a ``git worktree`` of an
+older commit, with its app built by ``npm run build --prefix frontend`` there), a second
+server runs that checkout's package (``PYTHONPATH``), and each measurement above is taken on
+both, side by side in one run: ``open`` alternates the three pages (this tree, the baseline,
+JupyterLab), ``typing`` runs on each, and the bundle of each is reported.
 
 Results: ``bench/results/webapp.json``; a Markdown summary is printed for the "Web app"
 section of docs/PERFORMANCE.md.
@@ -155,7 +162,9 @@ class LabServer:
     no other server extension. (``servers.Server`` runs one collaboration stack without
     JupyterLab; this benchmark needs both apps on one server.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, pythonpath: Path | None = None) -> None:
+        # Another checkout's package instead of the installed one (--baseline).
+        self.pythonpath = pythonpath
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-webapp-"))
         self.root = self.tmp / "root"
         self.root.mkdir()
@@ -171,6 +180,8 @@ class LabServer:
             (self.tmp / name).mkdir()
             env[f"JUPYTER_{name.upper()}_DIR"] = str(self.tmp / name)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.pythonpath is not None:
+            env["PYTHONPATH"] = str(self.pythonpath)
         enabled = {name: False for name in UNRELATED_EXTENSIONS}
         enabled.update(jupyterlab=True, jupyter_huddle=True, jupyter_server_fileid=True,
                        jupyter_server_ydoc=False)
@@ -247,10 +258,11 @@ def open_once(browser: Any, server: LabServer, side: str, path: str, source: str
               workspace: str) -> dict[str, float]:
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        context.add_init_script(READY_CHECK % (json.dumps(SELECTORS[side]), json.dumps(source)))
+        selector = SELECTORS["jupyterlab" if side == "jupyterlab" else "huddle"]
+        context.add_init_script(READY_CHECK % (json.dumps(selector), json.dumps(source)))
         context.add_init_script(READY_PROBE)
         page = context.new_page()
-        url = (f"{server.http_base}huddle/notebooks/{path}" if side == "huddle"
+        url = (f"{server.http_base}huddle/notebooks/{path}" if side != "jupyterlab"
                else f"{server.http_base}lab/workspaces/{workspace}/tree/{path}")
         page.goto(f"{url}?token={server.token}", wait_until="commit")
         page.wait_for_function("() => window.__readyAt !== null", timeout=OPEN_TIMEOUT_MS,
@@ -262,24 +274,41 @@ def open_once(browser: Any, server: LabServer, side: str, path: str, source: str
         context.close()
 
 
-def bench_open(browser: Any, server: LabServer, runs: int, cells: int) -> dict[str, Any]:
+def bench_open(browser: Any, server: LabServer, runs: int, cells: int,
+               baseline: LabServer | None = None) -> dict[str, Any]:
     source = fixtures.code_notebook(cells).cells[0].source.splitlines()[0]
-    samples: dict[str, list[dict[str, float]]] = {"huddle": [], "jupyterlab": []}
+    servers = {"huddle": server, "jupyterlab": server}
+    if baseline is not None:
+        servers["baseline"] = baseline
+    sides = list(servers)
+    samples: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     for run in range(-1, runs):  # run -1: warm-up (server imports, Chromium start), not kept
-        order = ("huddle", "jupyterlab") if run % 2 == 0 else ("jupyterlab", "huddle")
+        # Each side goes first in turn.
+        order = sides[run % len(sides):] + sides[:run % len(sides)]
         for side in order:
             name = f"open-{side}-{run + 1}.ipynb"
-            shutil.copyfile(fixtures.cells_fixture(cells), server.root / name)
+            on = servers[side]
+            shutil.copyfile(fixtures.cells_fixture(cells), on.root / name)
             wait_quiet()
-            result = open_once(browser, server, side, name, source, f"bench-{side}-{run + 1}")
-            shut_down_kernels(server)
+            result = open_once(browser, on, side, name, source, f"bench-{side}-{run + 1}")
+            shut_down_kernels(on)
             if run >= 0:
                 samples[side].append(result)
                 _log(f"  open run {run + 1} {side:10} {result['ready_ms']:7.0f} ms "
                      f"({result['script_bytes'] / 1e6:.2f} MB of JavaScript)")
     huddle = [s["ready_ms"] for s in samples["huddle"]]
     lab = [s["ready_ms"] for s in samples["jupyterlab"]]
+    compared: dict[str, Any] = {}
+    if baseline is not None:
+        base = [s["ready_ms"] for s in samples["baseline"]]
+        compared = {
+            "baseline_ms": summary(base),
+            "vs_baseline": summary([h / b for h, b in zip(huddle, base, strict=True)]),
+            "baseline_script_bytes": statistics.median(
+                s["script_bytes"] for s in samples["baseline"]),
+        }
     return {
+        **compared,
         "cells": cells,
         "runs": runs,
         "samples": samples,
@@ -335,17 +364,47 @@ def bench_typing(browser: Any, server: LabServer, keystrokes: int) -> dict[str, 
 
 # --- bundle ---------------------------------------------------------------------------------
 
-def bench_bundle() -> dict[str, Any]:
+def bench_bundle(static: Path = STATIC) -> dict[str, Any]:
     sizes: dict[str, Any] = {}
     for name in ("app.js", "app.css"):
-        data = (STATIC / name).read_bytes()
+        data = (static / name).read_bytes()
         sizes[name] = {"bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
-    fonts = STATIC / "fonts"
+    fonts = static / "fonts"
     sizes["fonts_bytes"] = sum(f.stat().st_size for f in fonts.iterdir()) if fonts.is_dir() else 0
     return sizes
 
 
 # --- report ---------------------------------------------------------------------------------
+
+def baseline_markdown(result: dict[str, Any]) -> list[str]:
+    """This tree against --baseline, side by side (empty without one)."""
+    if "baseline" not in result:
+        return []
+    o, t, tb = result["open"], result["typing"], result["baseline"]["typing"]
+    hm, bm, ratio = o["huddle_ms"], o["baseline_ms"], o["vs_baseline"]
+    js, bjs = result["bundle"]["app.js"], result["baseline"]["bundle"]["app.js"]
+    return [
+        "",
+        f"Against the baseline checkout at commit {result['baseline']['git'].get('commit')}, "
+        "side by side in the same run:",
+        "",
+        "| what | this tree | baseline | this/baseline |",
+        "|---|---:|---:|---:|",
+        f"| {o['cells']} cells: navigation → first cell visible and editable "
+        f"(median [min–max] of {o['runs']}) | {hm['median']:.0f} ms [{hm['min']:.0f}–"
+        f"{hm['max']:.0f}] | {bm['median']:.0f} ms [{bm['min']:.0f}–{bm['max']:.0f}] | "
+        f"{ratio['median']:.2f}× [{ratio['min']:.2f}–{ratio['max']:.2f}] |",
+        f"| keystroke → remote render p50 / p95 / p99 ({t['keystrokes']} keystrokes) | "
+        f"{t['p50_ms']:.1f} / {t['p95_ms']:.1f} / {t['p99_ms']:.1f} ms | "
+        f"{tb['p50_ms']:.1f} / {tb['p95_ms']:.1f} / {tb['p99_ms']:.1f} ms | "
+        f"{t['p50_ms'] / tb['p50_ms']:.2f}× (p50) |",
+        f"| `app.js` minified (gzipped) | {js['bytes']:,} ({js['gzip_bytes']:,}) | "
+        f"{bjs['bytes']:,} ({bjs['gzip_bytes']:,}) | {js['bytes'] / bjs['bytes']:.2f}× |",
+        f"| JavaScript loaded by the open page (decoded) | "
+        f"{o['huddle_script_bytes'] / 1e6:.2f} MB | {o['baseline_script_bytes'] / 1e6:.2f} MB | "
+        f"{o['huddle_script_bytes'] / o['baseline_script_bytes']:.2f}× |",
+    ]
+
 
 def markdown(result: dict[str, Any]) -> str:
     o, t, b = result["open"], result["typing"], result["bundle"]
@@ -372,6 +431,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Bundle: `app.js` {js['bytes']:,} bytes minified ({js['bytes'] / 2**20:.2f} MiB; "
         f"{js['gzip_bytes']:,} gzipped), `app.css` {css['bytes']:,} bytes "
         f"({css['gzip_bytes']:,} gzipped), KaTeX fonts {b['fonts_bytes']:,} bytes.",
+        *baseline_markdown(result),
     ])
 
 
@@ -381,10 +441,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--keystrokes", type=int, default=200)
     parser.add_argument("--no-save", action="store_true", help="do not write the JSON results")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of Huddle (app built) to measure side by side")
     args = parser.parse_args(argv)
-    if not (STATIC / "app.js").is_file():
-        _log(f"{STATIC}/app.js is missing: npm run build --prefix frontend")
-        return 2
+    for root in (STATIC.parents[1], args.baseline):
+        static = root / "jupyter_huddle" / "static" if root is not None else None
+        if static is not None and not (static / "app.js").is_file():
+            _log(f"{static}/app.js is missing: npm run build --prefix frontend")
+            return 2
     started = time.perf_counter()
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
@@ -393,12 +457,23 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "bundle": bench_bundle(),
     }
-    with LabServer() as server, chromium() as browser:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(LabServer())
+        baseline = None
+        if args.baseline is not None:
+            baseline = stack.enter_context(LabServer(args.baseline.resolve()))
+            result["baseline"] = {
+                "path": str(args.baseline), "git": git_info(args.baseline),
+                "bundle": bench_bundle(args.baseline / "jupyter_huddle" / "static")}
+        browser = stack.enter_context(chromium())
         result["chromium"] = browser.version
         _log(f"open: {args.cells} cells, {args.runs} runs per app")
-        result["open"] = bench_open(browser, server, args.runs, args.cells)
+        result["open"] = bench_open(browser, server, args.runs, args.cells, baseline)
         _log(f"typing: {args.keystrokes} keystrokes")
         result["typing"] = bench_typing(browser, server, args.keystrokes)
+        if baseline is not None:
+            _log(f"typing on the baseline: {args.keystrokes} keystrokes")
+            result["baseline"]["typing"] = bench_typing(browser, baseline, args.keystrokes)
     result["wall_s"] = time.perf_counter() - started
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
