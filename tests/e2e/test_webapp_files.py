@@ -43,17 +43,15 @@ from .test_webapp import (  # noqa: F401  (_bundle_built: an autouse fixture)
 )
 
 # The large upload takes about a minute on a loaded machine; 200 MB (see below) longer.
-pytestmark = pytest.mark.timeout(int(os.environ.get("HUDDLE_E2E_UPLOAD_MB", "80")) * 2 + 60)
+pytestmark = pytest.mark.timeout(int(os.environ.get("HUDDLE_E2E_UPLOAD_MB", "200")) * 2 + 60)
 
 ARTIFACTS_SUBDIR = "files"
 MB = 1024 * 1024
-# The issue asks for 200 MB (HUDDLE_E2E_UPLOAD_MB=200 runs that). On the shared 2-core
-# test machine, loaded by other test runs (load average ~16), the browser uploads through
-# the contents API at ~1.6 MiB/s (40 MiB in 25 s; the server alone takes 2 MiB pieces at
-# ~7 MiB/s there), so 200 MB would take ~2 minutes: 80 MiB keeps the test near a minute and
-# still far above what the server may grow by. Each run writes its figures to
-# artifacts/e2e/files/upload-timing.txt.
-BIG_UPLOAD_BYTES = int(os.environ.get("HUDDLE_E2E_UPLOAD_MB", "80")) * MB
+# The issue's 200 MB (HUDDLE_E2E_UPLOAD_MB sets another size). In CI the browser uploads
+# through the contents API at ~5 MiB/s (80 MiB in 16.6 s), so ~40 s; this module runs in the
+# second browser group (tests/conftest.py), which has the time. Each run writes its figures
+# to artifacts/e2e/files/upload-timing.txt.
+BIG_UPLOAD_BYTES = int(os.environ.get("HUDDLE_E2E_UPLOAD_MB", "200")) * MB
 # The server's peak memory may grow by this much during the upload, whatever its size:
 # one piece in flight is 2 MiB of data, held a few times (body, JSON string, bytes).
 # (Measured: +14 MB peak, +0.1 MB RSS after a 40 MiB upload.)
