@@ -42,8 +42,11 @@ export interface CommentsHost extends ReviewSource {
 export class CommentsView implements CellComments {
   readonly toggle: HTMLButtonElement;
   private readonly unread = h('span', { className: 'hd-unread-badge', hidden: true });
-  /** "Comments (3)": the open threads, said in words on the button, not an icon alone. */
-  private readonly label = h('span', { className: 'hd-comments-label' }, 'Comments');
+  /** "Comments (3)": the open threads, said in words on the button, not an icon alone (in
+   * a narrow window the word is left to the tooltip and screen readers: staples.css). */
+  private readonly count = h('span', { className: 'hd-comments-count' });
+  private readonly label = h('span', { className: 'hd-comments-label' },
+    h('span', { className: 'hd-comments-word' }, 'Comments'), this.count);
   private readonly threadPanel: ThreadPanel;
   private readonly data: ReviewData;
   private readonly threadsChanged = new Emitter<void>();
@@ -235,7 +238,7 @@ export class CommentsView implements CellComments {
     }
     let open = 0;
     for (const n of counts.values()) open += n;
-    this.label.textContent = open ? `Comments (${open})` : 'Comments';
+    this.count.textContent = open ? ` (${open})` : '';
     this.toggle.title = `Comments: ${open || 'no'} open ${open === 1 ? 'thread' : 'threads'} on the notebook's text, cells and outputs`;
     const unread = unreadMentions(this.data.all(), this.host.me).length;
     this.unread.hidden = unread === 0;
