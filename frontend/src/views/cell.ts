@@ -79,9 +79,9 @@ export class CellView {
   readonly tools = h('div', { className: 'hd-cell-tools' });
   /** Above the input: marks on the whole cell ("changed since you looked"). */
   readonly flags = h('div', { className: 'hd-cell-flags' });
-  /** Beside the prompt: a heading cell's collapse toggle (views/outline.ts). */
+  /** Beside the prompt: a heading cell's collapse toggle (views/outline/folds.ts). */
   readonly fold = h('div', { className: 'hd-cell-fold' });
-  /** Under the cell: what a collapsed heading hides ("3 cells hidden", views/outline.ts). */
+  /** Under the cell: what a collapsed heading hides ("3 cells hidden", views/outline/folds.ts). */
   readonly foldNote = h('div', { className: 'hd-fold-note' });
   private editor: CellEditor | null = null;
   private readonly guard: CellGuard | null;
@@ -157,7 +157,7 @@ export class CellView {
     }, '▶');
   }
 
-  /** Hidden under a collapsed heading (views/outline.ts): a view of one person's, not the
+  /** Hidden under a collapsed heading (views/outline/folds.ts): a view of one person's, not the
    * notebook's. */
   setFoldedAway(away: boolean): void {
     this.element.classList.toggle('hd-folded-away', away);

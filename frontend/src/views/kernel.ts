@@ -89,13 +89,14 @@ export class KernelControls {
     toast(describeAction(action));
   }
 
-  /** Put the shared kernel on `name` once the user said yes (`write`: the notebook's
-   * metadata is set, by the caller); false when they said no. */
+  /** Put the shared kernel on `name` once the user said yes, then `write` the notebook's
+   * metadata (by the caller; not when the change failed, so that the two agree); false
+   * when they said no. */
   async confirmAndChange(name: string, displayName: string, write: () => void): Promise<boolean> {
     if (!await confirmAction({ ...QUESTIONS.change, title: `Change the kernel to ${displayName} for everyone?` })) return false;
-    write();
     try {
       const changed = await this.runner.changeKernel(name);
+      write();
       toast(changed ? `Kernel changed to ${displayName}` : `The notebook will run on ${displayName}`);
     } catch (err) {
       toast(`Could not change the kernel: ${message(err)}`, 'error');

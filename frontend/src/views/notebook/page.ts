@@ -1,6 +1,6 @@
 /**
  * The notebook page: makes its parts (cells, comments, version history, roles, people, run
- * queue, kernel, save state, banners) and wires them to the room: presence shown at most
+ * queue, kernel and its picker, cell-type list, outline, save state, banners) and wires them to the room: presence shown at most
  * once a frame, the connection status, the server's notices (a recorded version refreshes
  * the history). Each job is a module beside this one:
  * layout.ts (the elements), keyboard.ts (command and edit mode, keys), commands.ts (what a
