@@ -15,6 +15,8 @@ const PATTERNS = {
   // The kernel service's request ids (`uuid4().hex`), with room for longer hex ids.
   request: /^[0-9a-f]{1,64}$/,
   kernel: new RegExp(`^${UUID}$`),
+  // Jupyter's session ids (`str(uuid.uuid4())`): changing a notebook's kernel.
+  session: new RegExp(`^${UUID}$`),
   // A room: `{format}:{type}:{file id}`, of the two kinds the server serves.
   document: new RegExp(`^(?:json:notebook|text:file):${UUID}$`),
   // Review threads and their messages (`uuid4().hex`).
@@ -33,6 +35,7 @@ export type IdKind = keyof typeof PATTERNS;
 export type Id<K extends IdKind> = string & { readonly [brand]: K };
 export type RequestId = Id<'request'>;
 export type KernelId = Id<'kernel'>;
+export type SessionId = Id<'session'>;
 export type DocumentId = Id<'document'>;
 export type ThreadId = Id<'thread'>;
 export type MessageId = Id<'message'>;

@@ -28,7 +28,7 @@ export function readCookie(cookies: string, name: string): string | null {
 
 /** Every API route this app calls: the fixed start of its URLs. */
 export type ApiRoute =
-  | 'api/me' | 'api/sessions' | 'api/contents' | 'api/collaboration/session' | 'api/kernels'
+  | 'api/me' | 'api/sessions' | 'api/kernelspecs' | 'api/contents' | 'api/collaboration/session' | 'api/kernels'
   | 'api/huddle/access' | 'api/huddle/links' | 'api/huddle/grants' | 'api/huddle/present'
   | 'api/huddle/copies' | 'api/huddle/kernel' | 'api/huddle/kernels' | 'api/huddle/requests'
   | 'api/huddle/export' | 'api/huddle/comments' | 'api/huddle/users' | 'api/huddle/history'

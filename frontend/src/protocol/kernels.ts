@@ -20,6 +20,35 @@ interface SessionModel {
   kernel: { id: string; name: string } | null;
 }
 
+/** One installed kernel (Jupyter's `GET /api/kernelspecs`). */
+export interface KernelSpecInfo {
+  name: string;
+  /** As JupyterLab shows it: "Python 3 (ipykernel)". */
+  displayName: string;
+  language: string;
+}
+
+export interface KernelSpecs {
+  /** The server's default kernel's name. */
+  default: string;
+  specs: KernelSpecInfo[];
+}
+
+/** Jupyter's kernelspecs reply, read defensively: what is not a spec of the expected
+ * shape is left out. */
+export function parseKernelSpecs(reply: unknown): KernelSpecs {
+  const body = (reply ?? {}) as { default?: unknown; kernelspecs?: unknown };
+  const raw = body.kernelspecs && typeof body.kernelspecs === 'object' ? Object.values(body.kernelspecs) : [];
+  const specs = raw.flatMap((entry): KernelSpecInfo[] => {
+    const { name, spec } = (entry ?? {}) as { name?: unknown; spec?: { display_name?: unknown; language?: unknown } };
+    if (typeof name !== 'string' || !name) return [];
+    const displayName = typeof spec?.display_name === 'string' && spec.display_name ? spec.display_name : name;
+    return [{ name, displayName, language: typeof spec?.language === 'string' ? spec.language : '' }];
+  });
+  specs.sort((a, b) => a.displayName.localeCompare(b.displayName));
+  return { default: typeof body.default === 'string' ? body.default : '', specs };
+}
+
 export type ExportFormat = 'ipynb' | 'html' | 'markdown' | 'python';
 
 export interface CellToRun {
@@ -107,6 +136,26 @@ export class KernelsApi {
     });
     if (!session.kernel) throw new Error('the server started no kernel');
     return parseId('kernel', session.kernel.id);
+  }
+
+  /** The installed kernels (Jupyter's kernelspecs API; refused to share-link guests). */
+  async kernelSpecs(): Promise<KernelSpecs> {
+    return parseKernelSpecs(await this.http.request<unknown>('GET', this.url('api/kernelspecs')));
+  }
+
+  /** Put the notebook's session on a new kernel of `kernelName`, as JupyterLab's "Change
+   * Kernel" does (`PATCH /api/sessions/{id}`): the server starts it and shuts the old one
+   * down. Null when the notebook has no session (the next run starts the kernel its
+   * metadata names). */
+  async changeKernel(path: string, fileId: string, kernelName: string): Promise<KernelId | null> {
+    if (!this.sessions) throw new Error('changing the kernel needs Jupyter\'s sessions API');
+    const sessions = await this.http.request<SessionModel[]>('GET', this.url('api/sessions'));
+    const session = findSession(sessions, path, fileId);
+    if (!session) return null;
+    const changed = await this.http.request<SessionModel>('PATCH', this.url('api/sessions', parseId('session', session.id)),
+      { kernel: { name: kernelName } });
+    if (!changed.kernel) throw new Error('the server started no kernel');
+    return parseId('kernel', changed.kernel.id);
   }
 
   async execute(kernelId: KernelId, documentId: DocumentId, cells: CellToRun[]): Promise<QueuedRequest[]> {

@@ -15,6 +15,9 @@ export interface RunTarget {
 
 export class NotebookRunner {
   private kernelId: KernelId | null = null;
+  /** Kernels this page put the notebook off (a kernel change): the server's presence may
+   * name one until the notebook next runs, and must not bring it back. */
+  private readonly replaced = new Set<KernelId>();
 
   constructor(
     private readonly kernels: KernelsApi,
@@ -34,7 +37,18 @@ export class NotebookRunner {
 
   /** The server's presence names the kernel the notebook's runs go to. */
   adopt(kernelId: KernelId): void {
-    this.kernelId = kernelId;
+    if (!this.replaced.has(kernelId)) this.kernelId = kernelId;
+  }
+
+  /** Put the notebook on a new kernel of `name` (the old one is shut down). False when
+   * nothing was running: the next run starts the kernel the metadata names. */
+  async changeKernel(name: string): Promise<boolean> {
+    const { path, fileId } = this.target;
+    const next = await this.kernels.changeKernel(path, fileId, name);
+    if (!next) return false;
+    if (this.kernelId && this.kernelId !== next) this.replaced.add(this.kernelId);
+    this.kernelId = next;
+    return true;
   }
 
   /** The notebook's kernel if it already has one (none is started). */

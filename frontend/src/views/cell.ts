@@ -26,6 +26,9 @@ export interface CellContext {
   requestEdit(cell: CellView): void;
   answerInput(requestId: RequestId, value: string): void;
   cancelRun(requestId: RequestId): void;
+  /** The cell's own run button: as Ctrl+Enter on it (`byPointer`: clicked, not pressed
+   * from the keyboard, so the keyboard goes back to the notebook). */
+  run?(cell: CellView, byPointer: boolean): void;
   /** The page's rights: read-only editors, locked cells (views/locks.ts). */
   access?: CellAccess;
   /** Review threads' part in cells (views/comments/). */
@@ -76,6 +79,10 @@ export class CellView {
   readonly tools = h('div', { className: 'hd-cell-tools' });
   /** Above the input: marks on the whole cell ("changed since you looked"). */
   readonly flags = h('div', { className: 'hd-cell-flags' });
+  /** Beside the prompt: a heading cell's collapse toggle (views/outline/folds.ts). */
+  readonly fold = h('div', { className: 'hd-cell-fold' });
+  /** Under the cell: what a collapsed heading hides ("3 cells hidden", views/outline/folds.ts). */
+  readonly foldNote = h('div', { className: 'hd-fold-note' });
   private editor: CellEditor | null = null;
   private readonly guard: CellGuard | null;
   private mounted = false;
@@ -109,8 +116,10 @@ export class CellView {
     this.element = h(
       'div',
       { className: `hd-cell hd-cell-${model.cell_type}`, 'data-cell-id': model.id, 'data-cell-type': model.cell_type },
-      h('div', { className: 'hd-gutter' }, this.prompt, this.peers, this.notes, this.tools, this.guard?.element),
-      h('div', { className: 'hd-cell-body' }, this.flags, this.input, this.runLine, this.outputs),
+      h('div', { className: 'hd-gutter' },
+        h('div', { className: 'hd-prompt-row' }, this.fold, this.prompt, this.runButton()),
+        this.peers, this.notes, this.tools, this.guard?.element),
+      h('div', { className: 'hd-cell-body' }, this.flags, this.input, this.runLine, this.outputs, this.foldNote),
     );
     this.guard?.bind(this.element);
     this.element.addEventListener('mousedown', () => this.ctx.focused(this));
@@ -127,6 +136,35 @@ export class CellView {
 
   get id(): string {
     return this.model.id;
+  }
+
+  /** A code cell's ▶ (right of its prompt, next to its input, as Colab's; the gutter's
+   * middle stays free, where a click selects the cell): shown on the active
+   * cell, on hover and on keyboard focus; hidden for people who may not run cells
+   * (style: `.hd-cannot-run`). */
+  private runButton(): HTMLButtonElement | null {
+    const run = this.ctx.run;
+    if (this.model.cell_type !== 'code' || !run) return null;
+    return h('button', {
+      type: 'button',
+      className: 'hd-cell-run',
+      'aria-label': 'Run this cell (Ctrl+Enter)',
+      title: 'Run this cell (Ctrl+Enter)',
+      onclick: (event: MouseEvent) => {
+        event.stopPropagation();
+        run(this, event.detail > 0);
+      },
+    }, '▶');
+  }
+
+  /** Hidden under a collapsed heading (views/outline/folds.ts): a view of one person's, not the
+   * notebook's. */
+  setFoldedAway(away: boolean): void {
+    this.element.classList.toggle('hd-folded-away', away);
+  }
+
+  get isFoldedAway(): boolean {
+    return this.element.classList.contains('hd-folded-away');
   }
 
   get isMounted(): boolean {

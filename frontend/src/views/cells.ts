@@ -221,6 +221,14 @@ export class CellList {
     return this.views.findIndex((v) => v.id === id);
   }
 
+  /** The index of the next cell from `index` in `direction` that is not under a collapsed
+   * heading (↑ ↓ pass over them, as in JupyterLab); past either end, past it. */
+  step(index: number, direction: -1 | 1): number {
+    let next = index + direction;
+    while (this.views[next]?.isFoldedAway) next += direction;
+    return next;
+  }
+
   setActive(id: string | null): void {
     if (id === this.active) return;
     this.active = id;

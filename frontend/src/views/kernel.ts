@@ -22,6 +22,11 @@ const QUESTIONS = {
     text: 'Everyone in this notebook shares this kernel: restarting it clears all variables and imports, and stops what is running or waiting.',
     action: 'Restart',
   },
+  change: {
+    title: 'Change the kernel for everyone?',
+    text: 'Everyone in this notebook shares this kernel: changing it stops the running one (its variables and imports are lost, and what runs or waits is stopped) and starts the new one for everyone.',
+    action: 'Change kernel',
+  },
   interrupt: {
     title: 'Interrupt the kernel for everyone?',
     text: 'This stops the cell that is running now and everything waiting in the queue, whoever asked for it.',
@@ -84,6 +89,21 @@ export class KernelControls {
     toast(describeAction(action));
   }
 
+  /** Put the shared kernel on `name` once the user said yes, then `write` the notebook's
+   * metadata (by the caller; not when the change failed, so that the two agree); false
+   * when they said no. */
+  async confirmAndChange(name: string, displayName: string, write: () => void): Promise<boolean> {
+    if (!await confirmAction({ ...QUESTIONS.change, title: `Change the kernel to ${displayName} for everyone?` })) return false;
+    try {
+      const changed = await this.runner.changeKernel(name);
+      write();
+      toast(changed ? `Kernel changed to ${displayName}` : `The notebook will run on ${displayName}`);
+    } catch (err) {
+      toast(`Could not change the kernel: ${message(err)}`, 'error');
+    }
+    return true;
+  }
+
   async action(action: 'interrupt' | 'restart'): Promise<void> {
     try {
       const done = await (action === 'interrupt' ? this.runner.interrupt() : this.runner.restart());
@@ -105,7 +125,8 @@ export class KernelControls {
   }
 }
 
-function kernelName(notebook: YNotebook): string {
+/** The kernel the notebook names (`metadata.kernelspec.name`), python3 when it names none. */
+export function kernelName(notebook: YNotebook): string {
   const spec = notebook.getMetadata('kernelspec') as { name?: unknown } | undefined;
   return typeof spec?.name === 'string' && spec.name ? spec.name : 'python3';
 }

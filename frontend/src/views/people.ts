@@ -99,6 +99,10 @@ export class PeopleBar {
     this.showMore();
     if (!line) return;
     line.classList.add('hd-fitting'); // the title at its full width, while measuring
+    // Labels that can say less ("Comments (3)" as its icon and count) do so before anyone
+    // is moved out of the line (staples.css: `.hd-tight`).
+    line.classList.remove('hd-tight');
+    if (overflows(line)) line.classList.add('hd-tight');
     // Leave me (first) and whom I follow in the line: never hidden, never cut. Each one
     // moved shows the "+N" button, which takes room too: measured again each time.
     while (this.inline.children.length > this.kept && overflows(line)) {

@@ -113,6 +113,8 @@ export class RoleControls implements CellAccess {
     );
     if (!this.page) return;
     this.page.classList.toggle('hd-cannot-edit', !ui.canEdit);
+    // Cells come and go: their run buttons follow a class on the page, not data-needs.
+    this.page.classList.toggle('hd-cannot-run', !ui.canRun);
     for (const el of this.page.querySelectorAll<HTMLElement>('[data-needs]')) {
       el.hidden = !this.caps.has(el.dataset['needs'] as Capability);
     }

@@ -42,6 +42,11 @@ export interface CommentsHost extends ReviewSource {
 export class CommentsView implements CellComments {
   readonly toggle: HTMLButtonElement;
   private readonly unread = h('span', { className: 'hd-unread-badge', hidden: true });
+  /** "Comments (3)": the open threads, said in words on the button, not an icon alone (in
+   * a narrow window the word is left to the tooltip and screen readers: staples.css). */
+  private readonly count = h('span', { className: 'hd-comments-count' });
+  private readonly label = h('span', { className: 'hd-comments-label' },
+    h('span', { className: 'hd-comments-word' }, 'Comments'), this.count);
   private readonly threadPanel: ThreadPanel;
   private readonly data: ReviewData;
   private readonly threadsChanged = new Emitter<void>();
@@ -69,7 +74,7 @@ export class CommentsView implements CellComments {
       'aria-controls': 'hd-comments-panel',
       title: 'Comments: review threads on the notebook\'s text, cells and outputs',
       onclick: () => this.setOpen(!this.threadPanel.isOpen),
-    }, commentIcon(), h('span', { className: 'hd-sr' }, 'Comments'), this.unread); // compact: the header is full
+    }, commentIcon(), this.label, this.unread);
     this.threadPanel = new ThreadPanel(this.data.threadActions((thread) => this.openThread(thread.id, true, true)),
       () => this.setOpen(false, true));
     host.notebook.ydoc.on('update', this.onDocUpdate);
@@ -231,6 +236,10 @@ export class CommentsView implements CellComments {
       renderCellNotes(cell, counts.get(cell.id) ?? 0, canComment, this.marks);
       renderOutputMarks(cell, marks, canComment, this.marks);
     }
+    let open = 0;
+    for (const n of counts.values()) open += n;
+    this.count.textContent = open ? ` (${open})` : '';
+    this.toggle.title = `Comments: ${open || 'no'} open ${open === 1 ? 'thread' : 'threads'} on the notebook's text, cells and outputs`;
     const unread = unreadMentions(this.data.all(), this.host.me).length;
     this.unread.hidden = unread === 0;
     this.unread.textContent = unread ? String(unread) : '';

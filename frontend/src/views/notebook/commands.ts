@@ -61,12 +61,18 @@ export class CellCommands {
       case 'toCode': return this.changeType(index, 'code');
       case 'toMarkdown': return this.changeType(index, 'markdown');
       case 'toRaw': return this.changeType(index, 'raw');
-      case 'up': return modes.activate(index - 1, 'command');
-      case 'down': return modes.activate(index + 1, 'command');
+      case 'up': return modes.activate(this.stepFrom(index, -1), 'command');
+      case 'down': return modes.activate(this.stepFrom(index, 1), 'command');
       case 'first': return modes.activate(0, 'command');
       case 'last': return modes.activate(this.list.cells.length - 1, 'command');
       case 'interrupt': return void this.deps.kernel.confirmAndAct('interrupt');
     }
+  }
+
+  /** ↑ ↓: the next cell not under a collapsed heading, or this one at either end. */
+  private stepFrom(index: number, direction: -1 | 1): number {
+    const to = this.list.step(index, direction);
+    return to >= 0 && to < this.list.cells.length ? to : index;
   }
 
   // --- editing the list of cells ---------------------------------------------------------------

@@ -56,6 +56,16 @@ export class Modes {
     if (this.current === 'command') this.commandFocus()?.focus({ preventScroll: true });
   }
 
+  /** Tab in command mode: the keyboard to the active cell's first control (its run
+   * button, comment, lock…), not the first cell's. False when it has none shown. */
+  focusActiveControls(target: EventTarget | null): boolean {
+    if (this.current !== 'command' || target !== this.commandFocus()) return false;
+    const controls = this.list.activeView?.element.querySelectorAll<HTMLElement>('.hd-gutter button') ?? [];
+    const first = [...controls].find((el) => el.offsetParent !== null);
+    first?.focus();
+    return first !== undefined;
+  }
+
   /** Make the cell at `index` (kept within the cells) active, in view, in `mode`; a
    * Markdown cell stays rendered. */
   activate(index: number, mode: Mode): void {
@@ -76,8 +86,7 @@ export function editorKeys(cell: CellView, list: CellList, modes: Modes, exec: E
     runAdvance: () => exec('runAdvance', cell),
     runInsert: () => exec('runInsert', cell),
     leave: (direction) => {
-      const index = list.indexOf(cell.id) + direction;
-      const next = list.cells[index];
+      const next = list.cells[list.step(list.indexOf(cell.id), direction)];
       if (!next) return false;
       list.setActive(next.id);
       list.scrollToActive();
@@ -98,6 +107,11 @@ export class CommandKeyListener {
 
   private commandKey(event: KeyboardEvent): void {
     const target = event.target as HTMLElement | null;
+    const plainTab = event.key === 'Tab' && !event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey;
+    if (plainTab && this.modes.focusActiveControls(target)) {
+      event.preventDefault();
+      return;
+    }
     if (this.modes.mode !== 'command' || target?.closest(NOT_COMMAND_MODE)) return;
     if (!this.page.isConnected) return;
     const command = this.keys.handle(event, performance.now());

@@ -44,13 +44,24 @@ export function pageLayout(parts: PageParts): HTMLElement {
     ...parts.panels);
 }
 
-/** The toolbar; every button gives the keyboard back to the notebook (`after`). */
+/** The toolbar's parts made elsewhere: the contents toggle (views/outline/), the cell-type
+ * list (views/cell-type.ts) and the kernel's name and picker (views/kernel-picker.ts). */
+export interface ToolbarParts {
+  contents: HTMLElement;
+  cellType: HTMLElement;
+  kernelPicker: HTMLElement;
+}
+
+/** The toolbar; every button gives the keyboard back to the notebook (`after`). The
+ * kernel's name is at its right end, as in JupyterLab. */
 export function toolbar(commands: CellCommands, kernel: KernelControls,
-  exportUrl: (format: ExportFormat) => string, after: () => void): HTMLElement {
+  exportUrl: (format: ExportFormat) => string, after: () => void, parts: ToolbarParts): HTMLElement {
   // `needs`: the capability without which the control is hidden (views/roles.ts).
   const button = (label: string, text: string, action: () => void, needs?: Capability): HTMLButtonElement =>
     h('button', { type: 'button', 'aria-label': label, title: label, 'data-needs': needs, onclick: () => { action(); after(); } }, text);
   return h('nav', { className: 'hd-toolbar', 'aria-label': 'Notebook actions' },
+    parts.contents,
+    h('span', { className: 'hd-sep' }),
     button('Run cell and advance (Shift+Enter)', '▶ Run', () => commands.exec('runAdvance'), 'execute'),
     button('Run all cells', '▶▶ Run all', () => void commands.runAll(), 'execute'),
     button('Run the cells above the selected cell', '▲ Run above', () => void commands.runAbove(), 'execute'),
@@ -63,6 +74,8 @@ export function toolbar(commands: CellCommands, kernel: KernelControls,
     button('Move the cell up', '↑', () => commands.move(-1), 'edit'),
     button('Move the cell down', '↓', () => commands.move(1), 'edit'),
     button('Delete the cell (D, D)', '✕ Delete', () => commands.exec('delete'), 'edit'),
-    h('span', { className: 'hd-sep', 'data-needs': 'edit' }),
-    exportMenu(exportUrl));
+    parts.cellType,
+    h('span', { className: 'hd-sep' }),
+    exportMenu(exportUrl),
+    parts.kernelPicker);
 }

@@ -1,6 +1,6 @@
 /**
  * The notebook page: makes its parts (cells, comments, version history, roles, people, run
- * queue, kernel, save state, banners) and wires them to the room: presence shown at most
+ * queue, kernel and its picker, cell-type list, outline, save state, banners) and wires them to the room: presence shown at most
  * once a frame, the connection status, the server's notices (a recorded version refreshes
  * the history). Each job is a module beside this one:
  * layout.ts (the elements), keyboard.ts (command and edit mode, keys), commands.ts (what a
@@ -19,13 +19,17 @@ import { CommentsView } from '../comments/view';
 import { FollowMode } from '../follow';
 import { ChangesSinceLooked } from '../history/looked';
 import { HistoryView } from '../history/view';
+import { CellTypePicker } from '../cell-type';
 import { KernelControls } from '../kernel';
+import { KernelPicker } from '../kernel-picker';
 import { MenuCloser } from '../menus';
+import { OutlineView } from '../outline/view';
 import { PeopleBar } from '../people';
 import { QueuePanel } from '../queue';
 import { RoleControls } from '../roles';
 import { SaveKey, SaveStatus } from '../save';
 import { WidgetSlots } from '../widgets';
+import '../staples.css';
 import { Banners } from './banners';
 import { OwnColor } from './colors';
 import { CellCommands } from './commands';
@@ -59,6 +63,9 @@ export class NotebookPage {
   private readonly widgets: WidgetSlots;
   private readonly queue: QueuePanel;
   private readonly kernel: KernelControls;
+  private readonly kernelPicker: KernelPicker;
+  private readonly cellType: CellTypePicker;
+  private readonly outline: OutlineView;
   private readonly follow: FollowMode;
   private readonly people: PeopleBar;
   private readonly modes: Modes;
@@ -104,11 +111,20 @@ export class NotebookPage {
       requestEdit: (cell) => this.modes.edit(cell),
       answerInput: (id, value) => void this.kernel.answer(id, value),
       cancelRun: (id) => void this.kernel.cancel(id),
+      run: (cell, byPointer) => {
+        this.exec('run', cell);
+        if (byPointer) this.modes.refocus();
+      },
       comments: this.comments,
       history: this.history.blame,
       access: this.roles,
       widgets: this.widgets,
-    }, (id) => room.setActiveCell(id));
+    }, (id) => {
+      room.setActiveCell(id);
+      // (a cell may be made active while the page is still being made: these come later)
+      this.outline?.activeChanged(id);
+      this.cellType?.show();
+    });
     this.save = new SaveStatus(room);
     this.queue = new QueuePanel({
       myUsername: me.username,
@@ -126,6 +142,12 @@ export class NotebookPage {
     this.modes = new Modes(this.list, () => this.element.querySelector<HTMLElement>('.hd-notebook'));
     this.commands = new CellCommands({ notebook: room.notebook, list: this.list, modes: this.modes, roles: this.roles, kernel: this.kernel });
     this.places = new Places(room, this.list, this.modes, this.follow);
+    this.outline = new OutlineView({ notebook: room.notebook, documentId: room.documentId, list: this.list,
+      goToCell: (id) => this.places.goToCell(id) });
+    this.cellType = new CellTypePicker({ notebook: room.notebook, list: this.list, exec: (command) => this.exec(command),
+      canEdit: () => this.roles.has('edit'), after: () => this.modes.refocus() });
+    this.kernelPicker = new KernelPicker({ notebook: room.notebook, kernels: deps.kernels, controls: this.kernel,
+      canChange: () => this.roles.has('restart') && deps.kernels.sessions, canEdit: () => this.roles.has('edit') });
     this.element = pageLayout({
       header: {
         path: room.path,
@@ -135,10 +157,11 @@ export class NotebookPage {
           this.roles.present.bar, this.comments.toggle, this.history.toggle, this.people.element, this.roles.actions],
       },
       toolbar: toolbar(this.commands, this.kernel,
-        (format) => deps.kernels.exportUrl(room.documentId, format), () => this.modes.refocus()),
+        (format) => deps.kernels.exportUrl(room.documentId, format), () => this.modes.refocus(),
+        { contents: this.outline.contents.toggle, cellType: this.cellType.element, kernelPicker: this.kernelPicker.element }),
       banners: this.banners.element,
       cells: this.list.element,
-      panels: [this.comments.panel, ...this.history.elements],
+      panels: [this.outline.contents.element, this.comments.panel, ...this.history.elements],
     });
     this.menus = new MenuCloser(this.element);
     const header = this.element.querySelector<HTMLElement>('.hd-header');
@@ -146,6 +169,11 @@ export class NotebookPage {
     this.roles.mount(this.element, this.follow);
     this.roles.changed.on(() => this.schedulePresence());
     this.roles.changed.on(() => this.history.rightsChanged());
+    this.roles.changed.on(() => {
+      this.cellType.show();
+      this.kernelPicker.show();
+    });
+    this.outline.refresh();
     room.statusChanged.on((s) => this.showStatus(s));
     room.stateChanged.on(() => this.save.show());
     room.presenceChanged.on(() => this.schedulePresence());
@@ -236,6 +264,9 @@ export class NotebookPage {
     this.looked.destroy();
     this.history.destroy();
     this.roles.destroy();
+    this.outline.destroy();
+    this.cellType.destroy();
+    this.kernelPicker.destroy();
     this.list.destroy();
     this.widgets.destroy();
     this.deps.room.destroy();
