@@ -114,6 +114,14 @@ def test_the_header_never_moves_the_notebook(huddle: ServerProcess, users: Users
     more = alice.page.locator(".hd-people-more > summary")
     expect(more).to_be_visible()
     expect(more).to_have_text(re.compile(r"^\+[1-3]$"))
+    # Everything in the line is inside the window: Share and Present reachable, your own
+    # name shown whole.
+    for control in ("Share this notebook", "Present"):
+        box = alice.page.get_by_role("button", name=control).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 900, (control, box)
+    me = alice.page.locator(".hd-person-me .hd-person-name")
+    expect(me).to_be_visible()
+    assert me.evaluate("e => e.scrollWidth <= e.clientWidth"), "your name is cut"
     users.screenshot(alice, "11-header-narrow")
     more.click()
     expect(alice.page.locator(".hd-people-overflow .hd-person").first).to_be_visible()

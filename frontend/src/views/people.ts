@@ -99,9 +99,10 @@ export class PeopleBar {
     this.showMore();
     if (!line) return;
     line.classList.add('hd-fitting'); // the title at its full width, while measuring
-    // Labels that can say less ("Comments (3)" as its icon and count) do so before anyone
-    // is moved out of the line (staples.css: `.hd-tight`).
-    line.classList.remove('hd-tight');
+    // Labels that can say less ("Comments (3)" as its icon and count, History and the
+    // logo as their icons) do so before anyone is moved out of the line (`.hd-tight`,
+    // style.css).
+    line.classList.remove(...TIGHTER);
     if (overflows(line)) line.classList.add('hd-tight');
     // Leave me (first) and whom I follow in the line: never hidden, never cut. Each one
     // moved shows the "+N" button, which takes room too: measured again each time.
@@ -109,7 +110,18 @@ export class PeopleBar {
       this.more.prepend(this.inline.lastElementChild!);
       this.showMore();
     }
+    // With people moved, the labels may have room to say everything again.
+    if (line.classList.contains('hd-tight')) {
+      line.classList.remove('hd-tight');
+      if (overflows(line)) line.classList.add('hd-tight');
+    }
+    // A narrow window, where even a shortened title leaves too little room: closer
+    // together, then (last resort) your chip as your initials, your name in its tooltip
+    // and for screen readers. Share and Present stay reachable.
     line.classList.remove('hd-fitting');
+    for (const level of TIGHTER.slice(1)) {
+      if (overflows(line)) line.classList.add(level);
+    }
   }
 
   private showMore(): void {
@@ -125,6 +137,9 @@ export class PeopleBar {
     this.fitting?.disconnect();
   }
 }
+
+/** How the header says less, in order, while it does not fit (style.css). */
+const TIGHTER = ['hd-tight', 'hd-tighter', 'hd-tightest'];
 
 /** Whether the header line's items reach past its right edge. */
 function overflows(line: HTMLElement): boolean {

@@ -65,7 +65,7 @@ export class HistoryView {
       'aria-controls': 'hd-history-panel',
       title: 'History: versions of this notebook, what changed, restore',
       onclick: () => this.setOpen(!this.panel.isOpen),
-    }, clockIcon(), 'History');
+    }, clockIcon(), h('span', { className: 'hd-history-word' }, 'History'));
     this.panel = new VersionPanel({
       canEdit: () => host.canEdit(),
       preview: (version) => void this.preview(version.id),
