@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..collab.documents.notebook import NotebookDocument
-from .client import IopubListener, KernelChannel, StatusListener
+from .client import CONNECTION_LOST, IopubListener, KernelChannel, StatusListener
 from .displays import DisplayRegistry
 from .outputs import OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 # What a password answer shows in the output: JupyterLab's mask, never the answer or its length.
 PASSWORD_MASK = "········"
 _OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "clear_output")
+# Statuses after which the connection has nothing more to give what runs on it: a gateway
+# says on iopub that the kernel is restarting (its auto-restart after a crash, or a restart
+# by someone on the gateway) or dead; or the connection itself closed for good. Each maps
+# to the reason the running request is aborted with.
+_BROKEN = {
+    "restarting": "the kernel restarted (it died, or was restarted on its gateway)",
+    "dead": "the kernel died",
+    CONNECTION_LOST: "the connection to the kernel was lost",
+}
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,9 @@ class KernelDispatcher:
         self.running: _Run | None = None
         self.status = "unknown"
         self._connection: KernelChannel | None = None
+        # One connection at a time: the worker and a reconnection after a broken one.
+        self._connect_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -221,6 +233,9 @@ class KernelDispatcher:
         """Abort everything and stop, letting the running request conclude (its cell goes
         idle) before the worker ends."""
         self._closing = True
+        for background in list(self._background):
+            background.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.reset(reason)
         self._wake.set()
         task, self._task = self._task, None
@@ -361,16 +376,50 @@ class KernelDispatcher:
             await asyncio.sleep(self.settings.watchdog_interval_s / 2)
 
     async def _connect(self) -> KernelChannel:
-        if self._connection is None:
-            self._connection = await self.hooks.connect(
-                self.kernel_id, self._on_status, self._on_any_iopub)
-            if self.widgets is not None:
-                self.widgets.sender = self._connection.send_comm
-        return self._connection
+        async with self._connect_lock:
+            if self._connection is None:
+                self._connection = await self.hooks.connect(
+                    self.kernel_id, self._on_status, self._on_any_iopub)
+                if self.widgets is not None:
+                    self.widgets.sender = self._connection.send_comm
+            return self._connection
 
     def _on_status(self, status: str) -> None:
-        if status in ("busy", "idle", "starting") and status != self.status:
+        if status in _BROKEN:
+            self._broken(status)
+        elif status in ("busy", "idle", "starting") and status != self.status:
             self.set_status(status)
+
+    def _broken(self, status: str) -> None:
+        """The connection is of no more use (``_BROKEN``): abort what runs and what waits,
+        as for a restart (the kernel's state is unknown), drop the connection, and connect
+        again in the background so that the status says when the kernel is back."""
+        connection = self._connection
+        if connection is None or self._closing:
+            return
+        reason = _BROKEN[status]
+        detail = getattr(connection, "lost_reason", None)
+        if status == CONNECTION_LOST and detail:
+            reason = f"{reason}: {detail}"
+        log.warning("kernel %s: %s", self.kernel_id, reason)
+        self.abort_running(reason)
+        task = asyncio.create_task(self._after_broken(connection, reason, status))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_broken(self, connection: KernelChannel, reason: str, status: str) -> None:
+        if self._connection is not connection:
+            return  # reset already (a restart through the server)
+        await self.reset(reason, status=status)
+        if status == "dead":
+            return
+        try:
+            await self._connect_when_back()
+        except Exception as err:  # still away: the next request tries again (and says so)
+            log.info("kernel %s is not back: %s", self.kernel_id, err)
+            return
+        if self.running is None and self.status == status:
+            self.set_status("idle")
 
     def _on_any_iopub(self, msg: dict[str, Any]) -> bool:
         """Widget traffic and display updates (routed by display id, whoever's execution

@@ -8,6 +8,7 @@ notebook is on the same kernel.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,10 @@ from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
 
 from ..collab.ids import DocumentRoomId
-from ..kernels.client import KernelConnection
+from ..kernels.client import KernelConnection, is_gateway
+from .gateway_channels import GatewayChannels
+
+log = logging.getLogger(__name__)
 
 
 class ServerKernels:
@@ -80,7 +84,13 @@ class ServerKernels:
         if kernel_id not in self.kernel_manager:
             return False
         kernel = self.kernel_manager.get_kernel(kernel_id)
-        return bool(await ensure_async(kernel.is_alive()))
+        try:
+            return bool(await ensure_async(kernel.is_alive()))
+        except Exception as err:
+            # A gateway kernel asks its gateway, which may be unreachable: not knowing is
+            # not dead (the connection's own end says when runs are lost).
+            log.info("kernel %s: cannot tell whether it is alive: %s", kernel_id, err)
+            return True
 
     async def interrupt(self, kernel_id: str) -> None:
         """Interrupt the kernel (through the kernel manager, as Jupyter's API does)."""
@@ -92,6 +102,10 @@ class ServerKernels:
 
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[dict[str, Any]], bool]) -> KernelConnection:
-        """A client of the kernel's channels for the server's own executions."""
+        """A client of the kernel's channels for the server's own executions: ZMQ to a
+        local kernel, the server's own websocket to a gateway's."""
+        if is_gateway(self.kernel_manager.get_kernel(kernel_id)):
+            return await KernelConnection.opened(kernel_id, GatewayChannels(kernel_id),
+                                                 on_status, on_any_iopub)
         return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
                                            on_any_iopub)
