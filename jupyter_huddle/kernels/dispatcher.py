@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..collab.documents.notebook import NotebookDocument
 from .client import CONNECTION_LOST, IopubListener, KernelChannel, StatusListener
 from .displays import DisplayRegistry
+from .errors import UnknownKernel
 from .outputs import OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
 from .widgets.hub import WidgetHub
@@ -370,6 +371,8 @@ class KernelDispatcher:
         while True:
             try:
                 return await self._connect()
+            except UnknownKernel:
+                raise  # it will not come back
             except Exception:
                 if loop.time() >= deadline or self._closing:
                     raise
@@ -415,6 +418,10 @@ class KernelDispatcher:
             return
         try:
             await self._connect_when_back()
+        except UnknownKernel as err:
+            log.warning("kernel %s: %s", self.kernel_id, err)
+            self.set_status("dead")
+            return
         except Exception as err:  # still away: the next request tries again (and says so)
             log.info("kernel %s is not back: %s", self.kernel_id, err)
             return

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.utils import ensure_async
+from tornado.httpclient import HTTPClientError
 from tornado.web import HTTPError
 
 from ..collab.ids import DocumentRoomId
 from ..kernels.client import KernelConnection, is_gateway
+from ..kernels.errors import UnknownKernel
 from .gateway_channels import GatewayChannels
 
 log = logging.getLogger(__name__)
@@ -103,9 +105,35 @@ class ServerKernels:
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[dict[str, Any]], bool]) -> KernelConnection:
         """A client of the kernel's channels for the server's own executions: ZMQ to a
-        local kernel, the server's own websocket to a gateway's."""
+        local kernel, the server's own websocket to a gateway's.
+
+        Raises:
+            UnknownKernel: the server runs no such kernel (any more).
+            Exception: it cannot be reached (yet): ``KernelConnection.open``.
+        """
+        if kernel_id not in self.kernel_manager:
+            raise UnknownKernel(f"kernel {kernel_id} is gone")
         if is_gateway(self.kernel_manager.get_kernel(kernel_id)):
-            return await KernelConnection.opened(kernel_id, GatewayChannels(kernel_id),
-                                                 on_status, on_any_iopub)
+            return await self._connect_on_gateway(kernel_id, on_status, on_any_iopub)
         return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
                                            on_any_iopub)
+
+    async def _connect_on_gateway(self, kernel_id: str, on_status: Callable[[str], None],
+                                  on_any_iopub: Callable[[dict[str, Any]], bool]
+                                  ) -> KernelConnection:
+        """Raises:
+            UnknownKernel: the gateway does not know the kernel (any more).
+            HTTPClientError, OSError, TimeoutError, ChannelClosed: it cannot be reached.
+        """
+        try:
+            return await KernelConnection.opened(kernel_id, GatewayChannels(kernel_id),
+                                                 on_status, on_any_iopub)
+        except HTTPClientError as err:
+            if err.code != 404:
+                raise
+        # Gone with a gateway that restarted (its kernels die with it), or culled there.
+        # The server's gateway manager would go on listing it until it next polls the
+        # gateway: it goes now, so its session is culled and the notebook can have a new one.
+        self.kernel_manager.remove_kernel(kernel_id)
+        raise UnknownKernel(f"kernel {kernel_id} is gone from its gateway "
+                            "(the gateway restarted, or culled it): start a new kernel")

@@ -67,7 +67,10 @@ class Gateway:
                      f"--EnterpriseGatewayApp.auth_token={self.token}",
                      # a crashed kernel is restarted at once (the default polls every 3 s)
                      "--KernelRestarter.time_to_dead=0.5",
-                     "--EnterpriseGatewayApp.inherited_envs=['PATH']"]
+                     # tests run as root in containers, which it refuses by default
+                     "--EnterpriseGatewayApp.unauthorized_users=[]",
+                     # jupyter_server's gateway client lists kernels (off by default)
+                     "--EnterpriseGatewayApp.list_kernels=True"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> Gateway:
