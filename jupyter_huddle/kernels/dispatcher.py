@@ -350,7 +350,7 @@ class KernelDispatcher:
                 await self._watch(run)
 
     async def _watch(self, run: _Run) -> None:
-        if not await self.hooks.kernel_alive(self.kernel_id):
+        if not await self._alive_unless_done(run):
             run.abort("the kernel died")
             await self.reset("the kernel died", status="dead")
             return
@@ -363,6 +363,21 @@ class KernelDispatcher:
             # was lost; it is over anyway. (Measured from its last iopub message, not from
             # the reply: outputs still arriving mean the idle is still to come.)
             run.done.set()
+
+    async def _alive_unless_done(self, run: _Run) -> bool:
+        """Whether the kernel is alive; True as soon as the run ends meanwhile (asking a
+        gateway takes an HTTP request, which a gateway gone silent leaves hanging: the run
+        must not wait for it once it is over)."""
+        check = asyncio.ensure_future(self.hooks.kernel_alive(self.kernel_id))
+        ended = asyncio.ensure_future(run.done.wait())
+        try:
+            await asyncio.wait((check, ended), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if not check.done():
+            check.cancel()
+            return True
+        return bool(check.result())
 
     async def _connect_when_back(self) -> KernelChannel:
         """Connect, waiting (bounded) for a kernel that is restarting after a crash."""
@@ -425,7 +440,7 @@ class KernelDispatcher:
         except Exception as err:  # still away: the next request tries again (and says so)
             log.info("kernel %s is not back: %s", self.kernel_id, err)
             return
-        if self.running is None and self.status == status:
+        if self.status == status:  # (a run on the new connection says busy itself)
             self.set_status("idle")
 
     def _on_any_iopub(self, msg: dict[str, Any]) -> bool:

@@ -30,6 +30,12 @@ from ..kernels.client import ChannelClosed
 
 log = logging.getLogger(__name__)
 CHANNELS = ("shell", "iopub", "stdin", "control")
+# A gateway that vanishes without closing the socket (a network partition, a frozen host)
+# is noticed by pings: no pong within the timeout closes the socket, and the runs on it end
+# with a clear error instead of waiting forever. Tornado wants the timeout no longer than
+# the interval, and gives the close handshake 5 s more: noticed within 25 s.
+PING_INTERVAL_S = 10.0
+PING_TIMEOUT_S = 10.0
 # Replies to our kernel_info request while waiting for the kernel: at most this many other
 # shell messages are skipped (a bound on a confused gateway, not a rate).
 _MAX_SKIPPED = 1000
@@ -83,6 +89,10 @@ class GatewayChannels:
         # The websocket stays open for the kernel's lifetime: no request timeout on it.
         args.pop("request_timeout", None)
         self._ws = await websocket_connect(HTTPRequest(self._url(), **args),
+                                           ping_interval=PING_INTERVAL_S,
+                                           ping_timeout=PING_TIMEOUT_S,
+                                           # a kernel's output, bounded by the output caps
+                                           # as it is written out (as ZMQ's is)
                                            max_message_size=1 << 30)
         self._reader = asyncio.create_task(self._read())
 

@@ -8,6 +8,7 @@ notebook is on the same kernel.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,9 @@ from ..kernels.errors import UnknownKernel
 from .gateway_channels import GatewayChannels
 
 log = logging.getLogger(__name__)
+
+# How long the watchdog's "is the kernel alive?" may take (a gateway is asked over HTTP).
+ALIVE_CHECK_TIMEOUT_S = 5.0
 
 
 class ServerKernels:
@@ -87,11 +91,13 @@ class ServerKernels:
             return False
         kernel = self.kernel_manager.get_kernel(kernel_id)
         try:
-            return bool(await ensure_async(kernel.is_alive()))
+            # A gateway kernel asks its gateway, which may be unreachable or silent (its
+            # requests time out after 40 s): the watchdog waits on this, so it is bounded.
+            async with asyncio.timeout(ALIVE_CHECK_TIMEOUT_S):
+                return bool(await ensure_async(kernel.is_alive()))
         except Exception as err:
-            # A gateway kernel asks its gateway, which may be unreachable: not knowing is
-            # not dead (the connection's own end says when runs are lost).
-            log.info("kernel %s: cannot tell whether it is alive: %s", kernel_id, err)
+            # Not knowing is not dead: the connection's own end says when runs are lost.
+            log.info("kernel %s: cannot tell whether it is alive: %r", kernel_id, err)
             return True
 
     async def interrupt(self, kernel_id: str) -> None:

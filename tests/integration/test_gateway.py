@@ -6,14 +6,17 @@ the tests that kill it or cut the way to it come last and leave it running.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jupyter_server.gateway.gateway_client import GatewayClient
 from traitlets.config import Config
 
+from jupyter_huddle.server import gateway_channels
 from tests.integration.test_execution import outputs, start_session, text_of, wait_idle
 from tests.integration.test_execution_edges import (
     Actor,
@@ -203,13 +206,18 @@ def proxy(gateway: Gateway) -> Any:
     forwarder.close()
 
 
-LONG_CELL = ("import time\nx = 41\nprint('started', flush=True)\ntime.sleep(3)\n"
-             "print('finished while cut off', flush=True)")
+def long_cell(release: Path) -> str:
+    """A cell that runs until the test creates ``release`` (by construction still running
+    whatever the test does meanwhile), then prints what must never be written."""
+    return ("import os, time\nx = 41\nprint('started', flush=True)\n"
+            f"while not os.path.exists({str(release)!r}): time.sleep(0.02)\n"
+            "print('finished while cut off', flush=True)")
 
 
 async def test_gateway_unreachable_mid_run(huddle: Any, gateway: Gateway, proxy: TcpProxy,
-                                           write_notebook: Any) -> None:
-    write_notebook("cut.ipynb", [LONG_CELL, "print('behind')", "print(x + 1)"])
+                                           write_notebook: Any, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    write_notebook("cut.ipynb", [long_cell(release), "print('behind')", "print(x + 1)"])
     kernel_id = await on_gateway(huddle, gateway, "cut.ipynb")
     room, _ = await huddle.room_id("cut.ipynb")
     async with huddle.open("cut.ipynb") as watcher:
@@ -229,6 +237,7 @@ async def test_gateway_unreachable_mid_run(huddle: Any, gateway: Gateway, proxy:
         # a run asked for while it is away waits for it, and runs once it is back
         waiting = request_ids(await run(huddle, kernel_id, room, ids[2]))[0]
         proxy.start()
+        release.touch()  # the cut-off cell ends on the kernel; its last words go nowhere
         await wait_idle(watcher, 2)
         assert by_id(await queue_view(huddle, room))[waiting]["state"] == "done"
         assert text_of(watcher, 2) == "42\n"  # the same kernel, its variables kept
@@ -237,9 +246,42 @@ async def test_gateway_unreachable_mid_run(huddle: Any, gateway: Gateway, proxy:
         assert outputs(watcher, 1) == []
 
 
+async def test_a_silent_gateway_is_noticed_by_pings(huddle: Any, gateway: Gateway,
+                                                    proxy: TcpProxy, write_notebook: Any,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """Nothing closes the socket (a partition, a frozen host): no pong ends it."""
+    release = tmp_path / "release"
+    # (noticed in 0.4 s, then Tornado's 5 s for the close handshake that never comes)
+    monkeypatch.setattr(gateway_channels, "PING_INTERVAL_S", 0.2)
+    monkeypatch.setattr(gateway_channels, "PING_TIMEOUT_S", 0.2)
+    write_notebook("silent.ipynb", [long_cell(release), "print(x + 1)"])
+    kernel_id = await on_gateway(huddle, gateway, "silent.ipynb")
+    room, _ = await huddle.room_id("silent.ipynb")
+    async with huddle.open("silent.ipynb") as watcher:
+        ids = [c["id"] for c in watcher.cells]
+        running = request_ids(await run(huddle, kernel_id, room, ids[0]))[0]
+        await watcher.wait_for(lambda: text_of(watcher, 0) == "started\n", timeout=30)
+        proxy.freeze()
+        try:
+            await all_idle(watcher, timeout=10)
+        finally:
+            proxy.thaw()
+        entry = by_id(await queue_view(huddle, room))[running]
+        assert entry["state"] == "aborted"
+        assert "connection to the kernel was lost" in entry["reason"], entry
+        release.touch()
+        await run(huddle, kernel_id, room, ids[1])
+        await wait_idle(watcher, 1)
+        assert text_of(watcher, 1) == "42\n"
+        assert text_of(watcher, 0) == "started\n"
+
+
 async def test_gateway_killed_and_started_again_mid_run(huddle: Any, gateway: Gateway,
-                                                         write_notebook: Any) -> None:
-    write_notebook("killed.ipynb", [LONG_CELL, "print('behind')", "print('fresh')"])
+                                                         write_notebook: Any,
+                                                         tmp_path: Path) -> None:
+    write_notebook("killed.ipynb", [long_cell(tmp_path / "never"), "print('behind')",
+                                    "print('fresh')"])
     kernel_id = await on_gateway(huddle, gateway, "killed.ipynb")
     room, _ = await huddle.room_id("killed.ipynb")
     async with huddle.open("killed.ipynb") as watcher:
@@ -254,7 +296,7 @@ async def test_gateway_killed_and_started_again_mid_run(huddle: Any, gateway: Ga
         assert "connection to the kernel was lost" in history[running]["reason"]
         assert history[behind]["state"] == "aborted"
 
-        gateway.start()
+        await asyncio.to_thread(gateway.start)  # (the server goes on meanwhile)
         # its kernels did not survive it: a run on the old one is refused, or (asked before
         # the server has noticed) ends at once, saying why
         response = await huddle.request("POST", f"api/kernels/{kernel_id}/execute",

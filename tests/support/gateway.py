@@ -10,6 +10,7 @@ ipykernel as the local kernels of the other tiers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -124,8 +125,26 @@ class Gateway:
             process.wait(timeout)
 
     def kill(self) -> None:
-        """A crash: SIGKILL the gateway and everything in its process group (its kernels)."""
+        """A crash of the gateway's host: SIGKILL the gateway and its kernels (each in a
+        session of its own, so not in its process group)."""
         process = self.process
         assert process is not None
+        kernels = _children(process.pid)
         os.killpg(process.pid, signal.SIGKILL)
+        for pid in kernels:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(30)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -23,6 +23,10 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        # Cleared: bytes stop flowing both ways while every socket stays open (a silent
+        # partition: nothing tells either end).
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
@@ -41,7 +45,16 @@ class TcpProxy:
         for end in ends:
             _close(end)
 
-    close = cut
+    def freeze(self) -> None:
+        """Stop forwarding without closing anything."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self.thaw()
+        self.cut()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -63,6 +76,7 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         with self._lock:  # one side ended: so does the other
             self._open.difference_update((source, sink))
