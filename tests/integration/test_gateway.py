@@ -34,6 +34,7 @@ from tests.integration.test_execution_edges import (
 from tests.support.gateway import REQUIRED_ENV, Gateway, gateway_command
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
+from tests.support.widget_page import owner_page
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture
 def huddle_config() -> dict[str, Any]:
     return {"save_delay_s": 0.1, "max_save_delay_s": 0.5, "room_cleanup_delay_s": 0.5,
-            "save_retry_delay_s": 0.2, "kernel_watchdog_interval_s": 0.3}
+            "save_retry_delay_s": 0.2, "kernel_watchdog_interval_s": 0.3,
+            "widget_save_interval_s": 0.2}
 
 
 @pytest.fixture
@@ -156,6 +158,33 @@ async def test_interrupt_and_restart(huddle: Any, gateway: Gateway,
         await wait_idle(client, 1)
         assert text_of(client, 1) == "queued\n"
         assert client.cells[1]["execution_count"] == 1  # counts start again
+
+
+async def test_widgets_with_binary_buffers_both_ways(huddle: Any, gateway: Gateway,
+                                                      write_notebook: Any) -> None:
+    """The gateway's websocket carries Jupyter's binary frames: a widget's buffers reach
+    the pages, and a page's buffers reach the kernel."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    write_notebook("image.ipynb", [f"import ipywidgets as w; im = w.Image(value={png!r}); im",
+                                   "print(len(im.value), bytes(im.value[-3:]))"])
+    kernel_id = await on_gateway(huddle, gateway, "image.ipynb")
+    room, _ = await huddle.room_id("image.ipynb")
+    async with huddle.open("image.ipynb") as doc, owner_page(huddle, room) as page:
+        ids = [c["id"] for c in doc.cells]
+        await run(huddle, kernel_id, room, ids[0])
+        opened = await page.frame("open", lambda f: f["model"]["state"].get("_model_name")
+                                  == "ImageModel", "the image's open")
+        assert opened["_binary"] is True
+        assert opened["model"]["state"]["value"] == png
+        comm_id = opened["model"]["comm_id"]
+        await page.send(comm_id, {"method": "update", "state": {"value": None},
+                                  "buffer_paths": [["value"]]}, [b"\x00\x01new"])
+        await page.frame("update", lambda f: f["comm_id"] == comm_id
+                         and f["state"].get("value") == b"\x00\x01new", "the echo")
+        assert not page.of_type("refused")
+        await run(huddle, kernel_id, room, ids[1])
+        await wait_idle(doc, 1)
+        assert text_of(doc, 1) == "5 b'new'\n"
 
 
 CRASH_NOTEBOOK = ["import os\nprint(os.getpid())",
