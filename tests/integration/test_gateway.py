@@ -17,6 +17,7 @@ from jupyter_server.gateway.gateway_client import GatewayClient
 from traitlets.config import Config
 
 from jupyter_huddle.server import gateway_channels
+from tests.integration import test_execution
 from tests.integration.test_execution import outputs, start_session, text_of, wait_idle
 from tests.integration.test_execution_edges import (
     Actor,
@@ -127,6 +128,16 @@ async def test_execute_queue_input_and_status(huddle: Any, gateway: Gateway,
         assert (history[first]["state"], history[second]["state"]) == ("done", "done")
         assert history[second]["started_at"] >= history[first]["finished_at"]
         assert [watcher.cells[i]["execution_count"] for i in (1, 2)] == [2, 3]
+
+
+async def test_a_run_survives_every_client_leaving(huddle: Any, gateway: Gateway,
+                                                   write_notebook: Any,
+                                                   jp_root_dir: Path) -> None:
+    """The room stays leased while work is pending, the kernel being on a gateway: the
+    local tier's test, as is."""
+    await test_execution.test_run_survives_every_client_leaving(huddle, write_notebook,
+                                                                jp_root_dir)
+    assert len(gateway.kernels()) >= 1
 
 
 async def test_interrupt_and_restart(huddle: Any, gateway: Gateway,
