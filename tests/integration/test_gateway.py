@@ -304,7 +304,7 @@ async def test_a_silent_gateway_is_noticed_by_pings(huddle: Any, gateway: Gatewa
         await watcher.wait_for(lambda: text_of(watcher, 0) == "started\n", timeout=30)
         proxy.freeze()
         try:
-            await all_idle(watcher, timeout=10)
+            await all_idle(watcher, timeout=20)
         finally:
             proxy.thaw()
         entry = by_id(await queue_view(huddle, room))[running]
