@@ -17,15 +17,18 @@ fi
 npm ci --prefix frontend --no-audit --no-fund --loglevel=error </dev/null
 python3 -m pip install -q -e ".[test,lab]" </dev/null
 
+# Enterprise Gateway for the gateway tier, in a virtualenv of its own (see the script).
+bash scripts/gateway_venv.sh
+
 # Node peers for the interop tests (npm's yjs + y-websocket, as JupyterLab uses them).
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error </dev/null
 
 # The web app's unit tests (type check + node --test).
 npm test --prefix frontend --silent </dev/null
 
-# The browser and Node tiers skip themselves when their tools are missing; here, where
+# The browser, Node and gateway tiers skip themselves when their tools are missing; here, where
 # the tools were just installed, a skip would hide a broken setup: make it a failure.
-export HUDDLE_E2E_REQUIRED=1 HUDDLE_INTEROP_REQUIRED=1
+export HUDDLE_E2E_REQUIRED=1 HUDDLE_INTEROP_REQUIRED=1 HUDDLE_GATEWAY_REQUIRED=1
 # On several processes (pytest-xdist, docs/DEVELOPMENT.md): most tests wait on servers,
 # kernels, browsers and Node peers, so more workers than cores pay. HUDDLE_TEST_WORKERS=0
 # runs the suite in one process.

@@ -2,7 +2,8 @@
 
 It has a Session of its own (a distinct ZMQ identity): a client made with the manager's
 session would share the identity of every browser's kernel websocket, and replies would
-go to whichever connected last. Gateway kernels get the manager's remote client instead.
+go to whichever connected last. A gateway kernel's client is the server's own websocket to
+the gateway (``server/gateway_channels.py``), handed to ``KernelConnection`` the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ class ExecutionListener(Protocol):
         """The kernel asks for input (``prompt``, ``password``)."""
 
 
+# The kernel's execution state ("busy", "idle", "starting"; and from a gateway, "restarting"
+# and "dead"), or ``CONNECTION_LOST`` once the connection's channels closed for good.
 StatusListener = Callable[[str], None]
+CONNECTION_LOST = "disconnected"
+
+
+class ChannelClosed(Exception):
+    """A read on a connection whose channels closed for good (a gateway's websocket ended):
+    nothing more will come on it."""
 # Sees every iopub message first; True: it took the message (an output an Output widget
 # captured), which then goes to no execution.
 IopubListener = Callable[[dict[str, Any]], bool]
@@ -63,21 +72,21 @@ class KernelChannel(Protocol):
         """Stop reading and disconnect."""
 
 
-def _is_gateway(kernel: Any) -> bool:
-    return any(cls.__name__.startswith("Gateway") for cls in type(kernel).__mro__)
-
-
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+def is_gateway(kernel: Any) -> bool:
+    """Whether ``kernel`` (a kernel manager) is a gateway's kernel (jupyter_server's
+    ``GatewayKernelManager`` or a subclass)."""
+    return any(cls.__name__.startswith("Gateway") for cls in type(kernel).__mro__)
+
+
 def _client_of(kernel: Any) -> tuple[Any, Any]:
-    """A client of ``kernel`` with a session of its own, and the ZMQ context it uses (None
-    for a gateway kernel)."""
+    """A client of ``kernel`` (a local one) with a session of its own, and the ZMQ
+    context it uses (None when it is not a jupyter_client session's kernel)."""
     session = getattr(kernel, "session", None)
-    if _is_gateway(kernel) or not isinstance(session, Session):
-        # A gateway kernel: its client multiplexes every channel over one websocket to
-        # the gateway, with a session of its own.
+    if not isinstance(session, Session):
         return kernel.client(), None
     # Unbounded receive queues: when a cell floods output faster than the server reads
     # it, ZMQ would otherwise have the kernel drop messages for us past 1000 (outputs
@@ -105,6 +114,8 @@ class KernelConnection:
         self._on_any_iopub = on_any_iopub
         self._listeners: dict[str, ExecutionListener] = {}
         self._readers: list[asyncio.Task[None]] = []
+        # Why the channels closed for good (None while they are open).
+        self.lost_reason: str | None = None
 
     @classmethod
     async def open(cls, kernel_manager: Any, kernel_id: str, on_status: StatusListener,
@@ -116,6 +127,17 @@ class KernelConnection:
             TimeoutError, RuntimeError: it did not answer in time.
         """
         client, context = _client_of(kernel_manager.get_kernel(kernel_id))
+        return await cls.opened(kernel_id, client, on_status, on_any_iopub, context)
+
+    @classmethod
+    async def opened(cls, kernel_id: str, client: Any, on_status: StatusListener,
+                     on_any_iopub: IopubListener, context: Any = None) -> KernelConnection:
+        """A started connection over ``client`` (a jupyter_client kernel client, or one
+        with its methods: a gateway's).
+
+        Raises:
+            TimeoutError, RuntimeError, ChannelClosed: it did not answer in time.
+        """
         connection = cls(kernel_id, client, on_status, on_any_iopub, context)
         await connection.start()
         return connection
@@ -160,7 +182,8 @@ class KernelConnection:
                   msg_id: str) -> bool:
         """Send a ``comm_msg`` on the shell channel, as a frontend does, under
         ``msg_id`` (the kernel's replies and echoes name it as their parent). A gateway
-        kernel's channel carries JSON only: buffers are not sent there."""
+        gateway's channel (no ZMQ socket) takes the buffers in the message and sends them
+        in a binary websocket frame."""
         session, channel = self.client.session, self.client.shell_channel
         msg = session.msg("comm_msg", {"comm_id": comm_id, "data": data})
         msg["header"]["msg_id"] = msg["msg_id"] = msg_id
@@ -169,7 +192,7 @@ class KernelConnection:
             if socket is not None:
                 session.send(socket, msg, buffers=buffers or None)
             else:
-                channel.send(msg)
+                channel.send({**msg, "buffers": buffers} if buffers else msg)
         except Exception as err:  # a closed channel: the caller refuses the message
             log.info("kernel %s: a widget message could not be sent: %s", self.kernel_id, err)
             return False
@@ -194,6 +217,9 @@ class KernelConnection:
                 msg = await get()
             except asyncio.CancelledError:
                 raise
+            except ChannelClosed as err:
+                self._lost(str(err))
+                return
             except Exception as err:  # a closed channel or an undecodable message
                 log.debug("kernel %s channel read failed: %s", self.kernel_id, err)
                 await asyncio.sleep(0.1)
@@ -202,6 +228,13 @@ class KernelConnection:
                 handle(msg)
             except Exception:  # one bad message must not stop the channel
                 log.exception("handling a message from kernel %s failed", self.kernel_id)
+
+    def _lost(self, reason: str) -> None:
+        """Every reader sees the end; the dispatcher hears of it once."""
+        if self.lost_reason is None:
+            self.lost_reason = reason
+            log.info("kernel %s: %s", self.kernel_id, reason)
+            self._on_status(CONNECTION_LOST)
 
     def _listener(self, msg: dict[str, Any]) -> ExecutionListener | None:
         parent = msg.get("parent_header") or {}

@@ -19,17 +19,27 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..collab.documents.notebook import NotebookDocument
-from .client import IopubListener, KernelChannel, StatusListener
+from .client import CONNECTION_LOST, IopubListener, KernelChannel, StatusListener
 from .displays import DisplayRegistry
+from .errors import UnknownKernel
 from .outputs import OutputLimits, OutputWriter
 from .requests import ExecutionRequest, InputPrompt, RequestState
+from .running import Run
 from .widgets.hub import WidgetHub
 
 log = logging.getLogger(__name__)
 
 # What a password answer shows in the output: JupyterLab's mask, never the answer or its length.
 PASSWORD_MASK = "········"
-_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "clear_output")
+# Statuses after which the connection has nothing more to give what runs on it: a gateway
+# says on iopub that the kernel is restarting (its auto-restart after a crash, or a restart
+# by someone on the gateway) or dead; or the connection itself closed for good. Each maps
+# to the reason the running request is aborted with.
+_BROKEN = {
+    "restarting": "the kernel restarted (it died, or was restarted on its gateway)",
+    "dead": "the kernel died",
+    CONNECTION_LOST: "the connection to the kernel was lost",
+}
 
 
 @dataclass(frozen=True)
@@ -69,63 +79,6 @@ class DispatcherHooks(Protocol):
         """A started connection to the kernel."""
 
 
-class _Run:
-    """One request in the kernel: collects its messages (an ExecutionListener)."""
-
-    def __init__(self, request: ExecutionRequest, writer: OutputWriter,
-                 hooks: DispatcherHooks) -> None:
-        self.request = request
-        self.writer = writer
-        self.hooks = hooks
-        self.reply: dict[str, Any] | None = None
-        self.reply_at: float | None = None
-        self.idle_at: float | None = None
-        # When the last iopub message of this run arrived: a flood of output can still be
-        # on its way (queued in ZMQ, read slower than the kernel wrote it) long after the
-        # reply, which the shell channel brings at once.
-        self.iopub_at: float | None = None
-        # False while waiting for the kernel (connecting, or its auto-restart): a restart
-        # then is what the run was waiting for, not a reason to abort it.
-        self.sent = False
-        self.abort_reason = ""
-        self.done = asyncio.Event()
-
-    def on_iopub(self, msg_type: str, content: dict[str, Any]) -> None:
-        """Outputs go to the writer; the count is noted; "idle" may end the run."""
-        self.iopub_at = time.monotonic()
-        if msg_type == "status" and content.get("execution_state") == "idle":
-            self.idle_at = time.monotonic()
-            self._check_done()
-        elif msg_type == "execute_input":
-            self.request.execution_count = content.get("execution_count")
-        elif msg_type in _OUTPUT_TYPES:
-            self.writer.add(msg_type, content)
-
-    def on_reply(self, content: dict[str, Any]) -> None:
-        """The reply (and any pending prompt is over); the run ends once idle too."""
-        self.reply = content
-        self.reply_at = time.monotonic()
-        self.request.pending_input = None
-        self._check_done()
-
-    def on_input_request(self, content: dict[str, Any]) -> None:
-        """The kernel asks for input: the request shows the prompt."""
-        self.request.pending_input = InputPrompt(str(content.get("prompt", "")),
-                                                 bool(content.get("password", False)))
-        self.hooks.changed(self.request)
-
-    def abort(self, reason: str) -> None:
-        """End the run now (unless it ended already), aborted for ``reason``."""
-        if not self.done.is_set():
-            self.abort_reason = reason
-            self.done.set()
-
-    def _check_done(self) -> None:
-        # Outputs can follow the reply: the run is over once the kernel is idle again.
-        if self.reply is not None and self.idle_at is not None:
-            self.done.set()
-
-
 class KernelDispatcher:
     """Runs one kernel's requests one at a time, oldest first. ``start()`` it, then
     ``close()`` it: its worker task lives in between."""
@@ -145,9 +98,12 @@ class KernelDispatcher:
         # Waiting requests, oldest first. Bounded by the service's queue caps (per notebook
         # and per person), checked before anything is submitted.
         self.queue: list[ExecutionRequest] = []
-        self.running: _Run | None = None
+        self.running: Run | None = None
         self.status = "unknown"
         self._connection: KernelChannel | None = None
+        # One connection at a time: the worker and a reconnection after a broken one.
+        self._connect_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -221,6 +177,9 @@ class KernelDispatcher:
         """Abort everything and stop, letting the running request conclude (its cell goes
         idle) before the worker ends."""
         self._closing = True
+        for background in list(self._background):
+            background.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.reset(reason)
         self._wake.set()
         task, self._task = self._task, None
@@ -282,7 +241,7 @@ class KernelDispatcher:
             self.running = None
         self._conclude(run)
 
-    async def _begin(self, request: ExecutionRequest) -> _Run | None:
+    async def _begin(self, request: ExecutionRequest) -> Run | None:
         """Mark the request running and its cell cleared, or finish it (None) when its
         notebook closed, its kernel changed or its cell is gone."""
         document = self.hooks.document(request)
@@ -299,13 +258,13 @@ class KernelDispatcher:
         request.state = RequestState.RUNNING
         request.started_at = time.time()
         request.source_changed = writer.cell_source() != request.source
-        return _Run(request, writer, self.hooks)
+        return Run(request, writer, self.hooks.changed)
 
     def _skip(self, request: ExecutionRequest, state: RequestState, reason: str) -> None:
         request.finish(state, reason)
         self.hooks.changed(request)
 
-    def _conclude(self, run: _Run) -> None:
+    def _conclude(self, run: Run) -> None:
         request = run.request
         reply = run.reply or {}
         if reply.get("execution_count") is not None:
@@ -325,7 +284,7 @@ class KernelDispatcher:
             self.remove_queued(lambda r: r.batch_id == request.batch_id, RequestState.ABORTED,
                                "an earlier cell in the same run did not finish")
 
-    async def _wait(self, run: _Run) -> None:
+    async def _wait(self, run: Run) -> None:
         interval = self.settings.watchdog_interval_s
         while not run.done.is_set():
             try:
@@ -333,8 +292,8 @@ class KernelDispatcher:
             except TimeoutError:
                 await self._watch(run)
 
-    async def _watch(self, run: _Run) -> None:
-        if not await self.hooks.kernel_alive(self.kernel_id):
+    async def _watch(self, run: Run) -> None:
+        if not await self._alive_unless_done(run):
             run.abort("the kernel died")
             await self.reset("the kernel died", status="dead")
             return
@@ -348,6 +307,21 @@ class KernelDispatcher:
             # the reply: outputs still arriving mean the idle is still to come.)
             run.done.set()
 
+    async def _alive_unless_done(self, run: Run) -> bool:
+        """Whether the kernel is alive; True as soon as the run ends meanwhile (asking a
+        gateway takes an HTTP request, which a gateway gone silent leaves hanging: the run
+        must not wait for it once it is over)."""
+        check = asyncio.ensure_future(self.hooks.kernel_alive(self.kernel_id))
+        ended = asyncio.ensure_future(run.done.wait())
+        try:
+            await asyncio.wait((check, ended), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if not check.done():
+            check.cancel()
+            return True
+        return bool(check.result())
+
     async def _connect_when_back(self) -> KernelChannel:
         """Connect, waiting (bounded) for a kernel that is restarting after a crash."""
         loop = asyncio.get_running_loop()
@@ -355,22 +329,62 @@ class KernelDispatcher:
         while True:
             try:
                 return await self._connect()
+            except UnknownKernel:
+                raise  # it will not come back
             except Exception:
                 if loop.time() >= deadline or self._closing:
                     raise
             await asyncio.sleep(self.settings.watchdog_interval_s / 2)
 
     async def _connect(self) -> KernelChannel:
-        if self._connection is None:
-            self._connection = await self.hooks.connect(
-                self.kernel_id, self._on_status, self._on_any_iopub)
-            if self.widgets is not None:
-                self.widgets.sender = self._connection.send_comm
-        return self._connection
+        async with self._connect_lock:
+            if self._connection is None:
+                self._connection = await self.hooks.connect(
+                    self.kernel_id, self._on_status, self._on_any_iopub)
+                if self.widgets is not None:
+                    self.widgets.sender = self._connection.send_comm
+            return self._connection
 
     def _on_status(self, status: str) -> None:
-        if status in ("busy", "idle", "starting") and status != self.status:
+        if status in _BROKEN:
+            self._broken(status)
+        elif status in ("busy", "idle", "starting") and status != self.status:
             self.set_status(status)
+
+    def _broken(self, status: str) -> None:
+        """The connection is of no more use (``_BROKEN``): abort what runs and what waits,
+        as for a restart (the kernel's state is unknown), drop the connection, and connect
+        again in the background so that the status says when the kernel is back."""
+        connection = self._connection
+        if connection is None or self._closing:
+            return
+        reason = _BROKEN[status]
+        detail = getattr(connection, "lost_reason", None)
+        if status == CONNECTION_LOST and detail:
+            reason = f"{reason}: {detail}"
+        log.warning("kernel %s: %s", self.kernel_id, reason)
+        self.abort_running(reason)
+        task = asyncio.create_task(self._after_broken(connection, reason, status))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_broken(self, connection: KernelChannel, reason: str, status: str) -> None:
+        if self._connection is not connection:
+            return  # reset already (a restart through the server)
+        await self.reset(reason, status=status)
+        if status == "dead":
+            return
+        try:
+            await self._connect_when_back()
+        except UnknownKernel as err:
+            log.warning("kernel %s: %s", self.kernel_id, err)
+            self.set_status("dead")
+            return
+        except Exception as err:  # still away: the next request tries again (and says so)
+            log.info("kernel %s is not back: %s", self.kernel_id, err)
+            return
+        if self.status == status:  # (a run on the new connection says busy itself)
+            self.set_status("idle")
 
     def _on_any_iopub(self, msg: dict[str, Any]) -> bool:
         """Widget traffic and display updates (routed by display id, whoever's execution

@@ -8,14 +8,24 @@ notebook is on the same kernel.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.utils import ensure_async
+from tornado.httpclient import HTTPClientError
 from tornado.web import HTTPError
 
 from ..collab.ids import DocumentRoomId
-from ..kernels.client import KernelConnection
+from ..kernels.client import KernelConnection, is_gateway
+from ..kernels.errors import UnknownKernel
+from .gateway_channels import GatewayChannels
+
+log = logging.getLogger(__name__)
+
+# How long the watchdog's "is the kernel alive?" may take (a gateway is asked over HTTP).
+ALIVE_CHECK_TIMEOUT_S = 5.0
 
 
 class ServerKernels:
@@ -80,7 +90,15 @@ class ServerKernels:
         if kernel_id not in self.kernel_manager:
             return False
         kernel = self.kernel_manager.get_kernel(kernel_id)
-        return bool(await ensure_async(kernel.is_alive()))
+        try:
+            # A gateway kernel asks its gateway, which may be unreachable or silent (its
+            # requests time out after 40 s): the watchdog waits on this, so it is bounded.
+            async with asyncio.timeout(ALIVE_CHECK_TIMEOUT_S):
+                return bool(await ensure_async(kernel.is_alive()))
+        except Exception as err:
+            # Not knowing is not dead: the connection's own end says when runs are lost.
+            log.info("kernel %s: cannot tell whether it is alive: %r", kernel_id, err)
+            return True
 
     async def interrupt(self, kernel_id: str) -> None:
         """Interrupt the kernel (through the kernel manager, as Jupyter's API does)."""
@@ -92,6 +110,36 @@ class ServerKernels:
 
     async def connect(self, kernel_id: str, on_status: Callable[[str], None],
                       on_any_iopub: Callable[[dict[str, Any]], bool]) -> KernelConnection:
-        """A client of the kernel's channels for the server's own executions."""
+        """A client of the kernel's channels for the server's own executions: ZMQ to a
+        local kernel, the server's own websocket to a gateway's.
+
+        Raises:
+            UnknownKernel: the server runs no such kernel (any more).
+            Exception: it cannot be reached (yet): ``KernelConnection.open``.
+        """
+        if kernel_id not in self.kernel_manager:
+            raise UnknownKernel(f"kernel {kernel_id} is gone")
+        if is_gateway(self.kernel_manager.get_kernel(kernel_id)):
+            return await self._connect_on_gateway(kernel_id, on_status, on_any_iopub)
         return await KernelConnection.open(self.kernel_manager, kernel_id, on_status,
                                            on_any_iopub)
+
+    async def _connect_on_gateway(self, kernel_id: str, on_status: Callable[[str], None],
+                                  on_any_iopub: Callable[[dict[str, Any]], bool]
+                                  ) -> KernelConnection:
+        """Raises:
+            UnknownKernel: the gateway does not know the kernel (any more).
+            HTTPClientError, OSError, TimeoutError, ChannelClosed: it cannot be reached.
+        """
+        try:
+            return await KernelConnection.opened(kernel_id, GatewayChannels(kernel_id),
+                                                 on_status, on_any_iopub)
+        except HTTPClientError as err:
+            if err.code != 404:
+                raise
+        # Gone with a gateway that restarted (its kernels die with it), or culled there.
+        # The server's gateway manager would go on listing it until it next polls the
+        # gateway: it goes now, so its session is culled and the notebook can have a new one.
+        self.kernel_manager.remove_kernel(kernel_id)
+        raise UnknownKernel(f"kernel {kernel_id} is gone from its gateway "
+                            "(the gateway restarted, or culled it): start a new kernel")
