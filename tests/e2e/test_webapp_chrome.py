@@ -118,7 +118,8 @@ def test_the_header_never_moves_the_notebook(huddle: ServerProcess, users: Users
     # name shown whole.
     for control in ("Share this notebook", "Present"):
         box = alice.page.get_by_role("button", name=control).bounding_box()
-        assert box is not None and box["x"] + box["width"] <= 900, (control, box)
+        assert box is not None, control
+        assert box["x"] + box["width"] <= 900, (control, box)
     me = alice.page.locator(".hd-person-me .hd-person-name")
     expect(me).to_be_visible()
     assert me.evaluate("e => e.scrollWidth <= e.clientWidth"), "your name is cut"
