@@ -14,6 +14,9 @@ import { h } from '../dom';
 const MAX_REMEMBERED = 200;
 const STORE_PREFIX = 'huddle.folds.';
 
+/** The key of a cell that is no heading and not hidden (what a new view shows). */
+const PLAIN = JSON.stringify([null, false, 0, '', false]);
+
 export class Folds {
   private readonly collapsed: Set<string>;
   private hidden = new Map<string, string>();
@@ -63,7 +66,12 @@ export class Folds {
       const count = collapsed ? hiddenCount(this.hidden, cell.id) : 0;
       const title = level === null ? '' : headingsOf(cell.source)[0]!.text;
       const key = JSON.stringify([level, collapsed, count, title, this.hidden.has(cell.id)]);
-      if (this.shown.get(view) === key) return;
+      // A new view is made unfolded, with nothing in its slots: a plain cell (most of a
+      // 1000-cell notebook) needs no DOM write when the page opens.
+      if ((this.shown.get(view) ?? PLAIN) === key) {
+        this.shown.set(view, key);
+        return;
+      }
       this.shown.set(view, key);
       view.setFoldedAway(this.hidden.has(cell.id));
       view.fold.replaceChildren(...(level === null ? [] : [this.toggleButton(cell.id, title, collapsed)]));
